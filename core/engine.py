@@ -1,0 +1,407 @@
+"""The engine: the only writer that decides for a group, while it holds the group's lease.
+
+One tick: read what other processes appended (stop requests), collect what the runner saw
+(reports, exits), ask the stoppers, fill free slots with the searcher's suggestions, launch them.
+Every fact becomes an event first; the in-memory :class:`GroupState` is only ever updated by
+folding the events just committed, so the engine's view and the log cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from hpo import events as ev
+from hpo import procs
+from hpo.errors import ConcurrencyError, HpoError, LeaseHeld, PluginError
+from hpo.groups import build_plugins
+from hpo.pluginmanager import Registry, default_registry
+from hpo.running import Exited, Launch, Reported, RunnerNotice
+from hpo.search import RUNNING, STOPPED, Exhausted, Suggestion, Wait
+from hpo.spec import GroupSpec
+from hpo.spec.template import render
+from hpo.state import GroupState, TrialState
+from hpo.stopping_view import stop_view
+from hpo.store import EventStore, Stored
+from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
+
+log = logging.getLogger(__name__)
+Listener = Callable[[Stored, GroupState], None]
+
+
+class LeaseLost(HpoError):
+    """Another engine took the group over (our lease had expired)."""
+
+
+class Engine:
+    def __init__(
+        self,
+        store: EventStore,
+        group_id: str,
+        *,
+        registry: Registry | None = None,
+        concurrency: int | None = None,
+        lease_seconds: float = 15.0,
+        poll_interval: float = 0.05,
+        listeners: list[Listener] | None = None,
+    ):
+        self.store, self.group_id = store, group_id
+        self.registry = registry or default_registry()
+        self.state = GroupState.fold(store.read(group_id))
+        self.spec = GroupSpec.from_json(self.state.spec)
+        self.plugins = build_plugins(self.spec, self.state.seed, self.registry)
+        self.searcher, self.runner = self.plugins.searcher, self.plugins.runner
+        self.concurrency = concurrency or self.spec.concurrency
+        self.lease_seconds, self.poll_interval = lease_seconds, poll_interval
+        self.listeners = list(listeners or [])
+        self.engine_id = uuid.uuid4().hex[:12]
+        self.exhausted: str | None = None
+        self._renewed = 0.0
+        self._workdir = self._resolve_workdir()
+
+    # -- the log ---------------------------------------------------------------------------
+
+    def _append(self, events: list[ev.Event]) -> list[Stored]:
+        while True:
+            try:
+                stored = self.store.append(self.group_id, events, self.state.version)
+            except ConcurrencyError:
+                self._sync()
+                continue
+            for s in stored:
+                self._apply(s)
+            return stored
+
+    def _sync(self) -> None:
+        for s in self.store.read(self.group_id, after_version=self.state.version):
+            self._apply(s)
+        eng = self.state.engine
+        if self._renewed and (eng is None or eng["engine_id"] != self.engine_id):
+            raise LeaseLost(f"group {self.group_id} was taken over by engine {eng and eng['engine_id']}")
+
+    def _apply(self, s: Stored) -> None:
+        self.state.apply(s)
+        self.registry.observe(group_id=self.group_id, seq=s.seq, event=s.event)
+        for listener in self.listeners:
+            try:
+                listener(s, self.state)
+            except Exception as exc:  # a view must never break the engine
+                log.warning("listener failed: %s", exc)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def run(self, mode: str = "run") -> GroupState:
+        """Drive the group until it finishes, is stopped, or the user interrupts."""
+        self.start(mode)
+        try:
+            while not self.tick():
+                pass
+        except KeyboardInterrupt:
+            self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
+        except LeaseLost:
+            self.runner.close(stop_running=False)
+            raise
+        except BaseException:
+            self.runner.close(stop_running=False)  # trials outlive a crashed engine; resume finds them
+            raise
+        return self.state
+
+    def start(self, mode: str) -> None:
+        st, now = self.state, time.time()
+        if st.status in ("succeeded", "failed"):
+            raise HpoError(
+                f"group {st.name} ({self.group_id}) already {st.status}: {st.reason}. "
+                "Use `hpo restart` for a new group with the same spec."
+            )
+        took_over = None
+        if st.engine is not None:
+            if engine_alive(st.engine, now):
+                eng = st.engine
+                raise LeaseHeld(
+                    f"group {self.group_id} is being driven by engine {eng['engine_id']} "
+                    f"(pid {eng['pid']} on {eng['host']}); its lease is alive. Use `hpo stop` "
+                    "to stop it, or wait for its lease to expire if it is stuck."
+                )
+            took_over = st.engine["engine_id"]
+        self._append([
+            ev.EngineStarted(
+                engine_id=self.engine_id, host=socket.gethostname(), pid=os.getpid(),
+                lease_seconds=self.lease_seconds, mode="resume" if mode == "resume" else "run",
+                took_over_from=took_over, concurrency=self.concurrency,
+            )
+        ])
+        self._renewed = time.monotonic()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Reattach trials that still run; relaunch the ones a crash or a pause interrupted."""
+        for tr in sorted(self.state.trials.values(), key=lambda t: t.trial_id):
+            if tr.status == RUNNING:
+                launch = self._launch_spec(tr, tr.attempts)
+                if self.runner.reattach(launch, tr.handle, tr.offset):
+                    self._append([ev.TrialReattached(trial_id=tr.trial_id, attempt=tr.attempts)])
+                else:
+                    self._append([ev.TrialFinished(
+                        trial_id=tr.trial_id, attempt=tr.attempts, status="stopped", resumable=True,
+                        reason="the attempt was lost with the engine (process gone); running it again",
+                    )])
+                    self._launch(tr)
+            elif tr.status == STOPPED and tr.resumable:
+                self._launch(tr)
+            elif tr.status == "pending":
+                self._launch(tr)
+
+    def pause(self, reason: str, requested_by: str) -> None:
+        """Stop every running trial (to run again on resume) and end as ``stopped``."""
+        running = {key for key in self.runner.running()}
+        for tid, attempt in running:
+            self.runner.stop(tid, attempt, reason)
+        self._append([ev.Stopped(scope="group", reason=reason, policy="user", group_status="stopped",
+                                 evidence={"requested_by": requested_by})])
+        deadline = time.monotonic() + 30
+        while self.runner.running() and time.monotonic() < deadline:
+            self._collect(resumable=True)
+            time.sleep(0.02)
+        self.runner.close(stop_running=True)
+        self._collect(resumable=True)
+        self._append([ev.GroupFinished(status="stopped", reason=reason)])
+
+    # -- one tick --------------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """One round of the loop; True when the group has finished."""
+        self._sync()
+        busy = self._handle_requests()
+        if self.state.status == "stopped":
+            return True
+        busy |= self._collect()
+        if not self._stopping():
+            busy |= self._fill_slots()
+        if self._stopping() and not self._active():
+            self._finish()
+            return True
+        self._renew_lease()
+        if not busy:
+            time.sleep(self.poll_interval)
+        return False
+
+    def _stopping(self) -> bool:
+        return self.state.group_stop is not None or self.exhausted is not None
+
+    def _active(self) -> list[TrialState]:
+        return [t for t in self.state.trials.values() if t.status in ("pending", RUNNING)]
+
+    def _handle_requests(self) -> bool:
+        st, busy = self.state, False
+        if st.stop_group_requested is not None:
+            req = st.stop_group_requested
+            self.pause(req.reason or f"stopped by {req.requested_by}", req.requested_by)
+            return True
+        for tid, req in list(st.stop_trial_requests.items()):
+            tr = st.trials.get(tid)
+            if tr is None or tr.status != RUNNING or tr.stop_decision is not None:
+                continue
+            reason = req.reason or f"stopped by {req.requested_by}"
+            self._append([ev.Stopped(scope="trial", trial_id=tid, reason=reason, policy="user",
+                                     evidence={"requested_by": req.requested_by})])
+            self.runner.stop(tid, tr.attempts, reason)
+            busy = True
+        return busy
+
+    def _collect(self, resumable: bool = False) -> bool:
+        try:
+            messages = self.runner.poll()
+        except Exception as exc:
+            self._plugin_failed("runner", exc)
+            return True
+        if not messages:
+            return False
+        batch: list[ev.Event] = []
+        steps: dict[int, int] = {}
+        for m in messages:
+            if isinstance(m, Reported):
+                tr = self.state.trials[m.trial_id]
+                steps[m.trial_id] = steps.get(m.trial_id, tr.reports) + 1
+                step = m.step if m.step is not None else steps[m.trial_id]
+                batch.append(ev.MetricReported(trial_id=m.trial_id, attempt=m.attempt, step=step,
+                                               metrics=m.metrics, offset=m.offset))
+            elif isinstance(m, Exited):
+                batch.append(ev.TrialFinished(
+                    trial_id=m.trial_id, attempt=m.attempt, status=m.status, exit_code=m.exit_code,
+                    signal=m.signal, reason=m.reason, output_tail=m.output_tail,
+                    resumable=resumable and m.status == "stopped",
+                ))
+            elif isinstance(m, RunnerNotice):
+                log.warning("runner: %s", m.message)
+        self._append(batch)
+        if any(isinstance(m, Reported) for m in messages):
+            self._run_stoppers()
+        return True
+
+    def _run_stoppers(self) -> None:
+        if not self.plugins.stoppers:
+            return
+        view = stop_view(self.state, self.searcher.planned_trials())
+        decided: set[int] = set()
+        for stopper in self.plugins.stoppers:
+            try:
+                decisions = stopper.decide(view)
+            except Exception as exc:
+                self._plugin_failed(f"stopper {stopper.name}", exc)
+                return
+            for d in decisions:
+                if d.scope == "group":
+                    if self.state.group_stop is None:
+                        self._stop_group(d)
+                    continue
+                tr = self.state.trials.get(d.trial_id)
+                if tr is None or tr.status != RUNNING or tr.stop_decision or d.trial_id in decided:
+                    continue
+                decided.add(d.trial_id)
+                self._append([ev.Stopped(scope="trial", trial_id=d.trial_id, reason=d.reason,
+                                         policy=d.policy, evidence=d.evidence)])
+                self.runner.stop(d.trial_id, tr.attempts, d.reason)
+
+    def _stop_group(self, d) -> None:
+        self._append([ev.Stopped(scope="group", reason=d.reason, policy=d.policy,
+                                 group_status=d.group_status, evidence=d.evidence)])
+        for tr in self.state.running():
+            self.runner.stop(tr.trial_id, tr.attempts, f"the group stopped: {d.reason}")
+        for tr in self.state.pending():
+            self._append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
+                                           reason=f"never started: the group stopped: {d.reason}")])
+
+    def _fill_slots(self) -> bool:
+        busy = False
+        while len(self._active()) < self.concurrency:
+            history = self.state.history()
+            try:
+                decision = self.searcher.suggest(history)
+            except Exception as exc:
+                self._plugin_failed(f"searcher {self.searcher.name}", exc)
+                return True
+            if isinstance(decision, Wait):
+                break
+            if isinstance(decision, Exhausted):
+                self.exhausted = decision.reason
+                break
+            if not isinstance(decision, Suggestion):
+                self._plugin_failed(f"searcher {self.searcher.name}",
+                                    TypeError(f"suggest() returned {decision!r}"))
+                return True
+            trial_id = history.next_trial_id
+            params = json.loads(json.dumps(decision.params, default=_jsonable))
+            self._append([ev.Suggested(
+                trial_id=trial_id, params=params, meta=decision.meta, searcher=self.searcher.name,
+                searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
+                seen_version=self.state.version,
+            )])
+            self._launch(self.state.trials[trial_id])
+            busy = True
+        return busy
+
+    def _plugin_failed(self, plugin: str, exc: BaseException) -> None:
+        dist = getattr(exc, "distribution", "")
+        self._append([ev.PluginFailed(plugin=plugin, distribution=dist, error=f"{type(exc).__name__}: {exc}")])
+        self._stop_group(_Decision(f"{plugin} failed: {exc}", "engine", "failed"))
+
+    def _finish(self) -> None:
+        st = self.state
+        if st.group_stop is not None:
+            status, reason = st.group_stop.group_status, st.group_stop.reason
+        else:
+            ok = [t for t in st.trials.values() if t.status == "succeeded"]
+            status = "succeeded" if ok or not st.trials else "failed"
+            reason = self.exhausted or ""
+            if not ok and st.trials:
+                reason = f"all {len(st.trials)} trials failed or were stopped; {reason}"
+        self._append([ev.GroupFinished(status=status, reason=reason)])
+        self.runner.close(stop_running=True)
+
+    def _renew_lease(self) -> None:
+        if time.monotonic() - self._renewed >= self.lease_seconds / 3:
+            self._append([ev.LeaseRenewed(engine_id=self.engine_id)])
+            self._renewed = time.monotonic()
+
+    # -- launching -------------------------------------------------------------------------
+
+    def _resolve_workdir(self) -> Path:
+        if self.spec.run.workdir:
+            base = Path(self.state.source_path).parent if self.state.source_path else Path.cwd()
+            return (base / self.spec.run.workdir).resolve()
+        if self.state.source_path:
+            return Path(self.state.source_path).parent.resolve()
+        return Path.cwd()
+
+    def trial_root(self, trial_id: int) -> Path:
+        return self.store.folder.resolve() / "groups" / self.group_id / "trials" / str(trial_id)
+
+    def checkpoint_dir(self, tr: TrialState) -> Path:
+        """A trial's checkpoint folder; a hyperband trial promoted with ``resume`` uses its parent's."""
+        seen = set()
+        while tr.meta.get("resume") and tr.meta.get("parent") in self.state.trials and tr.trial_id not in seen:
+            seen.add(tr.trial_id)
+            tr = self.state.trials[tr.meta["parent"]]
+        return self.trial_root(tr.trial_id) / "checkpoints"
+
+    def _launch_spec(self, tr: TrialState, attempt: int) -> Launch:
+        trial_dir = self.trial_root(tr.trial_id) / f"attempt-{attempt}"
+        ckpt = self.checkpoint_dir(tr)
+        values = {**self.spec.declarations, **tr.params}
+        builtins = {"trial_id": tr.trial_id, "group_id": self.group_id,
+                    "trial_dir": str(trial_dir), "checkpoint_dir": str(ckpt)}
+        env = {
+            PARAMS_ENV: json.dumps(values), TRIAL_ID_ENV: str(tr.trial_id), GROUP_ID_ENV: self.group_id,
+            TRIAL_DIR_ENV: str(trial_dir), CHECKPOINT_DIR_ENV: str(ckpt), "HPO_ATTEMPT": str(attempt),
+            **self.spec.run.env,
+        }
+        return Launch(
+            group_id=self.group_id, trial_id=tr.trial_id, attempt=attempt,
+            command=render(self.spec.run.cmd, {**values, **builtins}), env=env,
+            trial_dir=trial_dir, workdir=self._workdir, timeout=self.spec.run.timeout,
+            gpus=self.spec.run.gpus,
+        )
+
+    def _launch(self, tr: TrialState) -> None:
+        launch = self._launch_spec(tr, tr.attempts + 1)
+        if launch.trial_dir.exists():
+            self.runner.discard(launch)  # a crashed engine may have started it without recording
+        launch.trial_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = self.runner.start(launch)
+        except Exception as exc:
+            self._append([
+                ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.runner.name,
+                                 handle={}, trial_dir=str(launch.trial_dir)),
+                ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed",
+                                 reason=f"the {self.runner.name} runner could not start it: {exc}"),
+            ])
+            return
+        self._append([ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.runner.name,
+                                       handle=handle, trial_dir=str(launch.trial_dir))])
+
+
+class _Decision:
+    def __init__(self, reason: str, policy: str, group_status: str):
+        self.reason, self.policy, self.group_status, self.evidence = reason, policy, group_status, {}
+
+
+def engine_alive(engine: dict, now: float) -> bool:
+    """Whether the engine recorded in the state still holds its lease."""
+    if now - engine["seen_at"] >= engine["lease_seconds"]:
+        return False
+    if engine.get("host") == socket.gethostname():
+        return procs.start_ticks(int(engine["pid"])) is not None
+    return True
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{value!r} is not JSON-serialisable")

@@ -1,0 +1,222 @@
+"""The closed vocabulary of events in the log.
+
+Every event is a small frozen pydantic model with a stable ``type`` name and a ``SCHEMA``
+version. The store keeps ``type``, ``schema`` and the JSON payload; :func:`decode` upcasts an old
+payload to the current schema before validating it, so logs written by older versions always
+replay. Changing a model's fields means bumping its ``SCHEMA`` and registering an upcaster in
+:data:`UPCASTERS` (a test fails otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from hpo.errors import StoreError
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    SCHEMA: ClassVar[int] = 1
+
+
+class GroupCreated(Event):
+    """A group was created from a spec. ``spec`` is the normalised spec (``GroupSpec.to_json``)."""
+
+    type: Literal["GroupCreated"] = "GroupCreated"
+    group_id: str
+    name: str
+    spec: dict[str, Any]
+    source: str = ""  # the spec file's text, as the user wrote it
+    source_path: str | None = None
+    seed: int
+    origin: dict[str, Any] | None = None  # {"group": id, "kind": "restart"|"fork", "at_seq": n}
+
+
+class EngineStarted(Event):
+    """An engine took the group's lease (first run, resume or takeover)."""
+
+    type: Literal["EngineStarted"] = "EngineStarted"
+    engine_id: str
+    host: str
+    pid: int
+    lease_seconds: float
+    mode: Literal["run", "resume"] = "run"
+    took_over_from: str | None = None  # engine whose lease had expired
+    concurrency: int | None = None  # the concurrency this engine runs with
+
+
+class LeaseRenewed(Event):
+    """The engine holding the lease is alive."""
+
+    type: Literal["LeaseRenewed"] = "LeaseRenewed"
+    engine_id: str
+
+
+class Suggested(Event):
+    """The search plugin suggested a trial. Records what ``hpo replay --check`` needs."""
+
+    type: Literal["Suggested"] = "Suggested"
+    trial_id: int
+    params: dict[str, Any]
+    meta: dict[str, Any] = Field(default_factory=dict)
+    searcher: str
+    searcher_version: str
+    seed: int  # derived per-suggestion seed
+    seen_version: int  # the last group version the searcher had seen
+
+
+class TrialLaunched(Event):
+    """A runner started an attempt of a trial."""
+
+    type: Literal["TrialLaunched"] = "TrialLaunched"
+    trial_id: int
+    attempt: int
+    runner: str
+    handle: dict[str, Any] = Field(default_factory=dict)  # what reattach needs (pid, host...)
+    trial_dir: str
+
+
+class TrialReattached(Event):
+    """A resumed engine found an attempt still running and follows it again."""
+
+    type: Literal["TrialReattached"] = "TrialReattached"
+    trial_id: int
+    attempt: int
+
+
+class MetricReported(Event):
+    """A trial reported metrics at a step (``hpo.report`` or the stdout line protocol)."""
+
+    type: Literal["MetricReported"] = "MetricReported"
+    trial_id: int
+    attempt: int
+    step: int
+    metrics: dict[str, float | None]
+    offset: int = 0  # byte offset in the trial's stdout after the report line
+
+
+class TrialFinished(Event):
+    """An attempt ended: succeeded, failed (non-zero exit, signal, timeout) or stopped."""
+
+    type: Literal["TrialFinished"] = "TrialFinished"
+    trial_id: int
+    attempt: int
+    status: Literal["succeeded", "failed", "stopped"]
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str = ""
+    output_tail: str = ""
+    resumable: bool = False  # interrupted by a pause: ``hpo resume`` runs it again
+
+
+class StopRequested(Event):
+    """Someone (``hpo stop``) asked the engine to stop a trial or the group."""
+
+    type: Literal["StopRequested"] = "StopRequested"
+    trial_id: int | None = None
+    requested_by: str
+    reason: str = ""
+
+
+class Stopped(Event):
+    """The engine decided to stop a trial or the search, with the evidence."""
+
+    type: Literal["Stopped"] = "Stopped"
+    scope: Literal["trial", "group"]
+    trial_id: int | None = None
+    reason: str
+    policy: str  # a stopper name, "user" for hpo stop, "engine" otherwise
+    group_status: Literal["succeeded", "failed", "stopped"] = "succeeded"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class PluginFailed(Event):
+    """A search, runner or stopper plugin raised or returned garbage; the group is paused."""
+
+    type: Literal["PluginFailed"] = "PluginFailed"
+    plugin: str
+    distribution: str = ""
+    error: str
+
+
+class GroupFinished(Event):
+    """The group ended. ``stopped`` means paused by a user: it can be resumed."""
+
+    type: Literal["GroupFinished"] = "GroupFinished"
+    status: Literal["succeeded", "failed", "stopped"]
+    reason: str = ""
+
+
+AnyEvent = Annotated[
+    Union[
+        GroupCreated,
+        EngineStarted,
+        LeaseRenewed,
+        Suggested,
+        TrialLaunched,
+        TrialReattached,
+        MetricReported,
+        TrialFinished,
+        StopRequested,
+        Stopped,
+        PluginFailed,
+        GroupFinished,
+    ],
+    Field(discriminator="type"),
+]
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        GroupCreated,
+        EngineStarted,
+        LeaseRenewed,
+        Suggested,
+        TrialLaunched,
+        TrialReattached,
+        MetricReported,
+        TrialFinished,
+        StopRequested,
+        Stopped,
+        PluginFailed,
+        GroupFinished,
+    )
+}
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+# (type, from_schema) -> function turning a payload of that schema into one of from_schema + 1.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def encode(event: Event) -> tuple[str, int, str]:
+    """``(type, schema, json payload)`` for storage."""
+    payload = event.model_dump(mode="json", exclude={"type"})
+    return event.type, event.SCHEMA, json.dumps(payload, separators=(",", ":"), allow_nan=True)
+
+
+def decode(type_: str, schema: int, payload: str | dict[str, Any], trusted: bool = False) -> Event:
+    """Rebuild an event from storage, upcasting old schemas first.
+
+    ``trusted`` skips validation (the payload was validated when it was written); replay of
+    large logs uses it, ``hpo events --check`` and the golden-log tests do not.
+    """
+    cls = EVENT_TYPES.get(type_)
+    if cls is None:
+        raise StoreError(f"unknown event type {type_!r} in the log (written by a newer hpo?)")
+    data = json.loads(payload) if isinstance(payload, str) else dict(payload)
+    while schema < cls.SCHEMA:
+        upcast = UPCASTERS.get((type_, schema))
+        if upcast is None:
+            raise StoreError(f"no upcaster for {type_} schema {schema} -> {schema + 1}")
+        data, schema = upcast(data), schema + 1
+    if schema > cls.SCHEMA:
+        raise StoreError(f"{type_} schema {schema} is newer than this hpo knows ({cls.SCHEMA})")
+    if trusted:
+        return cls.model_construct(**data)
+    data["type"] = type_
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise StoreError(f"corrupt {type_} event: {exc}") from exc

@@ -1,0 +1,109 @@
+"""The composition root: build a group's searcher, runner and stoppers from its spec.
+
+Creating a group validates the spec against the installed plugins *before* anything is written,
+so a bad spec never leaves a trace in the log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hpo import events as ev
+from hpo.errors import PluginError, SpecError
+from hpo.pluginmanager import Registry, default_registry
+from hpo.running import Runner
+from hpo.search import Searcher
+from hpo.spec import GroupSpec
+from hpo.stopping import Stopper
+from hpo.store import EventStore
+
+
+@dataclass
+class Plugins:
+    searcher: Searcher
+    runner: Runner
+    stoppers: list[Stopper]
+
+
+def build_searcher(spec: GroupSpec, seed: int, registry: Registry) -> Searcher:
+    reg = registry.get("searcher", spec.search.algorithm)
+    try:
+        return reg.cls(spec, seed)
+    except SpecError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"could not be set up: {exc}", reg.name, reg.distribution) from exc
+
+
+def build_runner(spec: GroupSpec, registry: Registry) -> Runner:
+    reg = registry.get("runner", spec.runner.kind)
+    config = reg.cls.parse_config(spec.runner.options, spec.runner.path)
+    return reg.cls(config)
+
+
+def build_stoppers(spec: GroupSpec, registry: Registry) -> list[Stopper]:
+    entries: list[tuple[str, dict[str, Any], str]] = []
+    if spec.early_stopping:
+        entries.append(
+            ("early_stopping", {"entries": [e.model_dump() for e in spec.early_stopping]}, "early_stopping")
+        )
+    entries += [(s.kind, s.options, s.path) for s in spec.stoppers]
+    out = []
+    for kind, options, path in entries:
+        try:
+            reg = registry.get("stopper", kind)
+        except PluginError as exc:
+            raise SpecError(str(exc), f"{path}.kind" if kind != "early_stopping" else path) from None
+        config = reg.cls.parse_config(options, path)
+        out.append(reg.cls(config, spec.metric))
+    return out
+
+
+def build_plugins(spec: GroupSpec, seed: int, registry: Registry | None = None) -> Plugins:
+    registry = registry or default_registry()
+    return Plugins(
+        build_searcher(spec, seed, registry),
+        build_runner(spec, registry),
+        build_stoppers(spec, registry),
+    )
+
+
+def validate(spec: GroupSpec, registry: Registry | None = None) -> None:
+    """Raise SpecError/PluginError unless every plugin the spec names accepts it."""
+    build_plugins(spec, 0, registry)
+
+
+def new_group_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def create_group(
+    store: EventStore,
+    spec: GroupSpec,
+    *,
+    name: str | None = None,
+    seed: int | None = None,
+    source: str = "",
+    source_path: str | None = None,
+    origin: dict[str, Any] | None = None,
+    registry: Registry | None = None,
+) -> str:
+    """Validate ``spec`` against the plugins, then record ``GroupCreated``; return the group id."""
+    validate(spec, registry)
+    group_id = new_group_id()
+    if seed is None:
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+    event = ev.GroupCreated(
+        group_id=group_id,
+        name=name or spec.name or group_id,
+        spec=spec.to_json(),
+        source=source,
+        source_path=source_path,
+        seed=int(seed),
+        origin=origin,
+    )
+    store.append(group_id, [event], 0)
+    return group_id

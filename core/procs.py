@@ -1,0 +1,59 @@
+"""Process helpers for runners that start local process groups (Linux /proc aware)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[19])
+
+
+def alive(pid: int, ticks: int | None = None, boot: str | None = None) -> bool:
+    """True when ``pid`` runs and is the same process as recorded (not a reused pid)."""
+    if boot and boot != boot_id():
+        return False
+    current = start_ticks(pid)
+    if current is None:
+        return False
+    if ticks is not None and current != ticks:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+        if state[state.rfind(")") + 2] == "Z":
+            return False
+    except OSError:
+        return False
+    return True
+
+
+def kill_group(pgid: int, sig: int = signal.SIGTERM) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

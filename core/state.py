@@ -1,0 +1,219 @@
+"""``GroupState``: a pure fold over a group's events. Nothing else is the truth.
+
+``GroupState.fold(stored_events)`` builds the state from scratch; the engine keeps one and calls
+:meth:`GroupState.apply` for each new event, which gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from hpo import events as ev
+from hpo.search import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, SearchHistory, TrialRecord
+from hpo.store import Stored, parse_ts
+
+
+@dataclass
+class TrialState:
+    trial_id: int
+    params: dict[str, Any]
+    meta: dict[str, Any]
+    searcher: str = ""
+    seed: int = 0
+    suggested_at: float | None = None
+    status: str = PENDING
+    attempts: int = 0  # attempts launched so far
+    handle: dict[str, Any] = field(default_factory=dict)  # the current attempt's runner handle
+    trial_dir: str = ""
+    metrics: dict[str, float | None] = field(default_factory=dict)  # last value of each
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    last_step: int = 0
+    reports: int = 0  # reports of the current attempt
+    offset: int = 0  # stdout offset after the last recorded report of the current attempt
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str = ""
+    output_tail: str = ""
+    stop_decision: dict[str, Any] | None = None  # the Stopped event that targeted it
+    resumable: bool = False  # stopped by a pause, to run again on resume
+
+    def value(self, metric: str | None) -> float | None:
+        if metric is None:
+            return None
+        v = self.metrics.get(metric)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return v
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (SUCCEEDED, FAILED, STOPPED)
+
+
+@dataclass
+class GroupState:
+    group_id: str = ""
+    name: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    source_path: str | None = None
+    seed: int = 0
+    origin: dict[str, Any] | None = None
+    created_at: float | None = None
+    status: str = "created"  # created | running | succeeded | failed | stopped
+    reason: str = ""
+    finished_at: float | None = None
+    version: int = 0
+    last_seq: int = 0
+    last_ts: float | None = None
+    engine: dict[str, Any] | None = None  # {engine_id, host, pid, lease_seconds, seen_at}
+    engines: int = 0  # how many engines have driven this group
+    trials: dict[int, TrialState] = field(default_factory=dict)
+    stop_group_requested: ev.StopRequested | None = None
+    stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
+    group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
+    exhausted: str | None = None
+    plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
+
+    # -- folding ---------------------------------------------------------------------------
+
+    @classmethod
+    def fold(cls, stored: Iterable[Stored]) -> "GroupState":
+        state = cls()
+        for s in stored:
+            state.apply(s)
+        return state
+
+    def apply(self, s: Stored) -> None:
+        e, t = s.event, parse_ts(s.ts)
+        self.version, self.last_seq, self.last_ts = s.version, s.seq, t
+        handler = getattr(self, "_on_" + e.type, None)  # type: ignore[attr-defined]
+        if handler is not None:
+            handler(e, t)
+
+    def _on_GroupCreated(self, e: ev.GroupCreated, t: float) -> None:
+        self.group_id, self.name, self.spec = e.group_id, e.name, e.spec
+        self.source, self.source_path, self.seed, self.origin = e.source, e.source_path, e.seed, e.origin
+        self.created_at = t
+
+    def _on_EngineStarted(self, e: ev.EngineStarted, t: float) -> None:
+        self.engine = {
+            "engine_id": e.engine_id, "host": e.host, "pid": e.pid,
+            "lease_seconds": e.lease_seconds, "seen_at": t, "concurrency": e.concurrency,
+        }
+        self.engines += 1
+        self.status, self.reason, self.finished_at = "running", "", None
+        self.stop_group_requested, self.group_stop = None, None
+
+    def _on_LeaseRenewed(self, e: ev.LeaseRenewed, t: float) -> None:
+        if self.engine and self.engine["engine_id"] == e.engine_id:
+            self.engine["seen_at"] = t
+
+    def _on_Suggested(self, e: ev.Suggested, t: float) -> None:
+        self.trials[e.trial_id] = TrialState(
+            e.trial_id, dict(e.params), dict(e.meta), e.searcher, e.seed, suggested_at=t
+        )
+
+    def _on_TrialLaunched(self, e: ev.TrialLaunched, t: float) -> None:
+        tr = self.trials[e.trial_id]
+        tr.status, tr.attempts, tr.handle, tr.trial_dir = RUNNING, e.attempt, dict(e.handle), e.trial_dir
+        tr.reports, tr.offset, tr.resumable = 0, 0, False
+        tr.metrics, tr.curves, tr.last_step = {}, {}, 0  # a new attempt reports afresh
+        if tr.started_at is None:
+            tr.started_at = t
+        tr.finished_at = None
+
+    def _on_MetricReported(self, e: ev.MetricReported, t: float) -> None:
+        tr = self.trials[e.trial_id]
+        if e.attempt != tr.attempts:
+            return
+        tr.reports += 1
+        tr.offset = max(tr.offset, e.offset)
+        tr.last_step = e.step
+        for name, value in e.metrics.items():
+            tr.metrics[name] = value
+            if value is not None:
+                tr.curves.setdefault(name, []).append((e.step, value))
+
+    def _on_TrialFinished(self, e: ev.TrialFinished, t: float) -> None:
+        tr = self.trials[e.trial_id]
+        if e.attempt != tr.attempts:
+            return
+        tr.status, tr.exit_code, tr.signal = e.status, e.exit_code, e.signal
+        tr.reason, tr.output_tail, tr.finished_at = e.reason, e.output_tail, t
+        tr.resumable = e.resumable
+        self.stop_trial_requests.pop(e.trial_id, None)
+
+    def _on_StopRequested(self, e: ev.StopRequested, t: float) -> None:
+        if e.trial_id is None:
+            self.stop_group_requested = e
+        else:
+            self.stop_trial_requests[e.trial_id] = e
+
+    def _on_Stopped(self, e: ev.Stopped, t: float) -> None:
+        if e.scope == "group":
+            self.group_stop = e
+            self.stop_group_requested = None
+        elif e.trial_id is not None and e.trial_id in self.trials:
+            self.trials[e.trial_id].stop_decision = e.model_dump()
+            self.stop_trial_requests.pop(e.trial_id, None)
+
+    def _on_PluginFailed(self, e: ev.PluginFailed, t: float) -> None:
+        self.plugin_failures.append(e)
+
+    def _on_GroupFinished(self, e: ev.GroupFinished, t: float) -> None:
+        self.status, self.reason, self.finished_at = e.status, e.reason, t
+        self.engine = None
+
+    # -- views -----------------------------------------------------------------------------
+
+    @property
+    def metric(self) -> dict[str, str] | None:
+        return self.spec.get("metric")
+
+    @property
+    def metric_name(self) -> str | None:
+        m = self.metric
+        return m["name"] if m else None
+
+    @property
+    def next_trial_id(self) -> int:
+        return len(self.trials) + 1
+
+    def history(self) -> SearchHistory:
+        name = self.metric_name
+        return SearchHistory(
+            tuple(
+                TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
+                for t in sorted(self.trials.values(), key=lambda t: t.trial_id)
+            )
+        )
+
+    def by_status(self, *statuses: str) -> list[TrialState]:
+        return [t for t in self.trials.values() if t.status in statuses]
+
+    def running(self) -> list[TrialState]:
+        return self.by_status(RUNNING)
+
+    def pending(self) -> list[TrialState]:
+        return sorted(self.by_status(PENDING), key=lambda t: t.trial_id)
+
+    def best(self) -> TrialState | None:
+        m = self.metric
+        if not m:
+            return None
+        sign = 1.0 if m.get("optimization", "maximize") == "maximize" else -1.0
+        scored = [(t.value(m["name"]), t) for t in self.trials.values() if t.status == SUCCEEDED]
+        scored = [(v, t) for v, t in scored if v is not None]
+        if not scored:
+            return None
+        return max(scored, key=lambda vt: (sign * vt[0], -vt[1].trial_id))[1]
+
+    def lease_alive(self, now: float) -> bool:
+        if self.engine is None:
+            return False
+        return now - self.engine["seen_at"] < self.engine["lease_seconds"]

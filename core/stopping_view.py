@@ -1,0 +1,34 @@
+"""Fold the :class:`~hpo.stopping.StopView` that stoppers see from a :class:`GroupState`."""
+
+from __future__ import annotations
+
+import time
+
+from hpo.spec.metric import MetricSpec
+from hpo.state import GroupState
+from hpo.stopping import StopView, TrialCurves
+
+
+def trial_curves(state: GroupState) -> tuple[TrialCurves, ...]:
+    return tuple(
+        TrialCurves(
+            trial_id=t.trial_id,
+            status=t.status,
+            params=t.params,
+            curves={k: tuple(v) for k, v in t.curves.items()},
+            started_at=t.started_at,
+            finished_at=t.finished_at,
+        )
+        for t in sorted(state.trials.values(), key=lambda t: t.trial_id)
+    )
+
+
+def stop_view(state: GroupState, planned: int | None = None, now: float | None = None) -> StopView:
+    metric = MetricSpec(**state.metric) if state.metric else None
+    return StopView(
+        trials=trial_curves(state),
+        metric=metric,
+        started_at=state.created_at or 0.0,
+        now=time.time() if now is None else now,
+        planned_trials=planned,
+    )

@@ -1,0 +1,224 @@
+"""The event store: one SQLite file, one append-only ``events`` table.
+
+``UNIQUE(group_id, version)`` is the whole concurrency control: an append states the version it
+expects the group to be at, and fails with :class:`ConcurrencyError` when someone else appended
+first. The global ``seq`` is the order to tail. Every sqlite3 error is re-raised as
+:class:`StoreError`. The schema is created and migrated with sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+from hpo import events as ev
+from hpo.errors import ConcurrencyError, GroupNotFound, StoreError
+from hpo.migrations import migrate
+
+DEFAULT_DB = Path(".hpo") / "hpo.db"
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("HPO_DB") or DEFAULT_DB)
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_ts(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An event as it sits in the log."""
+
+    seq: int
+    group_id: str
+    version: int
+    ts: str
+    writer: str
+    event: ev.Event
+
+    @property
+    def type(self) -> str:
+        return self.event.type  # type: ignore[attr-defined]
+
+    @property
+    def time(self) -> float:
+        return parse_ts(self.ts)
+
+
+@contextmanager
+def _wrapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+class EventStore:
+    """Appends and reads events. Safe to use from several processes at once (WAL mode)."""
+
+    def __init__(self, path: str | Path | None = None, writer: str | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.writer = writer or f"{socket.gethostname()}:{os.getpid()}"
+        with _wrapped(f"cannot open the event log {self.path}"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self.db = sqlite_utils.Database(conn)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(self.db)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    @property
+    def folder(self) -> Path:
+        """Where trial logs and checkpoints live: beside the database."""
+        return self.path.parent
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "EventStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(
+        self, group_id: str, events: Sequence[ev.Event], expected_version: int
+    ) -> list[Stored]:
+        """Append ``events`` atomically if the group is still at ``expected_version``."""
+        if not events:
+            return []
+        ts, rows = utcnow(), []
+        for offset, event in enumerate(events, start=1):
+            type_, schema, payload = ev.encode(event)
+            rows.append((group_id, expected_version + offset, type_, schema, payload, ts, self.writer))
+        with _wrapped(f"cannot append to group {group_id}"):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = self._version(group_id)
+                if current != expected_version:
+                    raise ConcurrencyError(
+                        f"group {group_id} is at version {current}, expected {expected_version}"
+                    )
+                cur = self.conn.executemany(
+                    "INSERT INTO events (group_id, version, type, schema, payload, ts, writer)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                del cur
+                last = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                self.conn.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                self.conn.execute("ROLLBACK")
+                raise ConcurrencyError(f"group {group_id} moved on: {exc}") from exc
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        first = last - len(rows) + 1
+        return [
+            Stored(first + i, group_id, expected_version + i + 1, ts, self.writer, e)
+            for i, e in enumerate(events)
+        ]
+
+    def _version(self, group_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT MAX(version) FROM events WHERE group_id = ?", (group_id,)
+        ).fetchone()
+        return row[0] or 0
+
+    def version(self, group_id: str) -> int:
+        with _wrapped("cannot read the log"):
+            return self._version(group_id)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(
+        self,
+        group_id: str,
+        after_version: int = 0,
+        until_seq: int | None = None,
+        trusted: bool = True,
+    ) -> list[Stored]:
+        """The group's events after ``after_version``, in order, up to ``until_seq`` included."""
+        sql = (
+            "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events"
+            " WHERE group_id = ? AND version > ?"
+        )
+        args: list[Any] = [group_id, after_version]
+        if until_seq is not None:
+            sql += " AND seq <= ?"
+            args.append(until_seq)
+        sql += " ORDER BY version"
+        with _wrapped("cannot read the log"):
+            rows = self.conn.execute(sql, args).fetchall()
+        return [self._row(r, trusted) for r in rows]
+
+    def tail(self, after_seq: int = 0, group_id: str | None = None) -> list[Stored]:
+        """Every event after ``after_seq`` in global order (for ``--follow``)."""
+        sql = "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if group_id is not None:
+            sql += " AND group_id = ?"
+            args.append(group_id)
+        with _wrapped("cannot read the log"):
+            rows = self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+        return [self._row(r, True) for r in rows]
+
+    @staticmethod
+    def _row(row: tuple, trusted: bool) -> Stored:
+        seq, gid, version, type_, schema, payload, ts, writer = row
+        return Stored(seq, gid, version, ts, writer, ev.decode(type_, schema, payload, trusted))
+
+    def groups(self) -> list[Stored]:
+        """The ``GroupCreated`` event of every group, oldest first."""
+        with _wrapped("cannot read the log"):
+            rows = self.conn.execute(
+                "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events"
+                " WHERE type = 'GroupCreated' ORDER BY seq"
+            ).fetchall()
+        return [self._row(r, True) for r in rows]
+
+    def resolve(self, ref: str) -> str:
+        """A group id from an id, a unique id prefix, or a name (the newest group of that name)."""
+        created = self.groups()
+        ids = [s.group_id for s in created]
+        if ref in ids:
+            return ref
+        named = [s.group_id for s in created if s.event.name == ref]  # type: ignore[attr-defined]
+        if named:
+            return named[-1]
+        prefixed = [i for i in ids if i.startswith(ref)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if len(prefixed) > 1:
+            raise GroupNotFound(f"{ref!r} matches several groups: {', '.join(prefixed)}")
+        raise GroupNotFound(f"no group with id or name {ref!r} in {self.path} (see `hpo list`)")
+
+    def integrity_check(self) -> str:
+        with _wrapped("cannot check the database"):
+            return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def iter_types(stored: Iterable[Stored], *types: str) -> Iterator[Stored]:
+    return (s for s in stored if s.type in types)
