@@ -1,0 +1,19 @@
+"""Registers the built-in stopping policies (entry point ``stoppers`` in the ``hpo`` group)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from hpo.hookspecs import hookimpl
+
+from .budget import Budget
+from .early_stopping import EarlyStopping
+from .failures import Failures
+
+BUILTIN_STOPPERS = (EarlyStopping, Failures, Budget)
+
+
+@hookimpl
+def hpo_register_stoppers(register: Callable[[type], None]) -> None:
+    for cls in BUILTIN_STOPPERS:
+        register(cls)
