@@ -62,7 +62,7 @@ class Stored:
 def _wrapped(what: str) -> Iterator[None]:
     try:
         yield
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{what}: {exc}") from exc
 
 
