@@ -1,0 +1,348 @@
+"""``load_spec`` / ``parse_spec``: from YAML (Polyaxon v1 group files included) to a GroupSpec.
+
+The layouts accepted: the seed's ``settings:`` block and Polyaxon's later ``hptuning:`` block
+(one of them), with ``matrix`` inside it or at the top level, and ``concurrency`` at the top
+level, in the block, or inside the algorithm's own block. The order of checks puts the most
+specific problem first: the matrix is parsed before the run command is required.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from hpo.errors import SpecError
+from hpo.spec.matrix import parse_matrix
+from hpo.spec.metric import MetricSpec
+from hpo.spec.models import GroupSpec, SearchSpec
+from hpo.spec.sections import (
+    BUILTIN_NAMES,
+    as_mapping,
+    build_model,
+    check_keys,
+    join,
+    parse_declarations,
+    parse_early_stopping,
+    parse_metric,
+    parse_run,
+    parse_runner,
+    parse_stoppers,
+)
+from hpo.spec.template import is_name, template_names
+from hpo.spec.yamlload import load_yaml
+
+ALGORITHM_KEYS = {"grid_search": "grid", "random_search": "random", "hyperband": "hyperband", "bo": "bo"}
+BUILTIN_ALGORITHMS = ("grid", "random", "hyperband", "bo")
+TOP_KEYS = (
+    "version", "kind", "name", "description", "matrix", "declarations", "params", "settings",
+    "hptuning", "search", "concurrency", "metric", "seed", "run", "exec", "runner",
+    "early_stopping", "stopping",
+)  # fmt: skip
+PLATFORM = "a Polyaxon platform section hpo does not use"
+TOP_IGNORED = {
+    "build": PLATFORM,
+    "environment": PLATFORM,
+    "logging": PLATFORM,
+    "tags": PLATFORM,
+    "project": PLATFORM,
+    "framework": PLATFORM,
+    "backend": PLATFORM,
+    "model": "a polyaxon-lib section hpo does not use",
+    "train": "a polyaxon-lib section hpo does not use",
+}
+SECTION_KEYS = (
+    "matrix", "concurrency", "concurrent_experiments", "n_experiments", "seed", "metric",
+    "early_stopping", "stopping", "search",
+)  # fmt: skip
+SECTION_IGNORED = {"run_type": PLATFORM, "logging": PLATFORM}
+
+
+def load_spec(path: str | Path, algorithms: Collection[str] = ()) -> GroupSpec:
+    """Read and parse a spec file; every SpecError carries ``file=str(path)``."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the spec file: {exc}", "", source) from None
+    return parse_spec(text, source=source, algorithms=algorithms)
+
+
+def parse_spec(
+    data: dict[str, Any] | str, source: str = "<spec>", algorithms: Collection[str] = ()
+) -> GroupSpec:
+    """Parse a spec given as YAML text or as already-loaded data."""
+    try:
+        if isinstance(data, str):
+            data = load_yaml(data, source)
+        return _build(data, tuple(algorithms))
+    except SpecError as exc:
+        raise (exc if exc.file else exc.with_file(source)) from None
+
+
+def _pick(candidates: list[tuple[Any, str]], what: str) -> tuple[Any, str] | None:
+    """The one value given for ``what``; two different values are an error naming both."""
+    if not candidates:
+        return None
+    first_value, first_path = candidates[0]
+    for value, path in candidates[1:]:
+        if value != first_value:
+            raise SpecError(
+                f"conflicting {what}: {first_value!r} at {first_path} and {value!r} at {path}; "
+                "keep one",
+                path,
+            )
+    return candidates[0]
+
+
+def _one_of(data: dict[str, Any], keys: tuple[str, str], path: str = "") -> str | None:
+    present = [k for k in keys if k in data]
+    if len(present) > 1:
+        raise SpecError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one", join(path, keys[1]))
+    return present[0] if present else None
+
+
+def _check_version(data: dict[str, Any]) -> int | None:
+    version = data.get("version")
+    if version is None:
+        return None
+    if isinstance(version, bool) or version != 1:
+        raise SpecError(
+            f"unsupported version {version!r}: hpo reads Polyaxon v1 group files "
+            "(`version: 1`) or files with no version",
+            "version",
+        )
+    return 1
+
+
+def _check_kind(data: dict[str, Any]) -> str | None:
+    kind = data.get("kind")
+    if kind is not None and kind != "group":
+        raise SpecError(
+            f"kind must be 'group' (hpo runs experiment groups), got {kind!r}", "kind"
+        )
+    return kind
+
+
+def _check_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SpecError(f"expected a string, got {value!r}", key)
+    return value
+
+
+class _Search:
+    """Finds the algorithm block and splits ``concurrency``/``metric`` out of its options."""
+
+    def __init__(self, data: dict, section: dict, section_path: str, algorithms: tuple[str, ...]):
+        self.algorithms = algorithms
+        blocks = [k for k in section if k in ALGORITHM_KEYS or k in algorithms]
+        found = [(k, join(section_path, k)) for k in blocks if k != "search"]
+        generic = _one_of_sources(data, section, section_path, "search")
+        if generic is not None:
+            found.append(("search", generic[1]))
+        if len(found) > 1:
+            raise SpecError(
+                f"two search algorithms are given, {found[0][1]} and {found[1][1]}; keep one",
+                found[1][1],
+            )
+        if not found:
+            self.spec = SearchSpec(algorithm="grid", options={}, path=section_path or "settings")
+        elif found[0][0] == "search":
+            self.spec = self._generic(*generic)  # type: ignore[misc]
+        else:
+            key, path = found[0]
+            options = dict(as_mapping(section[key], path, "a mapping of the algorithm's options"))
+            self.spec = SearchSpec(algorithm=ALGORITHM_KEYS.get(key, key), options=options, path=path)
+
+    def _generic(self, raw: Any, path: str) -> SearchSpec:
+        options = dict(as_mapping(raw, path, "a mapping {algorithm: NAME, ...options}"))
+        name = options.pop("algorithm", None)
+        if name is None:
+            raise SpecError("the search block needs `algorithm: NAME`", join(path, "algorithm"))
+        known = list(dict.fromkeys(BUILTIN_ALGORITHMS + self.algorithms))
+        algorithm = ALGORITHM_KEYS.get(name, name) if isinstance(name, str) else None
+        if algorithm not in known:
+            close = difflib.get_close_matches(str(name), known + list(ALGORITHM_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(
+                f"unknown algorithm {name!r}{hint}; known: {', '.join(known)}",
+                join(path, "algorithm"),
+            )
+        return SearchSpec(algorithm=algorithm, options=options, path=path)
+
+
+def _one_of_sources(
+    data: dict[str, Any], section: dict[str, Any], section_path: str, key: str
+) -> tuple[Any, str] | None:
+    """``key`` at the top level or in the settings/hptuning block, not both."""
+    here = [(src[key], join(p, key)) for src, p in ((data, ""), (section, section_path)) if key in src]
+    if len(here) > 1:
+        raise SpecError(f"{key!r} is given both at the top level and in {section_path}", here[1][1])
+    return here[0] if here else None
+
+
+def _concurrency(candidates: list[tuple[Any, str]]) -> int:
+    for value, path in candidates:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(f"concurrency must be an integer >= 1, got {value!r}", path)
+    picked = _pick(candidates, "concurrency")
+    return picked[0] if picked else 1
+
+
+def _fractional_n_experiments(search: SearchSpec, size: int | None, warnings: list[str]) -> None:
+    """Polyaxon's ``n_experiments: 0.3`` means 30% of the (finite) space, rounded down, >= 1."""
+    n = search.options.get("n_experiments")
+    if not isinstance(n, float) or not 0 < n < 1:
+        return
+    where = join(search.path, "n_experiments")
+    if size is None:
+        raise SpecError(
+            f"a fractional n_experiments ({n}) is a share of the space, but the space is "
+            "infinite (continuous); give a number of trials",
+            where,
+        )
+    count = max(1, int(n * size))
+    search.options["n_experiments"] = count
+    warnings.append(f"{where}: {n} of a space of {size} -> {count} trials")
+
+
+def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
+    for expr in template_names(cmd):
+        if is_name(expr) and expr in allowed:
+            continue
+        names = ", ".join(allowed)
+        if not is_name(expr):
+            raise SpecError(
+                f"template {{{{ {expr} }}}} is not a bare name: templates can only name a matrix "
+                f"param, a declaration, the hyperband resource or a builtin ({names})",
+                path,
+            )
+        close = difflib.get_close_matches(expr, list(allowed), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(
+            f"template {{{{ {expr} }}}} names no matrix param, declaration, hyperband resource "
+            f"or builtin{hint}; allowed: {names}",
+            path,
+        )
+
+
+def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
+    if data is None:
+        raise SpecError("the spec is empty")
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a mapping at the top level, got {type(data).__name__}")
+    warnings: list[str] = []
+    version, kind = _check_version(data), _check_kind(data)
+    check_keys(data, "", TOP_KEYS, warnings, TOP_IGNORED)
+
+    section_key = _one_of(data, ("settings", "hptuning"))
+    section_path = section_key or ""
+    section = as_mapping(data.get(section_key), section_path) if section_key else {}
+    section_known = SECTION_KEYS + tuple(ALGORITHM_KEYS) + algorithms
+    check_keys(section, section_path, section_known, warnings, SECTION_IGNORED)
+
+    matrix_src = _one_of_sources(data, section, section_path, "matrix")
+    if matrix_src is None:
+        where = join(section_path, "matrix")
+        raise SpecError("no matrix: declare the search space under `matrix:`", where)
+    matrix = parse_matrix(*matrix_src)
+
+    decl_key = _one_of(data, ("declarations", "params"))
+    declarations = parse_declarations(data.get(decl_key), decl_key) if decl_key else {}
+    for name in [n for n in declarations if n in matrix]:
+        del declarations[name]
+        warnings.append(
+            f"{decl_key}.{name}: also a matrix param; the matrix wins and the declaration is dropped"
+        )
+    for name in list(matrix) + list(declarations):
+        if name in BUILTIN_NAMES:
+            raise SpecError(f"{name!r} is a builtin template name; rename the parameter", name)
+
+    search = _Search(data, section, section_path, algorithms).spec
+    options = search.options
+    concurrency_candidates = [
+        (src[key], join(p, key))
+        for src, p, key in (
+            (data, "", "concurrency"),
+            (section, section_path, "concurrency"),
+            (section, section_path, "concurrent_experiments"),
+            (options, search.path, "concurrency"),
+        )
+        if key in src
+    ]
+    concurrency = _concurrency(concurrency_candidates)
+    options.pop("concurrency", None)
+
+    if "n_experiments" in section:
+        _pick([(section["n_experiments"], join(section_path, "n_experiments"))]
+              + ([(options["n_experiments"], join(search.path, "n_experiments"))]
+                 if "n_experiments" in options else []), "n_experiments")  # fmt: skip
+        options["n_experiments"] = section["n_experiments"]
+
+    metric_candidates = [
+        (parse_metric(src["metric"], join(p, "metric")), join(p, "metric"))
+        for src, p in ((options, search.path), (section, section_path), (data, ""))
+        if "metric" in src
+    ]
+    options.pop("metric", None)
+    picked_metric = _pick(metric_candidates, "metric")
+    metric: MetricSpec | None = picked_metric[0] if picked_metric else None
+
+    seed_src = _pick(
+        [(src["seed"], join(p, "seed")) for src, p in ((data, ""), (section, section_path)) if "seed" in src],
+        "seed",
+    )  # fmt: skip
+    if seed_src and (isinstance(seed_src[0], bool) or not isinstance(seed_src[0], int) or seed_src[0] < 0):
+        raise SpecError(f"seed must be an integer >= 0, got {seed_src[0]!r}", seed_src[1])
+
+    es_src = _one_of_sources(data, section, section_path, "early_stopping")
+    early_stopping = parse_early_stopping(*es_src) if es_src else []
+    stop_src = _one_of_sources(data, section, section_path, "stopping")
+    stoppers = parse_stoppers(*stop_src) if stop_src else []
+    runner = parse_runner(data["runner"], "runner") if "runner" in data else None
+
+    _fractional_n_experiments(search, _space_size(matrix), warnings)
+
+    run_key = _one_of(data, ("run", "exec"))
+    if run_key is None:
+        raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
+    run = parse_run(data[run_key], run_key, warnings)
+    allowed = {n: "matrix" for n in matrix}
+    allowed.update({n: "declaration" for n in declarations})
+    resource = options.get("resource") if search.algorithm == "hyperband" else None
+    if isinstance(resource, dict) and isinstance(resource.get("name"), str):
+        allowed.setdefault(resource["name"], "hyperband resource")
+    allowed.update({n: "builtin" for n in BUILTIN_NAMES})
+    _check_templates(run.cmd, allowed, join(run_key, "cmd"))
+
+    fields: dict[str, Any] = {
+        "version": version,
+        "kind": kind,
+        "name": _check_text(data, "name"),
+        "description": _check_text(data, "description"),
+        "matrix": matrix,
+        "declarations": declarations,
+        "search": search,
+        "concurrency": concurrency,
+        "metric": metric,
+        "seed": seed_src[0] if seed_src else None,
+        "run": run,
+        "early_stopping": early_stopping,
+        "stoppers": stoppers,
+        "warnings": warnings,
+    }
+    if runner is not None:
+        fields["runner"] = runner
+    return build_model(GroupSpec, fields, "")
+
+
+def _space_size(matrix: dict[str, Any]) -> int | None:
+    size = 1
+    for param in matrix.values():
+        n = param.cardinality()
+        if n is None:
+            return None
+        size *= n
+    return size

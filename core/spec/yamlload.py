@@ -1,0 +1,88 @@
+"""Read spec text with YAML 1.1 minus the two surprises that break matrix specs.
+
+PyYAML's safe loader follows YAML 1.1, in which an unquoted ``1:10:2`` is the base-60 integer
+4202 and ``1e-4`` (no dot, unsigned exponent) is a string. Users who wrote those meant a range
+string and a number, so :class:`SpecLoader` drops the sexagesimal int/float forms and reads
+exponent numbers as floats. Everything else is plain PyYAML safe loading; duplicate mapping keys
+are an error instead of "last one wins".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from hpo.errors import SpecError
+
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+
+# PyYAML's YAML 1.1 int pattern without the last (sexagesimal) alternative.
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+# PyYAML's float pattern without sexagesimal floats, with an optional exponent sign, and with
+# exponent-only numbers (1e-4, 1E5) that have no dot.
+_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class SpecLoader(yaml.SafeLoader):
+    """SafeLoader with the number resolution above and duplicate-key detection."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable key: let PyYAML report it
+                break
+            if duplicate:
+                line = key_node.start_mark.line + 1
+                raise SpecError(f"duplicate key {key!r} (line {line}); keep only one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (INT_TAG, FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(FLOAT_TAG, _FLOAT, list("-+0123456789."))
+SpecLoader.add_implicit_resolver(INT_TAG, _INT, list("-+0123456789"))
+
+
+def load_yaml(text: str, source: str = "<spec>") -> Any:
+    """Parse ``text``; a syntax error becomes a SpecError naming ``source`` and the line."""
+    try:
+        return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+    except SpecError as exc:
+        raise exc.with_file(source) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        detail = f"{context}, {problem}" if context else problem
+        raise SpecError(f"not valid YAML{where}: {detail}", "", source) from None
+
+
+def parse_scalar(text: str) -> Any:
+    """Resolve one plain scalar the way :class:`SpecLoader` would (``'0.2'`` -> 0.2)."""
+    try:
+        return yaml.load(text, Loader=SpecLoader)  # noqa: S506
+    except (yaml.YAMLError, SpecError):
+        return text
