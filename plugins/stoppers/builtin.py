@@ -6,11 +6,15 @@ from typing import Callable
 
 from hpo.hookspecs import hookimpl
 
+from .asha import Asha
 from .budget import Budget
 from .early_stopping import EarlyStopping
 from .failures import Failures
+from .median import Median
+from .threshold import Threshold
+from .truncation import Truncation
 
-BUILTIN_STOPPERS = (EarlyStopping, Failures, Budget)
+BUILTIN_STOPPERS = (EarlyStopping, Failures, Budget, Median, Truncation, Threshold, Asha)
 
 
 @hookimpl

@@ -31,7 +31,8 @@ def test_optimization_defaults_to_maximize_and_yaml11_numbers_are_read():
 @pytest.mark.parametrize(
     "options, path, where",
     [
-        ([SEED[0], {"metric": "loss"}], "settings.early_stopping", "settings.early_stopping[1].value"),
+        ([SEED[0], {"metric": "loss"}], "settings.early_stopping",
+         "settings.early_stopping[1].value"),
         ({"entries": [{"metric": "a", "value": 1, "metrc": 2}]}, "stopping[0]",
          "stopping[0].entries[0].metrc"),
         ({"entries": [{"metric": "a", "value": 1, "optimization": "max"}]}, "stopping[2]",

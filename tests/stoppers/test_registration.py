@@ -1,7 +1,7 @@
 from hpo.pluginmanager import Registry
 from hpo.stopping import Stopper
 
-EXPECTED = {"early_stopping", "failures", "budget"}
+EXPECTED = {"early_stopping", "failures", "budget", "median", "truncation", "threshold", "asha"}
 
 
 def test_builtin_stoppers_are_registered_through_the_entry_point():
