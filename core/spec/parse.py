@@ -191,23 +191,6 @@ def _concurrency(candidates: list[tuple[Any, str]]) -> int:
     return picked[0] if picked else 1
 
 
-def _fractional_n_experiments(search: SearchSpec, size: int | None, warnings: list[str]) -> None:
-    """Polyaxon's ``n_experiments: 0.3`` means 30% of the (finite) space, rounded down, >= 1."""
-    n = search.options.get("n_experiments")
-    if not isinstance(n, float) or not 0 < n < 1:
-        return
-    where = join(search.path, "n_experiments")
-    if size is None:
-        raise SpecError(
-            f"a fractional n_experiments ({n}) is a share of the space, but the space is "
-            "infinite (continuous); give a number of trials",
-            where,
-        )
-    count = max(1, int(n * size))
-    search.options["n_experiments"] = count
-    warnings.append(f"{where}: {n} of a space of {size} -> {count} trials")
-
-
 def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
     for expr in template_names(cmd):
         if is_name(expr) and expr in allowed:
@@ -303,8 +286,6 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     stoppers = parse_stoppers(*stop_src) if stop_src else []
     runner = parse_runner(data["runner"], "runner") if "runner" in data else None
 
-    _fractional_n_experiments(search, _space_size(matrix), warnings)
-
     run_key = _one_of(data, ("run", "exec"))
     if run_key is None:
         raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
@@ -337,12 +318,3 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
         fields["runner"] = runner
     return build_model(GroupSpec, fields, "")
 
-
-def _space_size(matrix: dict[str, Any]) -> int | None:
-    size = 1
-    for param in matrix.values():
-        n = param.cardinality()
-        if n is None:
-            return None
-        size *= n
-    return size

@@ -72,11 +72,15 @@ def load_yaml(text: str, source: str = "<spec>") -> Any:
     except SpecError as exc:
         raise exc.with_file(source) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem_mark = getattr(exc, "problem_mark", None)
+        context_mark = getattr(exc, "context_mark", None)
+        mark = context_mark or problem_mark  # where the broken construct starts
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         detail = f"{context}, {problem}" if context else problem
+        if problem_mark and context_mark and problem_mark.line != context_mark.line:
+            detail += f" (noticed at line {problem_mark.line + 1})"
         raise SpecError(f"not valid YAML{where}: {detail}", "", source) from None
 
 
