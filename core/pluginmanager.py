@@ -21,6 +21,7 @@ from hpo.errors import PluginError
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hpo"
+_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}  # entry-point name -> (distribution, version)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
             log.warning("plugin %s (from %s) failed to load: %s", ep.name, dist, exc)
             continue
         pm.register(module, name=ep.name)
+        _DISTRIBUTIONS[ep.name] = (dist, ep.dist.version if ep.dist else "")
     pm.check_pending()
     return pm
 
@@ -92,10 +94,7 @@ class Registry:
                     raise PluginError(f"registration failed: {exc}", plugin_name, dist) from exc
 
     def _distribution(self, plugin_name: str) -> tuple[str, str]:
-        for plugin, dist in self.pm.list_plugin_distinfo():
-            if self.pm.get_name(plugin) == plugin_name:
-                return dist.project_name, dist.version
-        return "(in-process)", ""
+        return _DISTRIBUTIONS.get(plugin_name, ("(in-process)", ""))
 
     def get(self, kind: str, name: str) -> Registered:
         try:

@@ -1,0 +1,64 @@
+"""Shared pieces of the command line: the store, spec loading, errors and output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from hpo.errors import HpoError
+from hpo.pluginmanager import default_registry
+from hpo.spec import GroupSpec, load_spec
+from hpo.state import GroupState
+from hpo.store import EventStore, default_db_path
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def db_option(fn: Callable) -> Callable:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="HPO_DB",
+        default=None,
+        help="The event log (SQLite). Default: ./.hpo/hpo.db, or $HPO_DB.",
+    )(fn)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn hpo's own errors into a clear message and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HpoError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def open_store(db: Path | None) -> EventStore:
+    return EventStore(db or default_db_path())
+
+
+def read_spec(path: Path) -> tuple[GroupSpec, str]:
+    """Load a spec file with every installed algorithm name known; return it with its text."""
+    algorithms = default_registry().names("searcher")
+    spec = load_spec(path, algorithms=algorithms)
+    return spec, path.read_text(encoding="utf-8", errors="replace")
+
+
+def load_state(store: EventStore, ref: str, until_seq: int | None = None) -> GroupState:
+    group_id = store.resolve(ref)
+    return GroupState.fold(store.read(group_id, until_seq=until_seq))
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, allow_nan=True))

@@ -1,0 +1,118 @@
+"""``hpo run``, ``hpo resume`` and ``hpo stop``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from hpo import events as ev
+from hpo.cli.common import db_option, handle_errors, open_store, read_spec
+from hpo.cli.progress import LineProgress
+from hpo.engine import Engine, engine_alive
+from hpo.errors import ConcurrencyError, HpoError
+from hpo.groups import create_group
+from hpo.records import group_summary
+from hpo.state import GroupState
+
+EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
+
+
+def _drive(store, group_id: str, mode: str, concurrency: int | None) -> None:
+    console = Console(highlight=False)
+    engine = Engine(store, group_id, concurrency=concurrency, listeners=[LineProgress(console)])
+    state = engine.run(mode)
+    _print_end(console, state, engine.searcher.planned_trials())
+    sys.exit(EXIT_CODES.get(state.status, 1))
+
+
+def _print_end(console: Console, state: GroupState, planned: int | None) -> None:
+    s = group_summary(state, planned)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(s["counts"].items()))
+    console.print(f"group {state.name} ({state.group_id}) {state.status}: {counts}")
+    if state.reason:
+        console.print(f"reason: {state.reason}")
+    if s["best"]:
+        b = s["best"]
+        console.print(f"best: trial {b['trial']} {state.metric_name}={b['value']:.6g} {b['params']}")
+    if state.status == "stopped":
+        console.print(f"resume with: hpo resume {state.group_id}")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@click.option("--name", help="A name for the group (default: the spec's name or the file name).")
+@click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
+@handle_errors
+def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None) -> None:
+    """Create a group from SPEC and run it to the end.
+
+    \b
+    Example:
+      hpo run examples/quickstart.yaml --seed 1
+    """
+    group_spec, text = read_spec(spec)
+    store = open_store(db)
+    group_id = create_group(
+        store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,
+        source=text, source_path=str(spec.resolve()),
+    )
+    click.echo(f"group {name or group_spec.name or spec.stem} ({group_id}) created in {store.path}")
+    _drive(store, group_id, "run", concurrency)
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--concurrency", type=click.IntRange(min=1), help="Run with a different concurrency.")
+@handle_errors
+def resume(group: str, db: Path | None, concurrency: int | None) -> None:
+    """Continue GROUP after a crash, a reboot or `hpo stop`.
+
+    \b
+    Example:
+      hpo resume quickstart --concurrency 4
+    """
+    store = open_store(db)
+    _drive(store, store.resolve(group), "resume", concurrency)
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--trial", type=int, help="Stop only this trial.")
+@click.option("--reason", default="", help="Why (recorded in the log).")
+@handle_errors
+def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
+    """Ask the engine driving GROUP to stop it (or one trial). The group can be resumed later.
+
+    \b
+    Example:
+      hpo stop quickstart --trial 3
+    """
+    import getpass
+    import socket
+
+    store = open_store(db)
+    group_id = store.resolve(group)
+    state = GroupState.fold(store.read(group_id))
+    if state.engine is None or not engine_alive(state.engine, time.time()):
+        raise HpoError(
+            f"group {state.name} ({group_id}) has no live engine (status: {state.status}); "
+            "there is nothing to stop. `hpo resume` continues it."
+        )
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    while True:
+        version = store.version(group_id)
+        try:
+            store.append(group_id, [ev.StopRequested(trial_id=trial, requested_by=who, reason=reason)], version)
+            break
+        except ConcurrencyError:
+            continue
+    target = f"trial {trial} of group {group_id}" if trial is not None else f"group {group_id}"
+    click.echo(f"asked the engine to stop {target}")

@@ -1,0 +1,147 @@
+"""The engine end to end: real spec, real processes, real SQLite file."""
+
+import textwrap
+
+from hpo.engine import Engine
+from hpo.groups import create_group
+from hpo.spec import parse_spec
+from hpo.state import GroupState
+
+from .conftest import python_cmd
+
+SEED_GRID = """
+settings:
+  grid_search:
+    n_experiments: 10
+  concurrency: 2
+  matrix:
+    learning_rate:
+      linspace: 0.001:0.1:5
+    dropout:
+      values: [0.25, 0.3]
+    activation:
+      values: [relu, sigmoid]
+run:
+  cmd: {cmd}
+"""
+
+
+def make(store, workdir, yaml_text, seed=0):
+    spec = parse_spec(yaml_text, source=str(workdir / "spec.yaml"))
+    return create_group(store, spec, seed=seed, source=yaml_text, source_path=str(workdir / "spec.yaml"))
+
+
+def test_seed_grid_example_runs_first_ten_in_order(store, workdir):
+    gid = make(store, workdir, SEED_GRID.format(cmd=python_cmd()))
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "succeeded"
+    trials = [state.trials[i] for i in sorted(state.trials)]
+    assert len(trials) == 10 and all(t.status == "succeeded" for t in trials)
+    lrs = [0.001, 0.02575, 0.0505, 0.07525, 0.1]
+    expected = [
+        {"learning_rate": lr, "dropout": d, "activation": a}
+        for lr in lrs for d in (0.25, 0.3) for a in ("relu", "sigmoid")
+    ][:10]
+    got = [t.params for t in trials]
+    assert [p["dropout"] for p in got] == [p["dropout"] for p in expected]
+    assert [p["activation"] for p in got] == [p["activation"] for p in expected]
+    assert [round(p["learning_rate"], 6) for p in got] == [round(p["learning_rate"], 6) for p in expected]
+    for t in trials:
+        assert t.metrics["score"] is not None and t.exit_code == 0
+    types = [s.type for s in store.read(gid)]
+    assert types.count("GroupCreated") == 1
+    assert types.count("Suggested") == 10
+    assert types.count("MetricReported") == 20
+    assert types[-1] == "GroupFinished"
+
+
+def test_concurrency_is_never_exceeded(store, workdir):
+    yaml_text = textwrap.dedent(f"""
+    settings:
+      concurrency: 3
+      matrix:
+        x: {{values: [1, 2, 3, 4, 5, 6, 7]}}
+        sleep: {{values: [0.2]}}
+    run:
+      cmd: {python_cmd()}
+    """)
+    gid = make(store, workdir, yaml_text)
+    Engine(store, gid, poll_interval=0.01).run()
+    running, peak = 0, 0
+    for s in store.read(gid):
+        if s.type == "TrialLaunched":
+            running += 1
+        elif s.type == "TrialFinished":
+            running -= 1
+        peak = max(peak, running)
+    assert peak == 3
+
+
+def test_a_failing_trial_does_not_stop_the_group(store, workdir):
+    yaml_text = textwrap.dedent(f"""
+    settings:
+      concurrency: 2
+      matrix:
+        fail: {{values: [0, 1, 2]}}
+    run:
+      cmd: {python_cmd()}
+    """)
+    gid = make(store, workdir, yaml_text)
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "succeeded"
+    assert [state.trials[i].status for i in (1, 2, 3)] == ["succeeded", "failed", "succeeded"]
+    assert state.trials[2].exit_code == 3 and "code 3" in state.trials[2].reason
+
+
+def test_all_trials_failing_fails_the_group(store, workdir):
+    yaml_text = "settings:\n  matrix:\n    x: {values: [1, 2]}\nrun:\n  cmd: exit 1\n"
+    gid = make(store, workdir, yaml_text)
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "failed" and "all 2 trials failed" in state.reason
+
+
+def test_random_search_is_deterministic_per_seed(store, workdir):
+    yaml_text = textwrap.dedent(f"""
+    settings:
+      random_search: {{n_experiments: 4, concurrency: 2}}
+      matrix:
+        learning_rate: {{uniform: 0.001:0.01}}
+        activation: {{pvalues: [(relu, 0.2), (sigmoid, 0.8)]}}
+    run:
+      cmd: {python_cmd()}
+    """)
+    a = Engine(store, make(store, workdir, yaml_text, seed=0), poll_interval=0.01).run()
+    b = Engine(store, make(store, workdir, yaml_text, seed=0), poll_interval=0.01).run()
+    c = Engine(store, make(store, workdir, yaml_text, seed=1), poll_interval=0.01).run()
+    params = lambda s: [s.trials[i].params for i in sorted(s.trials)]  # noqa: E731
+    assert params(a) == params(b) != params(c)
+    assert len({str(p) for p in params(a)}) == 4
+
+
+def test_state_fold_from_log_equals_engine_state(store, workdir):
+    gid = make(store, workdir, SEED_GRID.format(cmd=python_cmd()))
+    live = Engine(store, gid, poll_interval=0.01).run()
+    folded = GroupState.fold(store.read(gid))
+    assert folded.trials == live.trials and folded.status == live.status
+
+
+def test_params_reach_the_command_env_and_api(store, workdir):
+    (workdir / "show.py").write_text(
+        "import os, sys, json, hpo\n"
+        "assert json.loads(os.environ['HPO_PARAMS']) == hpo.params()\n"
+        "hpo.report(cli=float(sys.argv[1]), api=hpo.params()['lr'], const=hpo.params()['batch'])\n"
+    )
+    import sys
+
+    yaml_text = textwrap.dedent(f"""
+    declarations:
+      batch: 32
+    settings:
+      matrix:
+        lr: {{values: [0.5]}}
+    run:
+      cmd: {sys.executable} show.py {{{{ lr }}}}
+    """)
+    gid = make(store, workdir, yaml_text)
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.trials[1].metrics == {"cli": 0.5, "api": 0.5, "const": 32.0}
