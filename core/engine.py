@@ -279,7 +279,9 @@ class Engine:
 
     def _fill_slots(self) -> bool:
         busy = False
-        while len(self._active()) < self.concurrency:
+        capacity = self.runner.capacity()
+        slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
+        while len(self._active()) < slots:
             history = self.state.history()
             try:
                 decision = self.searcher.suggest(history)
