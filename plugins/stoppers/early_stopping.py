@@ -27,7 +27,7 @@ class Entry(BaseModel):
 
     metric: str
     value: float
-    optimization: Literal["maximize", "minimize"] = "maximize"
+    optimization: Literal["maximize", "minimize"]  # required, as in the spec's own parser
 
     def reached(self, value: float) -> bool:
         return value >= self.value if self.optimization == "maximize" else value <= self.value

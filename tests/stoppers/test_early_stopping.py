@@ -22,9 +22,9 @@ def test_seed_list_loads_in_both_forms():
     assert as_list.entries[1].optimization == "minimize"
 
 
-def test_optimization_defaults_to_maximize_and_yaml11_numbers_are_read():
-    cfg = EarlyStopping.parse_config([{"metric": "acc", "value": "1e-4"}], "x")
-    assert cfg.entries[0].optimization == "maximize"
+def test_yaml11_numbers_are_read():
+    cfg = EarlyStopping.parse_config(
+        [{"metric": "loss", "value": "1e-4", "optimization": "minimize"}], "x")
     assert cfg.entries[0].value == pytest.approx(1e-4)
 
 
@@ -33,10 +33,12 @@ def test_optimization_defaults_to_maximize_and_yaml11_numbers_are_read():
     [
         ([SEED[0], {"metric": "loss"}], "settings.early_stopping",
          "settings.early_stopping[1].value"),
-        ({"entries": [{"metric": "a", "value": 1, "metrc": 2}]}, "stopping[0]",
+        ({"entries": [{"metric": "a", "value": 1, "optimization": "maximize", "metrc": 2}]},
+         "stopping[0]",
          "stopping[0].entries[0].metrc"),
         ({"entries": [{"metric": "a", "value": 1, "optimization": "max"}]}, "stopping[2]",
          "stopping[2].entries[0].optimization"),
+        ([{"metric": "a", "value": 1}], "early_stopping", "early_stopping[0].optimization"),
         ({"entries": SEED, "patience": 3}, "stopping[0]", "stopping[0].patience"),
         ({"entries": "accuracy"}, "stopping[0]", "stopping[0].entries"),
     ],
