@@ -50,7 +50,9 @@ def check_keys(
             warnings.append(f"{join(path, key)}: accepted and ignored ({ignored[key]})")
             continue
         choices = [str(k) for k in known] + list(ignored)
-        close = difflib.get_close_matches(str(key), choices, n=1)
+        close = difflib.get_close_matches(str(key), choices, n=1) or [
+            c for c in choices if c.startswith(str(key)) or str(key).startswith(c)
+        ]
         hint = f"; did you mean {close[0]!r}?" if close else ""
         where = f" in {path}" if path else ""
         raise SpecError(

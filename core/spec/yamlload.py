@@ -74,13 +74,17 @@ def load_yaml(text: str, source: str = "<spec>") -> Any:
     except yaml.YAMLError as exc:
         problem_mark = getattr(exc, "problem_mark", None)
         context_mark = getattr(exc, "context_mark", None)
-        mark = context_mark or problem_mark  # where the broken construct starts
         problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
+        context = getattr(exc, "context", None) or ""
+        # A stray line ("while scanning a simple key") is reported where it starts; other
+        # errors where the parser noticed them.
+        stray = context.startswith("while scanning a simple key")
+        mark, other = (context_mark, problem_mark) if stray else (problem_mark, context_mark)
+        mark = mark or other
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         detail = f"{context}, {problem}" if context else problem
-        if problem_mark and context_mark and problem_mark.line != context_mark.line:
-            detail += f" (noticed at line {problem_mark.line + 1})"
+        if mark and other and other.line != mark.line:
+            detail += f" ({'noticed' if stray else 'started'} at line {other.line + 1})"
         raise SpecError(f"not valid YAML{where}: {detail}", "", source) from None
 
 
