@@ -253,7 +253,7 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
             (section, section_path, "concurrent_experiments"),
             (options, search.path, "concurrency"),
         )
-        if key in src
+        if src.get(key) is not None
     ]
     concurrency = _concurrency(concurrency_candidates)
     options.pop("concurrency", None)
@@ -274,7 +274,8 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     metric: MetricSpec | None = picked_metric[0] if picked_metric else None
 
     seed_src = _pick(
-        [(src["seed"], join(p, "seed")) for src, p in ((data, ""), (section, section_path)) if "seed" in src],
+        [(src["seed"], join(p, "seed")) for src, p in ((data, ""), (section, section_path))
+         if src.get("seed") is not None],
         "seed",
     )  # fmt: skip
     if seed_src and (isinstance(seed_src[0], bool) or not isinstance(seed_src[0], int) or seed_src[0] < 0):
