@@ -53,7 +53,8 @@ def test_notes_state_the_assumptions(trial, acc):
 
 
 def test_group_stop_cuts_every_running_trial(trial, acc):
-    es = EarlyStopping(EarlyStopping.parse_config([{"metric": "acc", "value": 0.9, "optimization": "maximize"}], "x"), None)
+    entries = [{"metric": "acc", "value": 0.9, "optimization": "maximize"}]
+    es = EarlyStopping(EarlyStopping.parse_config(entries, "x"), None)
     trials = [trial(1, "succeeded", acc=[0.5, 0.7, 0.9, 0.95]),
               trial(2, "succeeded", acc=[0.1, 0.2, 0.3, 0.4, 0.5])]
     result = simulate(es, trials, acc, started_at=0.0)
