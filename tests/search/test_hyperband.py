@@ -3,91 +3,25 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import pytest
+import yaml
 
 from hpo.errors import SpecError
 from hpo.plugins.search.hyperband import HyperbandSearcher, hpo_register_searchers, plan
 from hpo.search import Exhausted, SearchHistory, Suggestion, TrialRecord, Wait
-from hpo.spec.metric import MetricSpec
-from hpo.spec.params import Categorical, Numeric, Param
-
-# -- stand-ins for the spec loader --------------------------------------------------------------
-
-
-class Uniform(Param):
-    kind, discrete = "uniform", False
-
-    def __init__(self, name, low, high):
-        super().__init__(name, f"settings.matrix.{name}.uniform")
-        self.low, self.high = low, high
-
-    def values(self):
-        raise SpecError("a distribution has no values", self.path)
-
-    def sample(self, rng):
-        return float(rng.uniform(self.low, self.high))
-
-    def cardinality(self):
-        return None
-
-    def domain(self):
-        return Numeric(self.low, self.high)
-
-    def to_json(self):
-        return {"kind": self.kind, "args": {"low": self.low, "high": self.high}}
-
-
-class Values(Param):
-    kind, discrete = "values", True
-
-    def __init__(self, name, values):
-        super().__init__(name, f"settings.matrix.{name}.values")
-        self._values = list(values)
-
-    def values(self):
-        return list(self._values)
-
-    def sample(self, rng):
-        return self._values[int(rng.integers(len(self._values)))]
-
-    def cardinality(self):
-        return len(self._values)
-
-    def domain(self):
-        return Categorical(tuple(self._values))
-
-    def to_json(self):
-        return {"kind": self.kind, "args": {}, "values": self.values()}
-
-
-@dataclass
-class Search:
-    algorithm: str
-    options: dict[str, Any]
-    path: str
-
-
-@dataclass
-class Spec:
-    matrix: dict[str, Param]
-    search: Search
-    metric: MetricSpec | None
-    concurrency: int = 1
-    seed: int | None = None
-    extra: dict = field(default_factory=dict)
-
+from hpo.spec import parse_spec
 
 def make_spec(metric="minimize", matrix=None, **options):
-    opts = {"max_iter": 27, "eta": 3, "resource": {"name": "num_steps", "type": "int"}}
-    opts.update(options)
+    block = {"max_iter": 27, "eta": 3, "resource": {"name": "num_steps", "type": "int"}}
+    block.update(options)
+    if metric:
+        block["metric"] = {"name": "loss", "optimization": metric}
     if matrix is None:
-        matrix = {"lr": Uniform("lr", 0.0, 1.0), "act": Values("act", ["relu", "tanh"])}
-    m = MetricSpec(name="loss", optimization=metric) if metric else None
-    return Spec(matrix=matrix, search=Search("hyperband", opts, "settings.hyperband"), metric=m)
+        matrix = {"lr": {"uniform": [0.0, 1.0]}, "act": {"values": ["relu", "tanh"]}}
+    data = {"run": {"cmd": "train"},
+            "settings": {"hyperband": block, "matrix": matrix}}
+    return parse_spec(yaml.safe_dump(data, sort_keys=False))
 
 
 def make(seed=0, **kw):
@@ -292,6 +226,7 @@ def test_float_resource():
         ({"max_iter": 0}, "settings.hyperband.max_iter", "greater than 0"),
         ({"max_iter": 10.5}, "settings.hyperband.max_iter", "whole number"),
         ({"resource": {"name": "lr"}}, "settings.hyperband.resource.name", "matrix"),
+        ({"resource": {"type": "int"}}, "settings.hyperband.resource.name", "required"),
         ({"resource": {"name": "x", "type": "long"}}, "settings.hyperband.resource.type", ""),
         ({"etaa": 3}, "settings.hyperband.etaa", "unknown option"),
     ],
@@ -305,9 +240,9 @@ def test_option_errors_name_the_path(options, path, message):
 
 def test_required_options_and_metric():
     spec = make_spec()
-    del spec.search.options["max_iter"]
+    options = {k: v for k, v in spec.search.options.items() if k != "max_iter"}
     with pytest.raises(SpecError) as err:
-        HyperbandSearcher(spec, seed=0)
+        HyperbandSearcher(spec.model_copy(update={"search": spec.search.model_copy(update={"options": options})}), 0)
     assert err.value.path == "settings.hyperband.max_iter"
     with pytest.raises(SpecError, match="needs a metric"):
         make(metric=None)

@@ -1,0 +1,151 @@
+"""The Gaussian process: scikit-learn fits the kernel hyperparameters, numpy does the rest.
+
+``fit`` runs ``GaussianProcessRegressor`` on standardised targets to choose the amplitude, one
+length scale per input column (ARD) and the noise level; :class:`Posterior` then predicts the
+mean and standard deviation, with their gradients, for whole batches of points at once, which
+is what makes maximising the acquisition function fast enough to run on every suggestion.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.optimize import minimize
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+
+LENGTH_SCALE_BOUNDS = (5e-3, 1e2)  # inputs live in the unit cube
+AMPLITUDE_BOUNDS = (1e-2, 1e2)  # targets are standardised
+NOISE_BOUNDS = (1e-6, 1e-1)
+JITTER = 1e-8
+CLOSED_FORM_NU = (0.5, 1.5, 2.5)
+# Gamma(shape, rate) priors on each hyperparameter (as BoTorch's classic defaults): they keep
+# the marginal-likelihood fit away from degenerate optima (tiny length scales) on few points.
+PRIORS = {"constant_value": (2.0, 1.0), "length_scale": (3.0, 6.0), "noise_level": (1.1, 0.05)}
+
+
+@dataclass(frozen=True)
+class Posterior:
+    X: np.ndarray
+    y: np.ndarray  # standardised targets (imagined ones included after ``condition``)
+    L: np.ndarray  # lower Cholesky factor of K(X, X) + noise
+    alpha: np.ndarray  # K^-1 y
+    amplitude: float
+    length_scale: np.ndarray
+    noise: float
+    kernel: str  # rbf | matern
+    nu: float
+
+    @classmethod
+    def build(cls, X, y, amplitude, length_scale, noise, kernel, nu) -> "Posterior":
+        K = amplitude * _correlation(X, X, length_scale, kernel, nu)[0]
+        K[np.diag_indices_from(K)] += noise + JITTER
+        L = cholesky(K, lower=True)
+        alpha = cho_solve((L, True), y)
+        return cls(X, y, L, alpha, amplitude, length_scale, noise, kernel, nu)
+
+    def condition(self, Xnew: np.ndarray, ynew: np.ndarray) -> "Posterior":
+        """The same kernel with more (possibly imagined) observations."""
+        X = np.vstack([self.X, Xnew])
+        y = np.concatenate([self.y, ynew])
+        return Posterior.build(
+            X, y, self.amplitude, self.length_scale, self.noise, self.kernel, self.nu
+        )
+
+    @property
+    def has_gradient(self) -> bool:
+        return self.kernel == "rbf" or self.nu in CLOSED_FORM_NU or np.isinf(self.nu)
+
+    def predict(self, Z: np.ndarray, grad: bool = False):
+        """Mean and std of the latent function at ``Z`` (k, d); with ``grad``, their gradients."""
+        corr, dcorr = _correlation(Z, self.X, self.length_scale, self.kernel, self.nu, grad)
+        Ks = self.amplitude * corr
+        mu = Ks @ self.alpha
+        V = solve_triangular(self.L, Ks.T, lower=True)
+        var = np.maximum(self.amplitude - np.einsum("nk,nk->k", V, V), 1e-12)
+        sigma = np.sqrt(var)
+        if not grad:
+            return mu, sigma
+        dKs = self.amplitude * dcorr
+        dmu = np.einsum("knd,n->kd", dKs, self.alpha)
+        W = solve_triangular(self.L.T, V, lower=False)
+        dvar = -2.0 * np.einsum("knd,nk->kd", dKs, W)
+        return mu, sigma, dmu, dvar / (2.0 * sigma[:, None])
+
+
+def _correlation(A, B, length_scale, kernel, nu, grad=False):
+    """Kernel correlation (k, n) between rows of A and B, and (with ``grad``) its d/dA (k, n, d).
+
+    Closed forms for the RBF and Matern 0.5/1.5/2.5/inf kernels; any other ``nu`` is left to
+    scikit-learn and has no gradient (the optimiser then uses finite differences).
+    """
+    if kernel == "matern" and not (nu in CLOSED_FORM_NU or np.isinf(nu)):
+        return Matern(length_scale=length_scale, nu=nu)(A, B), None
+    D = (A[:, None, :] - B[None, :, :]) / length_scale
+    r2 = np.einsum("knd,knd->kn", D, D)
+    if kernel == "rbf" or np.isinf(nu):
+        corr = np.exp(-0.5 * r2)
+        factor = -corr
+    else:
+        r = np.sqrt(r2)
+        if nu == 0.5:
+            corr = np.exp(-r)
+            factor = -corr / np.where(r > 0, r, np.inf)
+        elif nu == 1.5:
+            e = np.exp(-np.sqrt(3.0) * r)
+            corr = (1.0 + np.sqrt(3.0) * r) * e
+            factor = -3.0 * e
+        else:
+            e = np.exp(-np.sqrt(5.0) * r)
+            corr = (1.0 + np.sqrt(5.0) * r + 5.0 / 3.0 * r2) * e
+            factor = -5.0 / 3.0 * (1.0 + np.sqrt(5.0) * r) * e
+    return corr, (factor[:, :, None] * D / length_scale if grad else None)
+
+
+def fit(X: np.ndarray, y: np.ndarray, kernel: str, length_scale: float, nu: float,
+        n_restarts: int, seed: int) -> Posterior:
+    """Fit the hyperparameters on (X, standardised y) by maximum marginal likelihood."""
+    d = X.shape[1]
+    ls = np.full(d, float(length_scale))
+    if kernel == "rbf":
+        base = RBF(length_scale=ls, length_scale_bounds=LENGTH_SCALE_BOUNDS)
+    else:
+        base = Matern(length_scale=ls, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=nu)
+    model = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * base + WhiteKernel(1e-3, NOISE_BOUNDS)
+    gpr = GaussianProcessRegressor(
+        model, alpha=JITTER, normalize_y=False, n_restarts_optimizer=n_restarts,
+        random_state=seed % (2**32), optimizer=_map_optimizer(model),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gpr.fit(X, y)
+    k = gpr.kernel_
+    return Posterior.build(
+        X, y, float(k.k1.k1.constant_value), np.atleast_1d(k.k1.k2.length_scale).astype(float),
+        float(k.k2.noise_level), kernel, float(nu),
+    )
+
+
+def _map_optimizer(model):
+    """An sklearn ``optimizer`` that maximises likelihood x Gamma priors (MAP, in log space)."""
+    shape, rate = [], []
+    for hp in model.hyperparameters:
+        a, b = PRIORS[hp.name.rsplit("__", 1)[-1]]
+        shape += [a] * hp.n_elements
+        rate += [b] * hp.n_elements
+    shape, rate = np.array(shape), np.array(rate)
+
+    def optimizer(obj_func, initial_theta, bounds):
+        def objective(theta):
+            nll, grad = obj_func(theta, eval_gradient=True)
+            # log density of a Gamma prior on x = exp(theta), Jacobian included
+            log_prior = np.sum(shape * theta - rate * np.exp(theta))
+            return nll - log_prior, grad - (shape - rate * np.exp(theta))
+
+        result = minimize(objective, initial_theta, jac=True, method="L-BFGS-B", bounds=bounds)
+        return result.x, result.fun
+
+    return optimizer
