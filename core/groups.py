@@ -28,8 +28,15 @@ class Plugins:
     stoppers: list[Stopper]
 
 
+def _lookup(registry: Registry, kind: str, name: str, path: str):
+    try:
+        return registry.get(kind, name)
+    except PluginError as exc:
+        raise SpecError(str(exc), path) from None
+
+
 def build_searcher(spec: GroupSpec, seed: int, registry: Registry) -> Searcher:
-    reg = registry.get("searcher", spec.search.algorithm)
+    reg = _lookup(registry, "searcher", spec.search.algorithm, spec.search.path)
     try:
         return reg.cls(spec, seed)
     except SpecError:
@@ -39,7 +46,7 @@ def build_searcher(spec: GroupSpec, seed: int, registry: Registry) -> Searcher:
 
 
 def build_runner(spec: GroupSpec, registry: Registry) -> Runner:
-    reg = registry.get("runner", spec.runner.kind)
+    reg = _lookup(registry, "runner", spec.runner.kind, f"{spec.runner.path}.kind")
     config = reg.cls.parse_config(spec.runner.options, spec.runner.path)
     return reg.cls(config)
 
@@ -53,10 +60,7 @@ def build_stoppers(spec: GroupSpec, registry: Registry) -> list[Stopper]:
     entries += [(s.kind, s.options, s.path) for s in spec.stoppers]
     out = []
     for kind, options, path in entries:
-        try:
-            reg = registry.get("stopper", kind)
-        except PluginError as exc:
-            raise SpecError(str(exc), f"{path}.kind" if kind != "early_stopping" else path) from None
+        reg = _lookup(registry, "stopper", kind, f"{path}.kind" if kind != "early_stopping" else path)
         config = reg.cls.parse_config(options, path)
         out.append(reg.cls(config, spec.metric))
     return out

@@ -11,13 +11,15 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
-from hpo.errors import HpoError
+from hpo.errors import HpoError, SpecError
+from hpo.groups import validate as validate_plugins
 from hpo.pluginmanager import default_registry
 from hpo.spec import GroupSpec, load_spec
 from hpo.state import GroupState
 from hpo.store import EventStore, default_db_path
 
 err_console = Console(stderr=True, highlight=False)
+BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}
 
 
 def db_option(fn: Callable) -> Callable:
@@ -50,8 +52,14 @@ def open_store(db: Path | None) -> EventStore:
 
 def read_spec(path: Path) -> tuple[GroupSpec, str]:
     """Load a spec file with every installed algorithm name known; return it with its text."""
-    algorithms = default_registry().names("searcher")
+    # the built-in algorithms have their seed keys (grid_search, random_search, hyperband, bo);
+    # only plugin algorithms are selected by their bare name
+    algorithms = [n for n in default_registry().names("searcher") if n not in BUILTIN_ALGORITHMS]
     spec = load_spec(path, algorithms=algorithms)
+    try:
+        validate_plugins(spec)  # the searcher, runner and stoppers check their own options
+    except SpecError as exc:
+        raise (exc if exc.file else exc.with_file(str(path))) from None
     return spec, path.read_text(encoding="utf-8", errors="replace")
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from hpo.cli.common import handle_errors, print_json, read_spec
-from hpo.groups import validate as validate_plugins
 from hpo.spec import describe
 
 
@@ -25,7 +24,6 @@ def validate(spec: Path, as_json: bool) -> None:
       hpo validate examples/quickstart.yaml
     """
     group_spec, _ = read_spec(spec)
-    validate_plugins(group_spec)
     if as_json:
         print_json(group_spec.to_json())
     else:
