@@ -17,8 +17,6 @@ from threadpoolctl import threadpool_limits
 from hpo.errors import SpecError
 from hpo.search import Exhausted, Searcher, SearchHistory, Suggestion, TrialRecord
 
-from . import gp
-from .acquisition import Acquisition, maximize
 from .config import BOConfig
 from .space import Encoder
 
@@ -103,6 +101,11 @@ class BOSearcher(Searcher):
         rng: np.random.Generator,
         trial_id: int,
     ) -> Suggestion | Exhausted:
+        # scikit-learn and scipy.optimize load only when a model is fitted: `hpo status` and
+        # every other command that loads the plugins stay fast
+        from . import gp
+        from .acquisition import Acquisition, maximize
+
         observed = self._subsample(observed, rng)
         X = np.array([self.encoder.encode(t.params) for t in observed])
         y = self.metric.sign() * np.array([float(t.value) for t in observed])
