@@ -73,7 +73,7 @@ def series_of(curve: Curve | None, sign: float) -> Series | None:
     return _series_cached(tuple(curve), sign)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # finished trials' curves repeat call after call
 def _series_cached(curve: Curve, sign: float) -> Series | None:
     by_step: dict[int, float] = {}
     for step, value in curve:

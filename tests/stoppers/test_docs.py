@@ -32,7 +32,7 @@ def test_the_doc_has_an_example_for_every_builtin():
         "early_stopping", "failures", "budget", "median", "truncation", "threshold", "asha"}
 
 
-@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"yaml-block-{i}" for i in range(len(BLOCKS))])
 def test_example_builds(block, registry):
     spec = parse_spec({**BASE, **yaml.safe_load(block)}, source="docs/stopping.md")
     stoppers = build_stoppers(spec, registry)
