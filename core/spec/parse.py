@@ -21,6 +21,7 @@ from hpo.spec.sections import (
     BUILTIN_NAMES,
     as_mapping,
     build_model,
+    check_json_value,
     check_keys,
     join,
     parse_declarations,
@@ -154,6 +155,7 @@ class _Search:
         else:
             key, path = found[0]
             options = dict(as_mapping(section[key], path, "a mapping of the algorithm's options"))
+            check_json_value(options, path)
             self.spec = SearchSpec(algorithm=ALGORITHM_KEYS.get(key, key), options=options, path=path)
 
     def _generic(self, raw: Any, path: str) -> SearchSpec:
@@ -170,6 +172,7 @@ class _Search:
                 f"unknown algorithm {name!r}{hint}; known: {', '.join(known)}",
                 join(path, "algorithm"),
             )
+        check_json_value(options, path)
         return SearchSpec(algorithm=algorithm, options=options, path=path)
 
 

@@ -116,6 +116,7 @@ def parse_stoppers(raw: Any, path: str) -> list[StopperSpec]:
         kind = data.pop("kind", None)
         if not isinstance(kind, str) or not kind:
             raise SpecError(f"each stopping entry needs `kind: NAME`, got {item!r}", where)
+        check_json_value(data, where)
         stoppers.append(StopperSpec(kind=kind, options=data, path=where))
     return stoppers
 
@@ -128,6 +129,7 @@ def parse_runner(raw: Any, path: str) -> RunnerSpec:
     kind = data.pop("kind", "local")
     if not isinstance(kind, str) or not kind:
         raise SpecError(f"expected a runner name, got {kind!r}", join(path, "kind"))
+    check_json_value(data, path)
     return RunnerSpec(kind=kind, options=data, path=path)
 
 

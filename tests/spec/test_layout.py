@@ -278,3 +278,12 @@ def test_describe_shows_space_values_and_warnings():
     assert "relu p=0.2, tanh p=0.8" in text
     assert "build: accepted and ignored" in text
     assert "infinite (continuous)" in describe(spec(matrix={"u": {"uniform": [0, 1]}}, run={"cmd": "t"}))
+
+
+def test_plugin_options_must_be_json_data():
+    e = error("matrix: {lr: {values: [1]}}\nrun: {cmd: x}\nsettings:\n  random_search: {start: 2020-01-01}\n")
+    assert e.path == "settings.random_search.start" and "quote it" in e.message
+    e = error({"matrix": MATRIX, "run": RUN, "runner": {"kind": "ssh", "hosts": {1: "a"}}})
+    assert e.path == "runner.hosts" and "keys must be strings" in e.message
+    e = error({"matrix": MATRIX, "run": RUN, "stopping": [{"kind": "x", "min": float("nan")}]})
+    assert e.path == "stopping[0].min"
