@@ -7,10 +7,12 @@ import logging
 import click
 
 import hpo
+from hpo.cli.inspect import compare, logs, trials
 from hpo.cli.plugin_list import plugins
 from hpo.cli.run import resume, run, stop
 from hpo.cli.show import events, export, list_groups, status
 from hpo.cli.validate import validate
+from hpo.cli.views import plot, report, watch
 from hpo.pluginmanager import default_plugin_manager
 
 
@@ -28,7 +30,8 @@ def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="hpo: %(message)s")
 
 
-for command in (run, resume, stop, validate, list_groups, status, export, events, plugins):
+for command in (run, resume, stop, validate, list_groups, status, export, events, plugins,
+                watch, trials, logs, compare, plot, report):
     cli.add_command(command)
 
 

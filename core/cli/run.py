@@ -11,35 +11,26 @@ from rich.console import Console
 
 from hpo import events as ev
 from hpo.cli.common import db_option, handle_errors, open_store, read_spec
-from hpo.cli.progress import LineProgress
+from hpo.cli.progress import LiveView, print_end, progress_view
 from hpo.engine import Engine, engine_alive
 from hpo.errors import ConcurrencyError, HpoError
 from hpo.groups import create_group
-from hpo.records import group_summary
 from hpo.state import GroupState
+from hpo.views.planning import plan_from
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 
 
-def _drive(store, group_id: str, mode: str, concurrency: int | None) -> None:
+def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
     console = Console(highlight=False)
-    engine = Engine(store, group_id, concurrency=concurrency, listeners=[LineProgress(console)])
-    state = engine.run(mode)
-    _print_end(console, state, engine.searcher.planned_trials())
+    engine = Engine(store, group_id, concurrency=concurrency)
+    with progress_view(console, plan_from(engine.searcher), live=False if plain else None) as view:
+        engine.listeners.append(view)
+        if isinstance(view, LiveView):
+            view.refresh(engine.state)
+        state = engine.run(mode)
+    print_end(console, state, engine.searcher.planned_trials())
     sys.exit(EXIT_CODES.get(state.status, 1))
-
-
-def _print_end(console: Console, state: GroupState, planned: int | None) -> None:
-    s = group_summary(state, planned)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(s["counts"].items()))
-    console.print(f"group {state.name} ({state.group_id}) {state.status}: {counts}")
-    if state.reason:
-        console.print(f"reason: {state.reason}")
-    if s["best"]:
-        b = s["best"]
-        console.print(f"best: trial {b['trial']} {state.metric_name}={b['value']:.6g} {b['params']}")
-    if state.status == "stopped":
-        console.print(f"resume with: hpo resume {state.group_id}")
 
 
 @click.command()
@@ -48,9 +39,14 @@ def _print_end(console: Console, state: GroupState, planned: int | None) -> None
 @click.option("--name", help="A name for the group (default: the spec's name or the file name).")
 @click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
+@click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors
-def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None) -> None:
+def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None,
+        plain: bool) -> None:
     """Create a group from SPEC and run it to the end.
+
+    On a terminal a live view shows progress, running trials, the best trial and failures;
+    in a pipe or a CI log it prints one line per trial event.
 
     \b
     Example:
@@ -63,15 +59,16 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
         source=text, source_path=str(spec.resolve()),
     )
     click.echo(f"group {name or group_spec.name or spec.stem} ({group_id}) created in {store.path}")
-    _drive(store, group_id, "run", concurrency)
+    _drive(store, group_id, "run", concurrency, plain)
 
 
 @click.command()
 @click.argument("group")
 @db_option
 @click.option("--concurrency", type=click.IntRange(min=1), help="Run with a different concurrency.")
+@click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors
-def resume(group: str, db: Path | None, concurrency: int | None) -> None:
+def resume(group: str, db: Path | None, concurrency: int | None, plain: bool) -> None:
     """Continue GROUP after a crash, a reboot or `hpo stop`.
 
     \b
@@ -79,7 +76,7 @@ def resume(group: str, db: Path | None, concurrency: int | None) -> None:
       hpo resume quickstart --concurrency 4
     """
     store = open_store(db)
-    _drive(store, store.resolve(group), "resume", concurrency)
+    _drive(store, store.resolve(group), "resume", concurrency, plain)
 
 
 @click.command()

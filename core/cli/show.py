@@ -10,84 +10,71 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from hpo.cli.common import db_option, handle_errors, load_state, open_store, print_json
 from hpo.events import encode
-from hpo.records import flat_record, group_summary, trial_records
-from hpo.state import GroupState
+from hpo.records import flat_record, trial_records
+from hpo.views.planning import plan_of
+from hpo.views.snapshot import snapshot
+from hpo.views.source import AsOfError, load_group, open_readonly
+from hpo.views.status import status_view
+from hpo.views.summary import group_record
+from hpo.views.tables import groups_table
 
 
-def _best_text(summary: dict) -> str:
-    b = summary["best"]
-    return "" if not b else f"{b['value']:.6g} (trial {b['trial']})"
+AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
 
 
 @click.command(name="list")
 @db_option
+@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
-def list_groups(db: Path | None, as_json: bool) -> None:
+def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
     """List the groups in the log with status, algorithm, progress and best value.
 
     \b
     Example:
-      hpo list --json
+      hpo list
+      hpo list --as-of 2024-05-01T14:30 --json
     """
-    store = open_store(db)
+    store = open_readonly(db)
     rows = []
     for created in store.groups():
-        state = GroupState.fold(store.read(created.group_id))
-        rows.append(group_summary(state))
+        try:
+            loaded = load_group(store, created.group_id, as_of)
+        except AsOfError:
+            continue  # created after that point
+        rows.append(group_record(loaded.state, plan_of(loaded.state), loaded.moment))
     if as_json:
         print_json(rows)
         return
-    table = Table("group", "name", "status", "algorithm", "trials", "best", "created")
-    for r in rows:
-        metric = r["metric"]["name"] + " " if r["metric"] else ""
-        best = _best_text(r)
-        table.add_row(r["group"], r["name"], r["status"], r["algorithm"] or "", str(r["trials"]),
-                      (metric + best) if best else "", (r["created_at"] or "")[:19])
-    Console().print(table)
+    if not rows:
+        click.echo(f"no groups in {store.path} yet: `hpo run SPEC` creates one")
+        return
+    Console().print(groups_table(rows))
 
 
 @click.command()
 @click.argument("group")
 @db_option
+@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
-def status(group: str, db: Path | None, as_json: bool) -> None:
-    """Summary of GROUP: status, counts, best trial, why it stopped, who drives it.
+def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> None:
+    """Summary of GROUP: progress, best trial, why it stopped and the evidence, who drives it.
 
     \b
     Example:
       hpo status quickstart
+      hpo status quickstart --as-of 120      # as it was at event seq 120
     """
-    store = open_store(db)
-    state = load_state(store, group)
-    s = group_summary(state)
+    loaded = load_group(open_readonly(db), group, as_of)
+    plan = plan_of(loaded.state)
     if as_json:
-        print_json(s)
+        print_json(group_record(loaded.state, plan, loaded.moment))
         return
-    c = Console(highlight=False)
-    c.print(f"[bold]{s['name']}[/] ({s['group']})  status: [bold]{s['status']}[/]")
-    c.print(f"algorithm: {s['algorithm']}  seed: {s['seed']}  metric: "
-            f"{(s['metric'] or {}).get('name', '-')} {(s['metric'] or {}).get('optimization', '')}")
-    c.print("trials: " + (", ".join(f"{n} {k}" for k, n in sorted(s["counts"].items())) or "none"))
-    if s["best"]:
-        c.print(f"best: trial {s['best']['trial']} = {s['best']['value']:.6g}  {s['best']['params']}")
-    if s["stop"]:
-        c.print(f"stopped by {s['stop']['policy']}: {s['stop']['reason']}")
-    elif s["reason"]:
-        c.print(f"reason: {s['reason']}")
-    if s["engine"]:
-        e = s["engine"]
-        age = time.time() - e["seen_at"]
-        c.print(f"engine: {e['engine_id']} pid {e['pid']} on {e['host']} (seen {age:.0f}s ago)")
-    for f in s["plugin_failures"]:
-        c.print(f"[red]plugin failure[/] {f['plugin']}: {f['error']}")
-    if s["origin"]:
-        c.print(f"origin: {s['origin']}")
+    Console(highlight=False).print(status_view(snapshot(loaded.state, plan, loaded.moment)))
 
 
 @click.command()

@@ -214,6 +214,98 @@ def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
         )
 
 
+class _Layout:
+    """The top-level mapping and its ``settings``/``hptuning`` block (``section``), if any."""
+
+    def __init__(self, data: dict[str, Any], algorithms: tuple[str, ...], warnings: list[str]):
+        check_keys(data, "", TOP_KEYS, warnings, TOP_IGNORED)
+        self.data = data
+        key = _one_of(data, ("settings", "hptuning"))
+        self.section_path = key or ""
+        self.section = as_mapping(data.get(key), self.section_path) if key else {}
+        known = SECTION_KEYS + tuple(ALGORITHM_KEYS) + algorithms
+        check_keys(self.section, self.section_path, known, warnings, SECTION_IGNORED)
+
+    def given(self, key: str) -> list[tuple[Any, str]]:
+        """``(value, path)`` of ``key`` at the top level and in the block, where not null."""
+        places = ((self.data, ""), (self.section, self.section_path))
+        return [(src[key], join(p, key)) for src, p in places if src.get(key) is not None]
+
+    def one(self, key: str) -> tuple[Any, str] | None:
+        """``key`` at the top level or in the block, not both."""
+        return _one_of_sources(self.data, self.section, self.section_path, key)
+
+
+def _declarations(data: dict[str, Any], matrix: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    key = _one_of(data, ("declarations", "params"))
+    declarations = parse_declarations(data.get(key), key) if key else {}
+    for name in [n for n in declarations if n in matrix]:
+        del declarations[name]
+        warnings.append(
+            f"{key}.{name}: also a matrix param; the matrix wins and the declaration is dropped"
+        )
+    for name in list(matrix) + list(declarations):
+        if name in BUILTIN_NAMES:
+            raise SpecError(f"{name!r} is a builtin template name; rename the parameter", name)
+    return declarations
+
+
+def _take_concurrency(layout: _Layout, search: SearchSpec) -> int:
+    """From the top level, the block (also as ``concurrent_experiments``) or the algorithm."""
+    candidates = layout.given("concurrency")
+    old = layout.section.get("concurrent_experiments")
+    if old is not None:
+        candidates.append((old, join(layout.section_path, "concurrent_experiments")))
+    in_block = search.options.pop("concurrency", None)
+    if in_block is not None:
+        candidates.append((in_block, join(search.path, "concurrency")))
+    return _concurrency(candidates)
+
+
+def _take_metric(layout: _Layout, search: SearchSpec) -> MetricSpec | None:
+    """From the algorithm's block, the settings/hptuning block or the top level."""
+    candidates = []
+    if "metric" in search.options:
+        path = join(search.path, "metric")
+        candidates.append((parse_metric(search.options.pop("metric"), path), path))
+    for raw, path in reversed(layout.given("metric")):
+        candidates.append((parse_metric(raw, path), path))
+    picked = _pick(candidates, "metric")
+    return picked[0] if picked else None
+
+
+def _move_n_experiments(layout: _Layout, search: SearchSpec) -> None:
+    """The oldest layout's ``settings.n_experiments`` belongs to the algorithm's options."""
+    if "n_experiments" not in layout.section:
+        return
+    value = layout.section["n_experiments"]
+    candidates = [(value, join(layout.section_path, "n_experiments"))]
+    if "n_experiments" in search.options:
+        candidates.append((search.options["n_experiments"], join(search.path, "n_experiments")))
+    _pick(candidates, "n_experiments")
+    search.options["n_experiments"] = value
+
+
+def _seed(layout: _Layout) -> int | None:
+    picked = _pick(layout.given("seed"), "seed")
+    if picked is None:
+        return None
+    seed, path = picked
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"seed must be an integer >= 0, got {seed!r}", path)
+    return seed
+
+
+def _template_names_allowed(matrix: dict, declarations: dict, search: SearchSpec) -> dict[str, str]:
+    allowed = {n: "matrix" for n in matrix}
+    allowed.update({n: "declaration" for n in declarations})
+    resource = search.options.get("resource") if search.algorithm == "hyperband" else None
+    if isinstance(resource, dict) and isinstance(resource.get("name"), str):
+        allowed.setdefault(resource["name"], "hyperband resource")
+    allowed.update({n: "builtin" for n in BUILTIN_NAMES})
+    return allowed
+
+
 def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     if data is None:
         raise SpecError("the spec is empty")
@@ -221,86 +313,21 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
         raise SpecError(f"expected a mapping at the top level, got {type(data).__name__}")
     warnings: list[str] = []
     version, kind = _check_version(data), _check_kind(data)
-    check_keys(data, "", TOP_KEYS, warnings, TOP_IGNORED)
+    layout = _Layout(data, algorithms, warnings)
 
-    section_key = _one_of(data, ("settings", "hptuning"))
-    section_path = section_key or ""
-    section = as_mapping(data.get(section_key), section_path) if section_key else {}
-    section_known = SECTION_KEYS + tuple(ALGORITHM_KEYS) + algorithms
-    check_keys(section, section_path, section_known, warnings, SECTION_IGNORED)
-
-    matrix_src = _one_of_sources(data, section, section_path, "matrix")
+    matrix_src = layout.one("matrix")
     if matrix_src is None:
-        where = join(section_path, "matrix")
+        where = join(layout.section_path, "matrix")
         raise SpecError("no matrix: declare the search space under `matrix:`", where)
     matrix = parse_matrix(*matrix_src)
+    declarations = _declarations(data, matrix, warnings)
 
-    decl_key = _one_of(data, ("declarations", "params"))
-    declarations = parse_declarations(data.get(decl_key), decl_key) if decl_key else {}
-    for name in [n for n in declarations if n in matrix]:
-        del declarations[name]
-        warnings.append(
-            f"{decl_key}.{name}: also a matrix param; the matrix wins and the declaration is dropped"
-        )
-    for name in list(matrix) + list(declarations):
-        if name in BUILTIN_NAMES:
-            raise SpecError(f"{name!r} is a builtin template name; rename the parameter", name)
-
-    search = _Search(data, section, section_path, algorithms).spec
-    options = search.options
-    concurrency_candidates = [
-        (src[key], join(p, key))
-        for src, p, key in (
-            (data, "", "concurrency"),
-            (section, section_path, "concurrency"),
-            (section, section_path, "concurrent_experiments"),
-            (options, search.path, "concurrency"),
-        )
-        if src.get(key) is not None
-    ]
-    concurrency = _concurrency(concurrency_candidates)
-    options.pop("concurrency", None)
-
-    if "n_experiments" in section:
-        _pick([(section["n_experiments"], join(section_path, "n_experiments"))]
-              + ([(options["n_experiments"], join(search.path, "n_experiments"))]
-                 if "n_experiments" in options else []), "n_experiments")  # fmt: skip
-        options["n_experiments"] = section["n_experiments"]
-
-    metric_candidates = [
-        (parse_metric(src["metric"], join(p, "metric")), join(p, "metric"))
-        for src, p in ((options, search.path), (section, section_path), (data, ""))
-        if "metric" in src
-    ]
-    options.pop("metric", None)
-    picked_metric = _pick(metric_candidates, "metric")
-    metric: MetricSpec | None = picked_metric[0] if picked_metric else None
-
-    seed_src = _pick(
-        [(src["seed"], join(p, "seed")) for src, p in ((data, ""), (section, section_path))
-         if src.get("seed") is not None],
-        "seed",
-    )  # fmt: skip
-    if seed_src and (isinstance(seed_src[0], bool) or not isinstance(seed_src[0], int) or seed_src[0] < 0):
-        raise SpecError(f"seed must be an integer >= 0, got {seed_src[0]!r}", seed_src[1])
-
-    es_src = _one_of_sources(data, section, section_path, "early_stopping")
-    early_stopping = parse_early_stopping(*es_src) if es_src else []
-    stop_src = _one_of_sources(data, section, section_path, "stopping")
-    stoppers = parse_stoppers(*stop_src) if stop_src else []
-    runner = parse_runner(data["runner"], "runner") if "runner" in data else None
-
-    run_key = _one_of(data, ("run", "exec"))
-    if run_key is None:
-        raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
-    run = parse_run(data[run_key], run_key, warnings)
-    allowed = {n: "matrix" for n in matrix}
-    allowed.update({n: "declaration" for n in declarations})
-    resource = options.get("resource") if search.algorithm == "hyperband" else None
-    if isinstance(resource, dict) and isinstance(resource.get("name"), str):
-        allowed.setdefault(resource["name"], "hyperband resource")
-    allowed.update({n: "builtin" for n in BUILTIN_NAMES})
-    _check_templates(run.cmd, allowed, join(run_key, "cmd"))
+    search = _Search(data, layout.section, layout.section_path, algorithms).spec
+    concurrency = _take_concurrency(layout, search)
+    metric = _take_metric(layout, search)
+    _move_n_experiments(layout, search)
+    seed = _seed(layout)
+    es_src, stop_src = layout.one("early_stopping"), layout.one("stopping")
 
     fields: dict[str, Any] = {
         "version": version,
@@ -312,13 +339,18 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
         "search": search,
         "concurrency": concurrency,
         "metric": metric,
-        "seed": seed_src[0] if seed_src else None,
-        "run": run,
-        "early_stopping": early_stopping,
-        "stoppers": stoppers,
+        "seed": seed,
+        "early_stopping": parse_early_stopping(*es_src) if es_src else [],
+        "stoppers": parse_stoppers(*stop_src) if stop_src else [],
         "warnings": warnings,
     }
-    if runner is not None:
-        fields["runner"] = runner
-    return build_model(GroupSpec, fields, "")
+    if "runner" in data:
+        fields["runner"] = parse_runner(data["runner"], "runner")
 
+    run_key = _one_of(data, ("run", "exec"))
+    if run_key is None:
+        raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
+    fields["run"] = run = parse_run(data[run_key], run_key, warnings)
+    allowed = _template_names_allowed(matrix, declarations, search)
+    _check_templates(run.cmd, allowed, join(run_key, "cmd"))
+    return build_model(GroupSpec, fields, "")

@@ -1,0 +1,207 @@
+"""The live view's picture of a group: progress bar, running trials, best trial, failures and,
+for hyperband, the brackets. Built from a :class:`Snapshot` as plain rich renderables holding
+only copied values, so a refresh thread can draw it while the engine goes on changing the state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from hpo.state import TrialState
+from hpo.views.fmt import direction, duration, num, params_text
+from hpo.views.snapshot import RungProgress, Snapshot
+
+MAX_RUNNING_ROWS = 10
+MAX_FAILURES = 3
+MAX_METRIC_COLUMNS = 3
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan",
+                "created": "dim"}
+
+
+@dataclass
+class ProgressLine:
+    """``━━━━╸━━━  7/12 trials  58%  0:00:21 elapsed  ~0:00:15 left``.
+
+    With ``ticking`` the elapsed time is read from the clock at each refresh, so it moves between
+    events; the estimate of what is left moves with it.
+    """
+
+    done: int
+    planned: int | None
+    started_at: float | None
+    elapsed: float | None
+    remaining: float | None
+    ticking: bool = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        elapsed, remaining = self.elapsed, self.remaining
+        if self.ticking and self.started_at is not None and elapsed is not None:
+            now_elapsed = max(time.time() - self.started_at, elapsed)
+            if remaining is not None:
+                remaining = max(remaining - (now_elapsed - elapsed), 0.0)
+            elapsed = now_elapsed
+        of = f"/{self.planned}" if self.planned else ""
+        pct = f"  {100 * min(self.done / self.planned, 1):3.0f}%" if self.planned else ""
+        left = f"  ~{duration(remaining)} left" if remaining not in (None, 0.0) else ""
+        label = f" {self.done}{of} trials{pct}  {duration(elapsed)} elapsed{left}"
+        width = max(options.max_width - len(label), 10)
+        table = Table.grid()
+        table.add_column(width=width)
+        table.add_column(no_wrap=True)
+        bar = ProgressBar(total=self.planned, completed=self.done, width=width, pulse=self.planned is None and self.ticking)
+        table.add_row(bar, Text(label))
+        yield table
+
+
+def header(snap: Snapshot) -> Text:
+    st = snap.state
+    algo = st.spec.get("search", {}).get("algorithm") or "-"
+    status = st.status
+    text = Text()
+    text.append(st.name or st.group_id, style="bold")
+    text.append(f" ({st.group_id}) · {algo} · {direction(st.metric)} · ")
+    text.append(status, style="bold " + STATUS_STYLE.get(status, ""))
+    if snap.engine_gone:
+        text.append(" (no engine: `hpo resume` continues it)", style="yellow")
+    if st.reason and not snap.live:
+        text.append(f" — {st.reason}", style="dim")
+    return text
+
+
+def counts_line(snap: Snapshot) -> Text:
+    text = Text("trials  ", style="bold")
+    parts = [(s, snap.counts.get(s, 0)) for s in ("succeeded", "failed", "stopped", "running", "pending")]
+    for i, (name, n) in enumerate(parts):
+        if i:
+            text.append(" · ")
+        text.append(f"{n} {name}", style=STATUS_STYLE.get(name, "") if n else "dim")
+    return text
+
+
+def best_line(snap: Snapshot) -> Text:
+    text = Text("best    ", style="bold")
+    b, metric = snap.best, snap.state.metric_name
+    if b is None:
+        text.append("no trial has succeeded yet" if metric else "the group has no metric", style="dim")
+        return text
+    text.append(f"trial {b.trial_id}  ")
+    text.append(f"{metric} {num(b.value(metric), 6)}", style="bold green")
+    text.append(f"  {params_text(b.params)}")
+    return text
+
+
+def _metric_names(snap: Snapshot, trials: list[TrialState]) -> list[str]:
+    names: list[str] = []
+    if snap.state.metric_name:
+        names.append(snap.state.metric_name)
+    for t in trials:
+        names += [k for k in t.metrics if k not in names]
+    return names[:MAX_METRIC_COLUMNS]
+
+
+def running_table(snap: Snapshot) -> RenderableType:
+    trials = snap.running
+    if not trials:
+        return Text("running  none", style="dim")
+    metrics = _metric_names(snap, trials)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
+    table.add_column("trial", justify="right")
+    table.add_column("step", justify="right")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    hyperband = any("rung" in t.meta for t in trials)
+    if hyperband:
+        table.add_column("bracket/rung", justify="right")
+    table.add_column("for", justify="right")
+    table.add_column("params", overflow="ellipsis", no_wrap=True)
+    for t in trials[:MAX_RUNNING_ROWS]:
+        since = None if t.started_at is None else snap.now - t.started_at
+        row = [str(t.trial_id), str(t.last_step) if t.reports else "-"]
+        row += [num(t.metrics.get(m)) for m in metrics]
+        if hyperband:
+            row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
+        row += [duration(since), params_text(t.params)]
+        table.add_row(*row)
+    parts: list[RenderableType] = [Text("running", style="bold"), table]
+    if len(trials) > MAX_RUNNING_ROWS:
+        parts.append(Text(f"… and {len(trials) - MAX_RUNNING_ROWS} more", style="dim"))
+    return Group(*parts)
+
+
+def failures_block(snap: Snapshot) -> RenderableType | None:
+    if not snap.failures:
+        return None
+    lines = Text()
+    lines.append(f"failures ({len(snap.failures)})", style="bold red")
+    for t in snap.failures[:MAX_FAILURES]:
+        last = next((ln for ln in reversed(t.output_tail.splitlines()) if ln.strip()), "")
+        lines.append(f"\n  trial {t.trial_id}: {t.reason or 'failed'}")
+        if last:
+            lines.append(f" | {last.strip()[:120]}", style="dim")
+    if len(snap.failures) > MAX_FAILURES:
+        lines.append(f"\n  … {len(snap.failures) - MAX_FAILURES} more: hpo trials "
+                     f"{snap.state.group_id} --status failed", style="dim")
+    return lines
+
+
+def rung_cell(r: RungProgress) -> Text:
+    planned = r.planned if r.planned is not None else "?"
+    style = "dim"
+    if r.planned is not None and r.finished >= r.planned:
+        style = "green"
+    elif r.started:
+        style = "yellow"
+    return Text(f"{r.finished}/{planned}" + (f" +{r.running}" if r.running else ""), style=style)
+
+
+def brackets_table(snap: Snapshot) -> RenderableType | None:
+    """Hyperband's brackets as rows and rungs as columns: finished/planned (+running) @resource."""
+    if not snap.rungs:
+        return None
+    resource = snap.plan.resource or "resource"
+    n_rungs = max(r.rung for r in snap.rungs) + 1
+    title = Text("hyperband", style="bold")
+    if snap.current is not None:
+        c = snap.current
+        title.append(f"  now: bracket {c.bracket} · rung {c.rung} · {resource}={num(c.resource)}")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("bracket", justify="right")
+    for i in range(n_rungs):
+        table.add_column(f"rung {i}", justify="right")
+    for bracket in sorted({r.bracket for r in snap.rungs}, reverse=True):
+        cells: list[RenderableType] = [str(bracket)]
+        by_rung = {r.rung: r for r in snap.rungs if r.bracket == bracket}
+        for i in range(n_rungs):
+            r = by_rung.get(i)
+            if r is None:
+                cells.append("")
+            else:
+                cell = rung_cell(r)
+                cell.append(f" @{num(r.resource)}", style="dim")
+                cells.append(cell)
+        table.add_row(*cells)
+    return Group(title, table, Text(f"cells: finished/planned (+running) @{resource}", style="dim"))
+
+
+def dashboard(snap: Snapshot, ticking: bool = False) -> RenderableType:
+    """The whole picture, in a panel titled with the group."""
+    parts: list[RenderableType] = [
+        ProgressLine(snap.done, snap.plan.planned, snap.started_at, snap.elapsed, snap.remaining,
+                     ticking=ticking and snap.live),
+        counts_line(snap),
+        best_line(snap),
+    ]
+    if snap.live or snap.running:
+        parts.append(running_table(snap))
+    for extra in (brackets_table(snap), failures_block(snap)):
+        if extra is not None:
+            parts.append(extra)
+    return Panel(Group(*parts), title=header(snap), title_align="left", box=box.ROUNDED)

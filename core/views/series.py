@@ -1,0 +1,173 @@
+"""The data behind every plot, terminal or HTML: pure functions of a :class:`GroupState`.
+
+- :func:`history`: each trial's value and the best so far, in trial order;
+- :func:`parallel`: params and the metric as axes scaled to [0, 1], one line per trial;
+- :func:`curves`: each trial's reports of a metric, step by step;
+- :func:`brackets`: hyperband trials placed by bracket, rung and resource, with promotions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo.search import SUCCEEDED
+from hpo.state import GroupState, TrialState
+
+LOG_KINDS = {"logspace", "geomspace", "loguniform", "qloguniform", "lognormal", "qlognormal"}
+
+
+def _sign(state: GroupState) -> float:
+    m = state.metric or {}
+    return 1.0 if m.get("optimization", "maximize") == "maximize" else -1.0
+
+
+def _ordered(state: GroupState) -> list[TrialState]:
+    return sorted(state.trials.values(), key=lambda t: t.trial_id)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    trial: int
+    value: float
+    best: float  # the best value among this trial and the ones before it
+
+
+def history(state: GroupState) -> list[HistoryPoint]:
+    """Succeeded trials with a value of the group metric, in trial order."""
+    name, sign, best, out = state.metric_name, _sign(state), None, []
+    for t in _ordered(state):
+        v = t.value(name)
+        if t.status != SUCCEEDED or v is None:
+            continue
+        best = v if best is None or sign * v > sign * best else best
+        out.append(HistoryPoint(t.trial_id, v, best))
+    return out
+
+
+@dataclass
+class Axis:
+    name: str
+    kind: str  # "linear" | "log" | "category"
+    low: float = 0.0
+    high: float = 1.0
+    categories: list[str] = field(default_factory=list)
+
+    def scale(self, value: Any) -> float | None:
+        """``value`` on [0, 1] along this axis (None if it has no place on it)."""
+        if self.kind == "category":
+            label = str(value)
+            if label not in self.categories:
+                return None
+            n = len(self.categories)
+            return 0.5 if n == 1 else self.categories.index(label) / (n - 1)
+        if not _is_number(value):
+            return None
+        x, lo, hi = float(value), self.low, self.high
+        if self.kind == "log":
+            if x <= 0:
+                return None
+            x, lo, hi = math.log10(x), math.log10(lo), math.log10(hi)
+        return 0.5 if hi == lo else (x - lo) / (hi - lo)
+
+    def label(self, fraction: float) -> str:
+        """The axis value at ``fraction`` of its height (tick labels)."""
+        if self.kind == "category":
+            n = len(self.categories)
+            return self.categories[round(fraction * (n - 1))] if n else ""
+        if self.kind == "log":
+            lo, hi = math.log10(self.low), math.log10(self.high)
+            return f"{10 ** (lo + fraction * (hi - lo)):.3g}"
+        return f"{self.low + fraction * (self.high - self.low):.4g}"
+
+
+@dataclass(frozen=True)
+class ParallelLine:
+    trial: int
+    value: float  # the metric
+    points: tuple[float | None, ...]  # one per axis, on [0, 1]
+
+
+@dataclass
+class Parallel:
+    axes: list[Axis]
+    lines: list[ParallelLine]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (
+        isinstance(v, float) and math.isnan(v))
+
+
+def make_axis(name: str, values: list[Any], kind_hint: str = "") -> Axis:
+    numbers = [float(v) for v in values if _is_number(v)]
+    if values and len(numbers) == len(values):
+        lo, hi = min(numbers), max(numbers)
+        kind = "log" if kind_hint in LOG_KINDS and lo > 0 else "linear"
+        return Axis(name, kind, lo, hi)
+    categories: list[str] = []
+    for v in values:
+        if str(v) not in categories:
+            categories.append(str(v))
+    return Axis(name, "category", categories=categories)
+
+
+def parallel(state: GroupState) -> Parallel:
+    """One axis per param (matrix order) and a last one for the metric; finished trials only."""
+    name = state.metric_name
+    trials = [t for t in _ordered(state) if t.status == SUCCEEDED and t.value(name) is not None]
+    matrix = state.spec.get("matrix") or {}
+    names = list(matrix)
+    for t in trials:
+        names += [k for k in t.params if k not in names]
+    axes = [make_axis(p, [t.params.get(p) for t in trials if p in t.params],
+                      (matrix.get(p) or {}).get("kind", "")) for p in names]
+    axes.append(make_axis(name or "metric", [t.value(name) for t in trials]))
+    lines = [
+        ParallelLine(t.trial_id, t.value(name),  # type: ignore[arg-type]
+                     tuple(a.scale(t.params.get(a.name)) for a in axes[:-1]) + (axes[-1].scale(t.value(name)),))
+        for t in trials
+    ]
+    return Parallel(axes, lines)
+
+
+def curves(state: GroupState, metric: str | None = None, top: int | None = None
+           ) -> dict[int, list[tuple[int, float]]]:
+    """``{trial: [(step, value), ...]}`` of ``metric`` (default the group's); with ``top``, only
+    the best ``top`` trials by their last value."""
+    metric = metric or state.metric_name
+    if metric is None:
+        return {}
+    out = {t.trial_id: list(t.curves.get(metric, [])) for t in _ordered(state) if t.curves.get(metric)}
+    if top is not None and len(out) > top:
+        sign = _sign(state) if metric == state.metric_name else -1.0
+        keep = sorted(out, key=lambda tid: -sign * out[tid][-1][1])[:top]
+        out = {tid: out[tid] for tid in sorted(keep)}
+    return out
+
+
+@dataclass(frozen=True)
+class BracketPoint:
+    trial: int
+    bracket: int
+    rung: int
+    resource: float
+    value: float | None
+    parent: int | None
+    status: str
+
+
+def brackets(state: GroupState) -> list[BracketPoint]:
+    """Every hyperband trial (those whose meta has a bracket and a rung)."""
+    out = []
+    for t in _ordered(state):
+        if "bracket" not in t.meta or "rung" not in t.meta:
+            continue
+        resource = t.meta.get("resource")
+        out.append(BracketPoint(
+            t.trial_id, int(t.meta["bracket"]), int(t.meta["rung"]),
+            float(resource) if _is_number(resource) else float(t.meta["rung"]),
+            t.value(state.metric_name), t.meta.get("parent"), t.status,
+        ))
+    return out

@@ -1,0 +1,138 @@
+"""A :class:`Snapshot`: everything the live view and ``hpo status`` show, computed from a
+:class:`GroupState` and the algorithm's :class:`Plan` at one moment. Pure: no I/O, no clock
+unless ``now`` is left out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo.engine import engine_alive
+from hpo.search import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED
+from hpo.state import GroupState, TrialState
+from hpo.views.planning import Plan
+
+LIVE = ("created", "running")
+
+
+@dataclass
+class RungProgress:
+    bracket: int
+    rung: int
+    resource: Any
+    planned: int | None  # trials the plan puts in this rung (None: not known)
+    started: int = 0
+    finished: int = 0
+    running: int = 0
+
+
+@dataclass
+class Snapshot:
+    state: GroupState
+    plan: Plan
+    now: float
+    counts: dict[str, int] = field(default_factory=dict)
+    done: int = 0  # finished trials
+    started_at: float | None = None
+    elapsed: float | None = None
+    remaining: float | None = None  # estimate, while the group runs and the plan is known
+    running: list[TrialState] = field(default_factory=list)
+    best: TrialState | None = None
+    failures: list[TrialState] = field(default_factory=list)  # newest first
+    rungs: list[RungProgress] = field(default_factory=list)  # hyperband only
+    current: RungProgress | None = None  # the rung the newest trial belongs to
+    engine_gone: bool = False  # seen now, "running", but no engine holds the lease any more
+
+    @property
+    def live(self) -> bool:
+        return self.state.status in LIVE
+
+    @property
+    def fraction(self) -> float | None:
+        if self.plan.planned:
+            return min(self.done / self.plan.planned, 1.0)
+        return None
+
+
+def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapshot:
+    """The snapshot at ``now`` (default: the clock while the group runs, else its last event)."""
+    seen_now = now is None
+    if now is None:
+        now = time.time() if state.status in LIVE else (state.finished_at or state.last_ts or 0.0)
+    snap = Snapshot(state, plan, now)
+    if seen_now and state.status == "running":
+        snap.engine_gone = state.engine is None or not engine_alive(state.engine, now)
+    trials = sorted(state.trials.values(), key=lambda t: t.trial_id)
+    for t in trials:
+        snap.counts[t.status] = snap.counts.get(t.status, 0) + 1
+    snap.done = sum(snap.counts.get(s, 0) for s in (SUCCEEDED, FAILED, STOPPED))
+    snap.started_at = state.created_at
+    end = state.finished_at if state.finished_at and state.status not in LIVE else now
+    if snap.started_at is not None:
+        snap.elapsed = max(end - snap.started_at, 0.0)
+    snap.remaining = _remaining(snap, trials)
+    snap.running = [t for t in trials if t.status == RUNNING]
+    snap.best = state.best()
+    snap.failures = sorted(
+        (t for t in trials if t.status == FAILED), key=lambda t: (t.finished_at or 0, t.trial_id),
+        reverse=True,
+    )
+    snap.rungs = rung_progress(state, plan)
+    snap.current = _current_rung(snap.rungs, trials)
+    return snap
+
+
+def _remaining(snap: Snapshot, trials: list[TrialState]) -> float | None:
+    """Time left if the trials still to finish take as long, per slot, as the ones that did."""
+    if not snap.live:
+        return 0.0 if snap.state.status != "created" else None
+    planned = snap.plan.planned
+    if not planned or not snap.done or snap.elapsed is None:
+        return None
+    left = max(planned - snap.done, 0)
+    return snap.elapsed / snap.done * left
+
+
+def rung_progress(state: GroupState, plan: Plan) -> list[RungProgress]:
+    """Hyperband's brackets and rungs: planned, started, finished and running trials of each."""
+    rows: dict[tuple[int, int], RungProgress] = {}
+    for b in plan.brackets:
+        for i, r in enumerate(b["rungs"]):
+            rows[(b["bracket"], i)] = RungProgress(b["bracket"], i, r["resource"], r["n"])
+    for t in state.trials.values():
+        if "bracket" not in t.meta or "rung" not in t.meta:
+            continue
+        key = (int(t.meta["bracket"]), int(t.meta["rung"]))
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = RungProgress(key[0], key[1], t.meta.get("resource"), None)
+        row.started += 1
+        row.finished += t.finished
+        row.running += t.status in (RUNNING, PENDING)
+    # run order: the largest bracket first (hyperband's s_max .. 0), rungs upwards
+    return sorted(rows.values(), key=lambda r: (-r.bracket, r.rung))
+
+
+def _current_rung(rungs: list[RungProgress], trials: list[TrialState]) -> RungProgress | None:
+    for t in reversed(trials):
+        if "bracket" in t.meta and "rung" in t.meta:
+            key = (int(t.meta["bracket"]), int(t.meta["rung"]))
+            return next((r for r in rungs if (r.bracket, r.rung) == key), None)
+    return None
+
+
+def progress_record(snap: Snapshot) -> dict[str, Any]:
+    """The JSON form of the progress part of a snapshot."""
+    cur = snap.current
+    return {
+        "done": snap.done,
+        "planned": snap.plan.planned,
+        "running": [t.trial_id for t in snap.running],
+        "elapsed": snap.elapsed,
+        "remaining": snap.remaining,
+        "current_rung": None if cur is None else {
+            "bracket": cur.bracket, "rung": cur.rung, "resource": cur.resource,
+        },
+    }

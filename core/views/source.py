@@ -1,0 +1,110 @@
+"""Where every view reads from: the event log, opened read-only, folded up to any point.
+
+Views never write. :class:`ReadOnlyStore` opens the SQLite file with ``mode=ro``, so
+``hpo watch`` or ``hpo status`` in a second terminal can never take a write lock that would make
+the engine wait (the log is in WAL mode: readers and the writer do not block each other).
+``--as-of`` folds only the events up to a global ``seq``, or up to a time (the last event at or
+before it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from hpo.errors import HpoError, StoreError
+from hpo.migrations import migrate
+from hpo.state import GroupState
+from hpo.store import EventStore, default_db_path
+
+
+class ReadOnlyStore(EventStore):
+    """An :class:`EventStore` that can only read. A missing file reads as an empty log."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.writer = "read-only"
+        try:
+            if self.path.exists():
+                uri = f"file:{self.path.resolve()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA busy_timeout = 30000")
+                self.db = sqlite_utils.Database(conn)
+                if "events" not in self.db.table_names():
+                    self._empty()
+            else:
+                self._empty()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the event log {self.path} read-only: {exc}") from exc
+
+    def _empty(self) -> None:
+        self.db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+        migrate(self.db)
+
+    def append(self, group_id, events, expected_version):  # type: ignore[override]
+        raise StoreError("this view opened the event log read-only; it never writes")
+
+
+class AsOfError(HpoError):
+    """``--as-of`` names no point of the group's history."""
+
+
+def parse_time(text: str) -> float:
+    """An ISO date or date-time as a POSIX time; without a zone it is local time."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise AsOfError(
+            f"--as-of {text!r} is neither an event seq (a whole number, see `hpo events`) "
+            "nor an ISO time such as 2024-05-01T14:30:00 or 2024-05-01T12:30:00+00:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the user's local time
+    return moment.timestamp()
+
+
+def resolve_as_of(store: EventStore, group_id: str, as_of: str | None) -> tuple[int | None, float | None]:
+    """``(seq, moment)``: the global ``seq`` to fold up to and the time the view is seen at.
+
+    ``(None, None)`` means everything, seen now. A seq is seen at its event's time.
+    """
+    if as_of is None or as_of.strip() == "":
+        return None, None
+    events = store.read(group_id)
+    if not events:
+        return None, None
+    first = events[0]
+    if as_of.strip().isdigit():
+        seq = int(as_of)
+        if seq < first.seq:
+            raise AsOfError(f"--as-of {seq}: the group was created at seq {first.seq}")
+        before = [s for s in events if s.seq <= seq]
+        return seq, before[-1].time
+    moment = parse_time(as_of)
+    before = [s for s in events if s.time <= moment]
+    if not before:
+        raise AsOfError(f"--as-of {as_of}: the group was created later, at {first.ts}")
+    return before[-1].seq, moment
+
+
+@dataclass
+class Loaded:
+    """A group folded up to a point, and the moment it is seen at (None: now)."""
+
+    state: GroupState
+    moment: float | None = None
+
+
+def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
+    """The group named ``ref`` (id, prefix or name), folded up to ``as_of``."""
+    group_id = store.resolve(ref)
+    seq, moment = resolve_as_of(store, group_id, as_of)
+    return Loaded(GroupState.fold(store.read(group_id, until_seq=seq)), moment)
+
+
+def open_readonly(db: Path | None) -> ReadOnlyStore:
+    return ReadOnlyStore(db or default_db_path())

@@ -1,0 +1,160 @@
+"""Plots in the terminal with plotext (the optional ``plots`` extra):
+``hpo plot GROUP --kind history|parallel|curves|brackets``.
+
+Each function returns the figure as text with ANSI colours; :func:`as_text` turns it into a
+rich :class:`~rich.text.Text`, so a console that is not a terminal prints it without colours.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+
+from hpo.errors import HpoError
+from hpo.state import GroupState
+from hpo.views import series
+
+KINDS = ("history", "parallel", "curves", "brackets")
+COLORS = ("green", "cyan", "yellow", "magenta", "red", "blue", "orange", "gray")
+QUARTILE_COLORS = ("green", "cyan", "yellow", "red")  # best quarter first
+
+
+class PlotsMissing(HpoError):
+    """plotext is not installed."""
+
+
+class NothingToPlot(HpoError):
+    """The group has no data for this plot yet."""
+
+
+def _plt() -> Any:
+    try:
+        import plotext
+    except ImportError:
+        raise PlotsMissing(
+            "terminal plots need plotext: pip install 'hpo-groups[plots]' "
+            "(or use `hpo report GROUP -o report.html`, which needs nothing more)"
+        ) from None
+    plotext.clf()
+    plotext.theme("clear")
+    return plotext
+
+
+def as_text(figure: str) -> Text:
+    return Text.from_ansi(figure)
+
+
+def _finish(plt: Any, title: str, width: int, height: int, key: list[tuple[str, str]] = ()) -> str:
+    """Build the figure; ``key`` (label, colour) is printed under it rather than as plotext's
+    legend, which sits in the top-left corner over the data."""
+    plt.title(title)
+    plt.plotsize(width, height)
+    figure = plt.build()
+    if key:
+        figure += "\n" + "   ".join(plt.colorize("●", color) + " " + label for label, color in key)
+    return figure
+
+
+def plot(kind: str, state: GroupState, width: int = 100, height: int = 22, top: int = 10,
+         metric: str | None = None) -> str:
+    if kind not in KINDS:
+        raise HpoError(f"unknown plot kind {kind!r}: one of {', '.join(KINDS)}")
+    return {"history": history, "parallel": parallel, "curves": curves, "brackets": brackets}[kind](
+        state, width=width, height=height, top=top, metric=metric)
+
+
+def history(state: GroupState, width: int, height: int, **_: Any) -> str:
+    points = series.history(state)
+    if not points:
+        raise NothingToPlot(f"group {state.name} has no succeeded trial with a value of "
+                            f"{state.metric_name or 'a metric'} yet")
+    plt = _plt()
+    x = [p.trial for p in points]
+    plt.scatter(x, [p.value for p in points], marker="dot", color="cyan")
+    step_x, step_y = [x[0]], [points[0].best]
+    for p in points[1:]:  # a step line: the best changes only at the trial that beat it
+        step_x += [p.trial, p.trial]
+        step_y += [step_y[-1], p.best]
+    plt.plot(step_x, step_y, color="green")
+    plt.xlabel("trial")
+    key = [(f"{state.metric_name} of each trial", "cyan"), ("best so far", "green")]
+    return _finish(plt, f"optimization history of {state.name}: {len(points)} trials", width, height, key)
+
+
+def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
+    data = series.parallel(state)
+    if not data.lines:
+        raise NothingToPlot(f"group {state.name} has no succeeded trial with a value yet")
+    plt = _plt()
+    sign = 1.0 if (state.metric or {}).get("optimization", "maximize") == "maximize" else -1.0
+    ranked = sorted(data.lines, key=lambda ln: -sign * ln.value)
+    x = list(range(1, len(data.axes) + 1))
+    quarter = max(math.ceil(len(ranked) / 4), 1)
+    for i, line in reversed(list(enumerate(ranked))):  # the best drawn last, on top
+        if any(p is None for p in line.points):
+            continue
+        q = min(i // quarter, 3)
+        plt.plot(x, list(line.points), color=QUARTILE_COLORS[q])
+    plt.xticks(x, [a.name for a in data.axes])
+    plt.yticks([0, 0.5, 1], ["low", "mid", "high"])
+    plt.ylim(-0.02, 1.02)
+    key = [(f"{name} quarter", c) for name, c in zip(("best", "2nd", "3rd", "worst"), QUARTILE_COLORS)]
+    figure = _finish(plt, f"parallel coordinates of {state.name}: {len(data.lines)} trials", width, height,
+                     key[: min(len(ranked), 4)])
+    ranges = "\n".join(f"  {a.name}: {_axis_range(a)}" for a in data.axes)
+    return figure + "\naxes (low → high):\n" + ranges
+
+
+def _axis_range(axis: series.Axis) -> str:
+    if axis.kind == "category":
+        return " | ".join(axis.categories)
+    return f"{axis.label(0)} → {axis.label(1)}" + (" (log)" if axis.kind == "log" else "")
+
+
+def curves(state: GroupState, width: int, height: int, top: int = 10, metric: str | None = None,
+           **_: Any) -> str:
+    metric = metric or state.metric_name
+    data = series.curves(state, metric, top=top)
+    if not data:
+        raise NothingToPlot(f"group {state.name} has no report of {metric or 'a metric'} yet")
+    plt = _plt()
+    key = []
+    for i, (trial, points) in enumerate(data.items()):
+        steps, values = zip(*points)
+        color = COLORS[i % len(COLORS)]
+        plt.plot(list(steps), list(values), color=color, marker="braille")
+        key.append((f"trial {trial}", color))
+    plt.xlabel("step")
+    total = sum(1 for t in state.trials.values() if t.curves.get(metric or ""))
+    shown = f"the best {len(data)} of {total} trials" if len(data) < total else f"{total} trials"
+    return _finish(plt, f"{metric} by step: {shown}", width, height, key)
+
+
+def brackets(state: GroupState, width: int, height: int, **_: Any) -> str:
+    points = [p for p in series.brackets(state) if p.value is not None]
+    if not points:
+        raise NothingToPlot(f"group {state.name} has no hyperband trial with a value "
+                            "(only hyperband groups have brackets)")
+    plt = _plt()
+    by_id = {p.trial: p for p in points}
+    log_x = max(p.resource for p in points) / max(min(p.resource for p in points), 1e-12) >= 20
+    for p in points:  # promotions: a segment from the parent's rung to the child's
+        parent = by_id.get(p.parent) if p.parent is not None else None
+        if parent is not None:
+            plt.plot([parent.resource, p.resource], [parent.value, p.value], color="gray")
+    key = []
+    for i, b in enumerate(sorted({p.bracket for p in points}, reverse=True)):
+        mine = [p for p in points if p.bracket == b]
+        color = COLORS[i % len(COLORS)]
+        plt.scatter([p.resource for p in mine], [p.value for p in mine], color=color,
+                    marker="dot" if len(points) > 40 else "●")
+        key.append((f"bracket {b}", color))
+    if log_x:
+        plt.xscale("log")
+    plt.xlabel("resource")
+    plt.ylabel(state.metric_name or "value")
+    key.append(("promotion (line)", "gray"))
+    return _finish(plt, f"hyperband brackets of {state.name}: {state.metric_name} by resource",
+                   width, height, key)
