@@ -63,6 +63,7 @@ class Engine:
         self.engine_id = uuid.uuid4().hex[:12]
         self.exhausted: str | None = None
         self._renewed = 0.0
+        self._stoppers_at = 0.0
         self._workdir = self._resolve_workdir()
 
     # -- the log ---------------------------------------------------------------------------
@@ -181,6 +182,8 @@ class Engine:
         if self.state.status == "stopped":
             return True
         busy |= self._collect()
+        if self.plugins.stoppers and time.monotonic() - self._stoppers_at > 1.0:
+            self._run_stoppers()  # time-based rules (max_duration) fire without new reports
         if not self._stopping():
             busy |= self._fill_slots()
         if self._stopping() and not self._active():
@@ -245,8 +248,9 @@ class Engine:
         return True
 
     def _run_stoppers(self) -> None:
-        if not self.plugins.stoppers:
+        if not self.plugins.stoppers or self.state.group_stop is not None:
             return
+        self._stoppers_at = time.monotonic()
         view = stop_view(self.state, self.searcher.planned_trials())
         decided: set[int] = set()
         for stopper in self.plugins.stoppers:
@@ -269,9 +273,13 @@ class Engine:
                 self.runner.stop(d.trial_id, tr.attempts, d.reason)
 
     def _stop_group(self, d) -> None:
+        evidence = dict(d.evidence)
+        stop_running = getattr(d, "stop_running", True)
+        if not stop_running:
+            evidence["running_trials"] = "allowed to finish"
         self._append([ev.Stopped(scope="group", reason=d.reason, policy=d.policy,
-                                 group_status=d.group_status, evidence=d.evidence)])
-        for tr in self.state.running():
+                                 group_status=d.group_status, evidence=evidence)])
+        for tr in self.state.running() if stop_running else []:
             self.runner.stop(tr.trial_id, tr.attempts, f"the group stopped: {d.reason}")
         for tr in self.state.pending():
             self._append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
@@ -279,9 +287,17 @@ class Engine:
 
     def _fill_slots(self) -> bool:
         busy = False
+        for tr in self.state.pending():  # suggested earlier, waiting for room on the runner
+            if not self._launch_if_room(tr):
+                return busy
+            busy = True
         capacity = self.runner.capacity()
         slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
         while len(self._active()) < slots:
+            if self.plugins.stoppers:
+                self._run_stoppers()  # a budget or a failure rule may forbid the next trial
+                if self._stopping():
+                    break
             history = self.state.history()
             try:
                 decision = self.searcher.suggest(history)
@@ -304,9 +320,21 @@ class Engine:
                 searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
                 seen_version=self.state.version,
             )])
-            self._launch(self.state.trials[trial_id])
             busy = True
+            if not self._launch_if_room(self.state.trials[trial_id]):
+                break
         return busy
+
+    def _launch_if_room(self, tr: TrialState) -> bool:
+        """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held): it waits."""
+        try:
+            room = self.runner.can_start(self._launch_spec(tr, tr.attempts + 1))
+        except Exception:  # let start() fail the trial with the runner's own error
+            room = True
+        if not room:
+            return False
+        self._launch(tr)
+        return True
 
     def _plugin_failed(self, plugin: str, exc: BaseException) -> None:
         dist = getattr(exc, "distribution", "")
@@ -392,6 +420,7 @@ class Engine:
 class _Decision:
     def __init__(self, reason: str, policy: str, group_status: str):
         self.reason, self.policy, self.group_status, self.evidence = reason, policy, group_status, {}
+        self.stop_running = True
 
 
 def engine_alive(engine: dict, now: float) -> bool:

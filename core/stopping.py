@@ -55,7 +55,8 @@ class StopDecision:
     ``evidence`` carries what the decision was based on: at least the policy config, and for
     metric policies the step, the trial's value, the threshold and the trials it came from.
     ``group_status`` is the status a stopped group ends with (``succeeded`` for the seed's early
-    stopping, ``failed`` for failure stopping).
+    stopping, ``failed`` for failure stopping). For a group decision, ``stop_running`` says
+    whether trials still running are stopped (the default) or allowed to finish.
     """
 
     scope: Literal["trial", "group"]
@@ -64,6 +65,7 @@ class StopDecision:
     trial_id: int | None = None
     group_status: Literal["succeeded", "failed"] = "succeeded"
     evidence: dict[str, Any] = field(default_factory=dict)
+    stop_running: bool = True  # group scope: stop running trials (False: let them finish)
 
 
 class EmptyConfig(BaseModel):

@@ -7,11 +7,13 @@ import logging
 import click
 
 import hpo
+from hpo.cli.lifecycle import fork, replay, restart
 from hpo.cli.inspect import compare, logs, trials
 from hpo.cli.plugin_list import plugins
 from hpo.cli.run import resume, run, stop
 from hpo.cli.show import events, export, list_groups, status
 from hpo.cli.validate import validate
+from hpo.cli.whatif import whatif
 from hpo.cli.views import plot, report, watch
 from hpo.pluginmanager import default_plugin_manager
 
@@ -30,8 +32,11 @@ def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="hpo: %(message)s")
 
 
-for command in (run, resume, stop, validate, list_groups, status, export, events, plugins,
-                watch, trials, logs, compare, plot, report):
+COMMANDS = (
+    run, resume, stop, replay, restart, fork, validate, list_groups, status, export, events,
+    plugins, watch, trials, logs, compare, plot, report, whatif,
+)
+for command in COMMANDS:
     cli.add_command(command)
 
 

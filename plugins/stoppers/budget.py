@@ -99,5 +99,8 @@ class Budget(Stopper):
                 policy=self.name,
                 group_status="succeeded",
                 evidence=evidence,
+                # max_trials is a budget on starts: the trials it counted finish their work;
+                # max_duration is a budget on time: what still runs is stopped
+                stop_running=rule == "max_duration",
             )
         ]

@@ -1,0 +1,107 @@
+"""``hpo replay``, ``hpo restart`` and ``hpo fork``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hpo.cli.common import db_option, handle_errors, open_store, print_json
+from hpo.lifecycle import fork as fork_group
+from hpo.lifecycle import replay_check, resolve_until
+from hpo.lifecycle import restart as restart_group
+from hpo.records import group_summary, trial_records
+from hpo.state import GroupState
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--until", help="Stop at this seq number or ISO time (inclusive).")
+@click.option("--check", is_flag=True, help="Re-run the searcher at every Suggested event and compare.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def replay(group: str, db: Path | None, until: str | None, check: bool, as_json: bool) -> None:
+    """Rebuild GROUP's state from its log, optionally as of a past point, and print it.
+
+    With --check, prove the log: every suggestion is re-derived from the seed and the history the
+    searcher had then; any difference is reported and the command exits 1.
+
+    \b
+    Example:
+      hpo replay quickstart --until 2026-11-27T10:15:00 
+      hpo replay quickstart --check
+    """
+    store = open_store(db)
+    group_id = store.resolve(group)
+    until_seq = resolve_until(store, group_id, until)
+    state = GroupState.fold(store.read(group_id, until_seq=until_seq))
+    out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
+    mismatches = []
+    if check:
+        checked, mismatches = replay_check(store, group_id)
+        out["check"] = {"checked": checked, "mismatches": [m.__dict__ for m in mismatches]}
+    if as_json:
+        print_json(out)
+    else:
+        c = Console(highlight=False)
+        s = out["summary"]
+        c.print(f"{s['name']} ({s['group']}) as of seq {state.last_seq}: {s['status']}, "
+                f"{s['trials']} trials " + str(s["counts"]))
+        table = Table("trial", "status", "params", "metrics")
+        for r in out["trials"]:
+            table.add_row(str(r["trial"]), r["status"], str(r["params"]), str(r["metrics"]))
+        c.print(table)
+        if check:
+            if mismatches:
+                for m in mismatches:
+                    c.print(f"[red]seq {m.seq} trial {m.trial_id}: logged {m.logged} != replayed {m.replayed}[/]")
+            c.print(f"replay check: {out['check']['checked']} suggestions re-derived, "
+                    f"{len(mismatches)} differ")
+    if mismatches:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--failed-only", is_flag=True, help="Only the failed trials' configs.")
+@click.option("--seed", type=int, help="A different seed (default: the origin's).")
+@handle_errors
+def restart(group: str, db: Path | None, failed_only: bool, seed: int | None) -> None:
+    """Create a new group with GROUP's spec (or its failed configs), linked to it. Then `hpo resume` it.
+
+    \b
+    Example:
+      hpo restart quickstart --failed-only && hpo resume quickstart-restart
+    """
+    store = open_store(db)
+    new_id = restart_group(store, store.resolve(group), failed_only=failed_only, seed=seed)
+    name = GroupState.fold(store.read(new_id)).name
+    click.echo(f"created group {name} ({new_id}); run it with: hpo resume {new_id}")
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--at", "at", required=True, help="The seq number (or ISO time) to fork at.")
+@click.option("--algorithm", help="Continue with another search algorithm (e.g. random, bo).")
+@click.option("--set", "sets", multiple=True, help="Change the normalised spec: key.path=value.")
+@handle_errors
+def fork(group: str, db: Path | None, at: str, algorithm: str | None, sets: tuple[str, ...]) -> None:
+    """Create a new group sharing GROUP's history up to --at and continuing with other settings.
+
+    \b
+    Example:
+      hpo fork quickstart --at 40 --set search.options.n_experiments=20 --set concurrency=4
+    """
+    store = open_store(db)
+    group_id = store.resolve(group)
+    at_seq = resolve_until(store, group_id, at)
+    new_id = fork_group(store, group_id, at_seq, algorithm=algorithm, sets=list(sets))
+    name = GroupState.fold(store.read(new_id)).name
+    click.echo(f"created group {name} ({new_id}) from {group_id} at seq {at_seq}; "
+               f"run it with: hpo resume {new_id}")

@@ -1,0 +1,188 @@
+"""Lifecycle operations over the log: replay with proof, restart, fork.
+
+Nothing here rewrites history: ``restart`` and ``fork`` create new groups whose
+``GroupCreated.origin`` points at the group they came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+
+from hpo import events as ev
+from hpo.errors import HpoError, SpecError
+from hpo.groups import build_searcher, create_group
+from hpo.pluginmanager import Registry, default_registry
+from hpo.search import Suggestion
+from hpo.spec import GroupSpec
+from hpo.state import GroupState
+from hpo.store import EventStore, parse_ts
+
+
+def resolve_until(store: EventStore, group_id: str, until: str | None) -> int | None:
+    """``--until``/``--as-of``: a global seq number, or an ISO time (the last event at or before)."""
+    if until is None:
+        return None
+    if until.isdigit():
+        return int(until)
+    try:
+        moment = datetime.fromisoformat(until)
+    except ValueError:
+        raise HpoError(f"--until expects a seq number or an ISO time, got {until!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    cutoff = moment.timestamp()
+    seq = None
+    for s in store.read(group_id):
+        if parse_ts(s.ts) > cutoff:
+            break
+        seq = s.seq
+    if seq is None:
+        raise HpoError(f"group {group_id} has no event at or before {until}")
+    return seq
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    seq: int
+    trial_id: int
+    logged: dict[str, Any]
+    replayed: dict[str, Any]
+
+
+def replay_check(store: EventStore, group_id: str, registry: Registry | None = None) -> tuple[int, list[Mismatch]]:
+    """Re-run the searcher at every ``Suggested`` event against the history it had then.
+
+    Returns ``(suggestions checked, mismatches)``. A suggestion matches when the params and
+    the searcher's meta are equal to what was logged.
+    """
+    registry = registry or default_registry()
+    stored = store.read(group_id, trusted=False)
+    state = GroupState()
+    searcher = None
+    checked, mismatches = 0, []
+    for s in stored:
+        if s.type == "Suggested":
+            e: ev.Suggested = s.event  # type: ignore[assignment]
+            if (state.origin or {}).get("kind") == "fork" and state.version != e.seen_version:
+                state.apply(s)  # inherited from the origin group: checked there
+                continue
+            if searcher is None:
+                searcher = build_searcher(GroupSpec.from_json(state.spec), state.seed, registry)
+            if state.version != e.seen_version:
+                raise HpoError(
+                    f"seq {s.seq}: Suggested says it saw version {e.seen_version}, "
+                    f"but the log had {state.version} before it"
+                )
+            decision = searcher.suggest(state.history())
+            logged = {"params": e.params, "meta": e.meta}
+            replayed = _normalise(decision)
+            checked += 1
+            if replayed != _normalise_logged(logged):
+                mismatches.append(Mismatch(s.seq, e.trial_id, logged, replayed))
+        state.apply(s)
+    return checked, mismatches
+
+
+def _normalise(decision: Any) -> dict[str, Any]:
+    if not isinstance(decision, Suggestion):
+        return {"decision": type(decision).__name__, "reason": getattr(decision, "reason", "")}
+    return json.loads(json.dumps({"params": decision.params, "meta": decision.meta}, default=_item))
+
+
+def _normalise_logged(logged: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(logged))
+
+
+def _item(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(repr(value))
+
+
+def restart(
+    store: EventStore, group_id: str, failed_only: bool = False, registry: Registry | None = None,
+    seed: int | None = None,
+) -> str:
+    """A new group with the same spec (or only the failed trials' configs), linked to its origin."""
+    state = GroupState.fold(store.read(group_id))
+    data = copy.deepcopy(state.spec)
+    if failed_only:
+        failed = [t for t in sorted(state.trials.values(), key=lambda t: t.trial_id) if t.status == "failed"]
+        if not failed:
+            raise HpoError(f"group {state.name} ({group_id}) has no failed trials to restart")
+        data["search"] = {
+            "algorithm": "configs",
+            "options": {"configs": [t.params for t in failed]},
+            "path": "search",
+        }
+    spec = GroupSpec.from_json(data)
+    return create_group(
+        store, spec, name=f"{state.name}-restart", seed=state.seed if seed is None else seed,
+        source=state.source, source_path=state.source_path, registry=registry,
+        origin={"group": group_id, "kind": "restart-failed" if failed_only else "restart"},
+    )
+
+
+def apply_sets(data: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """``--set search.options.n_experiments=20``: dotted paths into the normalised spec."""
+    data = copy.deepcopy(data)
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--set expects key=value, got {item!r}", "--set")
+        value = yaml.safe_load(raw) if raw else None
+        target, parts = data, key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[parts[-1]] = value
+    return data
+
+
+FORKED_TYPES = {"Suggested", "TrialLaunched", "TrialReattached", "MetricReported", "TrialFinished"}
+
+
+def fork(
+    store: EventStore, group_id: str, at_seq: int, *, algorithm: str | None = None,
+    options: dict[str, Any] | None = None, sets: list[str] = (), registry: Registry | None = None,
+) -> str:
+    """A new group sharing the history up to ``at_seq`` and continuing with other settings.
+
+    Trials finished by ``at_seq`` are copied with their results; trials suggested but not
+    finished by then are copied as pending, so the fork runs them afresh.
+    """
+    stored = store.read(group_id, until_seq=at_seq)
+    if not stored:
+        raise HpoError(f"group {group_id} has no events up to seq {at_seq}")
+    state = GroupState.fold(stored)
+    data = copy.deepcopy(state.spec)
+    if algorithm is not None:
+        metric = data.get("metric")
+        data["search"] = {"algorithm": algorithm, "options": options or {}, "path": "search"}
+        data["metric"] = metric
+    data = apply_sets(data, list(sets))
+    try:
+        spec = GroupSpec.from_json(data)
+    except Exception as exc:
+        raise SpecError(f"the forked spec is invalid: {exc}", "--set") from None
+    new_id = create_group(
+        store, spec, name=f"{state.name}-fork", seed=state.seed, source=state.source,
+        source_path=state.source_path, registry=registry,
+        origin={"group": group_id, "kind": "fork", "at_seq": at_seq},
+    )
+    finished = {t.trial_id for t in state.trials.values() if t.finished}
+    copied = [
+        s.event for s in stored
+        if s.type in FORKED_TYPES
+        and (s.type == "Suggested" or s.event.trial_id in finished)  # type: ignore[attr-defined]
+    ]
+    for start in range(0, len(copied), 500):
+        store.append(new_id, copied[start:start + 500], store.version(new_id))
+    return new_id

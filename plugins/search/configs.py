@@ -1,0 +1,52 @@
+"""The ``configs`` searcher: run an explicit list of configs, in order.
+
+``hpo restart --failed-only`` uses it to run again exactly the configs that failed; users can use
+it to enqueue configs they want tried (``search: {algorithm: configs, configs: [{...}, ...]}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hpo.errors import SpecError
+from hpo.hookspecs import hookimpl
+from hpo.search import Decision, Exhausted, SearchHistory, Searcher, Suggestion
+
+
+class ConfigsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configs: list[dict[str, Any]] = Field(min_length=1)
+
+
+class ConfigsSearcher(Searcher):
+    name = "configs"
+    version = "1"
+    Config = ConfigsConfig
+
+    def check_spec(self, spec) -> None:
+        super().check_spec(spec)
+        names = set(spec.matrix)
+        for i, config in enumerate(self.config.configs):
+            missing = names - set(config)
+            if missing:
+                raise SpecError(
+                    f"config {i} lacks {', '.join(sorted(missing))} (every matrix param needs a value)",
+                    f"{spec.search.path}.configs[{i}]",
+                )
+
+    def planned_trials(self) -> int:
+        return len(self.config.configs)
+
+    def suggest(self, history: SearchHistory) -> Decision:
+        n = len(history)
+        if n >= len(self.config.configs):
+            return Exhausted(f"ran all {len(self.config.configs)} listed configs")
+        return Suggestion(dict(self.config.configs[n]), {"index": n})
+
+
+@hookimpl
+def hpo_register_searchers(register):
+    register(ConfigsSearcher)
