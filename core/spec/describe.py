@@ -54,7 +54,9 @@ def describe(spec: GroupSpec) -> str:
         lines.append(f"seed:        {spec.seed}")
     size = spec.space_size()
     lines.append(
-        f"space:       {size} combinations" if size is not None else "space:       infinite (continuous)"
+        f"space:       {size} combinations"
+        if size is not None
+        else "space:       infinite (continuous)"
     )
     lines.append("matrix:")
     width = max(len(n) for n in spec.matrix)

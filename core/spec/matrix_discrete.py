@@ -122,7 +122,9 @@ class Logspace(DiscreteParam):
         with np.errstate(over="ignore"):
             values = self.expand()
         if not all(math.isfinite(v) for v in values):
-            raise self.fail(f"logspace {self.describe_args()} overflows (values are base**exponent)")
+            raise self.fail(
+                f"logspace {self.describe_args()} overflows (values are base**exponent)"
+            )
 
     def expand(self) -> list[Any]:
         a = self.args

@@ -34,7 +34,12 @@ from hpo.spec.sections import (
 from hpo.spec.template import is_name, template_names
 from hpo.spec.yamlload import load_yaml
 
-ALGORITHM_KEYS = {"grid_search": "grid", "random_search": "random", "hyperband": "hyperband", "bo": "bo"}
+ALGORITHM_KEYS = {
+    "grid_search": "grid",
+    "random_search": "random",
+    "hyperband": "hyperband",
+    "bo": "bo",
+}
 BUILTIN_ALGORITHMS = ("grid", "random", "hyperband", "bo")
 TOP_KEYS = (
     "version", "kind", "name", "description", "matrix", "declarations", "params", "settings",
@@ -100,7 +105,9 @@ def _pick(candidates: list[tuple[Any, str]], what: str) -> tuple[Any, str] | Non
 def _one_of(data: dict[str, Any], keys: tuple[str, str], path: str = "") -> str | None:
     present = [k for k in keys if k in data]
     if len(present) > 1:
-        raise SpecError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one", join(path, keys[1]))
+        raise SpecError(
+            f"both {keys[0]!r} and {keys[1]!r} are given; keep one", join(path, keys[1])
+        )
     return present[0] if present else None
 
 
@@ -120,9 +127,7 @@ def _check_version(data: dict[str, Any]) -> int | None:
 def _check_kind(data: dict[str, Any]) -> str | None:
     kind = data.get("kind")
     if kind is not None and kind != "group":
-        raise SpecError(
-            f"kind must be 'group' (hpo runs experiment groups), got {kind!r}", "kind"
-        )
+        raise SpecError(f"kind must be 'group' (hpo runs experiment groups), got {kind!r}", "kind")
     return kind
 
 
@@ -156,7 +161,9 @@ class _Search:
             key, path = found[0]
             options = dict(as_mapping(section[key], path, "a mapping of the algorithm's options"))
             check_json_value(options, path)
-            self.spec = SearchSpec(algorithm=ALGORITHM_KEYS.get(key, key), options=options, path=path)
+            self.spec = SearchSpec(
+                algorithm=ALGORITHM_KEYS.get(key, key), options=options, path=path
+            )
 
     def _generic(self, raw: Any, path: str) -> SearchSpec:
         options = dict(as_mapping(raw, path, "a mapping {algorithm: NAME, ...options}"))
@@ -180,7 +187,9 @@ def _one_of_sources(
     data: dict[str, Any], section: dict[str, Any], section_path: str, key: str
 ) -> tuple[Any, str] | None:
     """``key`` at the top level or in the settings/hptuning block, not both."""
-    here = [(src[key], join(p, key)) for src, p in ((data, ""), (section, section_path)) if key in src]
+    here = [
+        (src[key], join(p, key)) for src, p in ((data, ""), (section, section_path)) if key in src
+    ]
     if len(here) > 1:
         raise SpecError(f"{key!r} is given both at the top level and in {section_path}", here[1][1])
     return here[0] if here else None
@@ -236,7 +245,9 @@ class _Layout:
         return _one_of_sources(self.data, self.section, self.section_path, key)
 
 
-def _declarations(data: dict[str, Any], matrix: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+def _declarations(
+    data: dict[str, Any], matrix: dict[str, Any], warnings: list[str]
+) -> dict[str, Any]:
     key = _one_of(data, ("declarations", "params"))
     declarations = parse_declarations(data.get(key), key) if key else {}
     for name in [n for n in declarations if n in matrix]:

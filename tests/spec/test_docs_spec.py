@@ -43,5 +43,11 @@ def test_documented_expansions_are_right():
 def test_every_kind_and_key_is_documented():
     for kind in KINDS:
         assert f"`{kind}`" in DOC, kind
-    for key in list(TOP_KEYS) + list(TOP_IGNORED) + list(SECTION_IGNORED) + list(RUN_KEYS) + list(RUN_IGNORED):
+    for key in (
+        list(TOP_KEYS)
+        + list(TOP_IGNORED)
+        + list(SECTION_IGNORED)
+        + list(RUN_KEYS)
+        + list(RUN_IGNORED)
+    ):
         assert f"`{key}`" in DOC, key

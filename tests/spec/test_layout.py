@@ -36,7 +36,9 @@ def test_minimal_spec_defaults():
 
 @pytest.mark.parametrize("section", ["settings", "hptuning"])
 def test_matrix_under_either_block(section):
-    s = parse_spec({"version": 1, "kind": "group", section: {"matrix": MATRIX, "concurrency": 3}, "run": RUN})
+    s = parse_spec(
+        {"version": 1, "kind": "group", section: {"matrix": MATRIX, "concurrency": 3}, "run": RUN}
+    )
     assert list(s.matrix) == ["lr"] and s.concurrency == 3
     assert s.matrix["lr"].path == f"{section}.matrix.lr.values"
     assert s.search.path == section
@@ -74,7 +76,13 @@ def test_concurrency_sources():
 
 
 def test_conflicting_concurrency_names_both_paths():
-    e = error({"matrix": MATRIX, "run": RUN, "settings": {"concurrency": 2, "hyperband": {"concurrency": 3}}})
+    e = error(
+        {
+            "matrix": MATRIX,
+            "run": RUN,
+            "settings": {"concurrency": 2, "hyperband": {"concurrency": 3}},
+        }
+    )
     assert e.path == "settings.hyperband.concurrency"
     assert "settings.concurrency" in e.message
 
@@ -89,7 +97,14 @@ def test_metric_sources_and_conflicts():
     assert spec(metric={"name": "loss", "optimization": "minimize"}).metric == m
     assert spec(settings={"metric": {"name": "loss", "optimization": "minimize"}}).metric == m
     assert spec(metric="acc").metric == MetricSpec(name="acc")
-    e = error({"matrix": MATRIX, "run": RUN, "metric": "acc", "settings": {"bo": {"metric": {"name": "loss"}}}})
+    e = error(
+        {
+            "matrix": MATRIX,
+            "run": RUN,
+            "metric": "acc",
+            "settings": {"bo": {"metric": {"name": "loss"}}},
+        }
+    )
     assert "conflicting metric" in e.message
     e = error({"matrix": MATRIX, "run": RUN, "metric": {"name": "a", "optimization": "up"}})
     assert e.path == "metric.optimization"
@@ -103,14 +118,25 @@ def test_seed():
 
 
 def test_algorithm_keys():
-    for key, name in [("grid_search", "grid"), ("random_search", "random"), ("hyperband", "hyperband"), ("bo", "bo")]:
+    for key, name in [
+        ("grid_search", "grid"),
+        ("random_search", "random"),
+        ("hyperband", "hyperband"),
+        ("bo", "bo"),
+    ]:
         s = spec(hptuning={key: {"n": 1}})
-        assert (s.search.algorithm, s.search.path, s.search.options) == (name, f"hptuning.{key}", {"n": 1})
+        assert (s.search.algorithm, s.search.path, s.search.options) == (
+            name,
+            f"hptuning.{key}",
+            {"n": 1},
+        )
     assert spec(settings={"random_search": None}).search.options == {}
 
 
 def test_plugin_algorithm_names():
-    s = parse_spec({"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n": 8}}}, algorithms=["sobol"])
+    s = parse_spec(
+        {"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n": 8}}}, algorithms=["sobol"]
+    )
     assert (s.search.algorithm, s.search.path) == ("sobol", "settings.sobol")
     e = error({"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n": 8}}})
     assert e.path == "settings.sobol" and "unknown key 'sobol'" in e.message
@@ -118,9 +144,16 @@ def test_plugin_algorithm_names():
 
 def test_generic_search_form():
     s = spec(search={"algorithm": "random_search", "n_experiments": 5, "concurrency": 2})
-    assert (s.search.algorithm, s.search.path, s.search.options) == ("random", "search", {"n_experiments": 5})
+    assert (s.search.algorithm, s.search.path, s.search.options) == (
+        "random",
+        "search",
+        {"n_experiments": 5},
+    )
     assert s.concurrency == 2
-    s = parse_spec({"matrix": MATRIX, "run": RUN, "settings": {"search": {"algorithm": "sobol"}}}, algorithms=("sobol",))
+    s = parse_spec(
+        {"matrix": MATRIX, "run": RUN, "settings": {"search": {"algorithm": "sobol"}}},
+        algorithms=("sobol",),
+    )
     assert (s.search.algorithm, s.search.path) == ("sobol", "settings.search")
     e = error({"matrix": MATRIX, "run": RUN, "search": {"algorithm": "randm"}})
     assert e.path == "search.algorithm" and "did you mean" in e.message
@@ -139,12 +172,22 @@ def test_old_settings_n_experiments_moves_into_the_block():
     assert s.search.options == {"n_experiments": 0.3} and s.concurrency == 2
     s = spec(settings={"n_experiments": 5, "random_search": {"n_experiments": 5}})
     assert s.search.options == {"n_experiments": 5}
-    e = error({"matrix": MATRIX, "run": RUN, "settings": {"n_experiments": 5, "random_search": {"n_experiments": 6}}})
+    e = error(
+        {
+            "matrix": MATRIX,
+            "run": RUN,
+            "settings": {"n_experiments": 5, "random_search": {"n_experiments": 6}},
+        }
+    )
     assert "conflicting n_experiments" in e.message
 
 
 def test_declarations_and_params():
-    assert spec(declarations={"bs": 32, "name": "x", "flags": [1, 2]}).declarations == {"bs": 32, "name": "x", "flags": [1, 2]}
+    assert spec(declarations={"bs": 32, "name": "x", "flags": [1, 2]}).declarations == {
+        "bs": 32,
+        "name": "x",
+        "flags": [1, 2],
+    }
     assert spec(params={"bs": 32}).declarations == {"bs": 32}
     assert error({"matrix": MATRIX, "run": RUN, "params": {}, "declarations": {}}).path == "params"
     e = error("matrix: {lr: {values: [1]}}\nrun: {cmd: x}\ndeclarations: {day: 2020-01-01}\n")
@@ -166,7 +209,14 @@ def test_early_stopping_locations():
     entry = {"metric": "acc", "value": 0.9, "optimization": "maximize"}
     assert len(spec(early_stopping=[entry]).early_stopping) == 1
     assert len(spec(hptuning={"early_stopping": [entry]}).early_stopping) == 1
-    e = error({"matrix": MATRIX, "run": RUN, "early_stopping": [entry], "settings": {"early_stopping": [entry]}})
+    e = error(
+        {
+            "matrix": MATRIX,
+            "run": RUN,
+            "early_stopping": [entry],
+            "settings": {"early_stopping": [entry]},
+        }
+    )
     assert e.path == "settings.early_stopping"
     e = error({"matrix": MATRIX, "run": RUN, "early_stopping": [{"metric": "acc", "value": 0.9}]})
     assert e.path == "early_stopping[0].optimization"
@@ -186,8 +236,16 @@ def test_stopping_and_runner():
 
 def test_run_section():
     s = spec(run={"cmd": "a", "timeout": 30, "env": {"A": 1, "B": True}, "workdir": "w", "gpus": 1})
-    assert (s.run.timeout, s.run.env, s.run.workdir, s.run.gpus) == (30.0, {"A": "1", "B": "true"}, "w", 1)
-    assert spec(run={"cmd": ["pip install x", "train {{ lr }}"]}).run.cmd == "pip install x && train {{ lr }}"
+    assert (s.run.timeout, s.run.env, s.run.workdir, s.run.gpus) == (
+        30.0,
+        {"A": "1", "B": "true"},
+        "w",
+        1,
+    )
+    assert (
+        spec(run={"cmd": ["pip install x", "train {{ lr }}"]}).run.cmd
+        == "pip install x && train {{ lr }}"
+    )
     assert error({"matrix": MATRIX, "run": {"cmd": "a", "timeout": -1}}).path == "run.timeout"
     assert error({"matrix": MATRIX, "run": {"cmd": "a", "gpus": -1}}).path == "run.gpus"
     assert error({"matrix": MATRIX, "run": {"image": "x"}}).path == "run.cmd"
@@ -196,7 +254,9 @@ def test_run_section():
 
 
 def test_folded_line_continuations_are_joined():
-    text = "matrix: {lr: {values: [1]}}\nrun:\n  cmd: train \\\n    --lr={{ lr }} \\\n    --x=1 \\\n"
+    text = (
+        "matrix: {lr: {values: [1]}}\nrun:\n  cmd: train \\\n    --lr={{ lr }} \\\n    --x=1 \\\n"
+    )
     assert parse_spec(text).run.cmd == "train  --lr={{ lr }}  --x=1"
     literal = "matrix: {lr: {values: [1]}}\nrun:\n  cmd: |\n    train \\\n      --lr={{ lr }}\n"
     assert parse_spec(literal).run.cmd == "train \\\n  --lr={{ lr }}"
@@ -277,11 +337,15 @@ def test_describe_shows_space_values_and_warnings():
     assert "logspace(start=0, stop=2, num=3) -> [1.0, 10.0, 100.0] (3 values)" in text
     assert "relu p=0.2, tanh p=0.8" in text
     assert "build: accepted and ignored" in text
-    assert "infinite (continuous)" in describe(spec(matrix={"u": {"uniform": [0, 1]}}, run={"cmd": "t"}))
+    assert "infinite (continuous)" in describe(
+        spec(matrix={"u": {"uniform": [0, 1]}}, run={"cmd": "t"})
+    )
 
 
 def test_plugin_options_must_be_json_data():
-    e = error("matrix: {lr: {values: [1]}}\nrun: {cmd: x}\nsettings:\n  random_search: {start: 2020-01-01}\n")
+    e = error(
+        "matrix: {lr: {values: [1]}}\nrun: {cmd: x}\nsettings:\n  random_search: {start: 2020-01-01}\n"
+    )
     assert e.path == "settings.random_search.start" and "quote it" in e.message
     e = error({"matrix": MATRIX, "run": RUN, "runner": {"kind": "ssh", "hosts": {1: "a"}}})
     assert e.path == "runner.hosts" and "keys must be strings" in e.message

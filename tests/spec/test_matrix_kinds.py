@@ -146,7 +146,12 @@ def test_to_json_carries_values_for_discrete_kinds():
 @pytest.mark.parametrize(
     "kind, raw, path, fragment",
     [
-        ("linspace", "0.1:1", "linspace", "expected [start, stop, num] or 'start:stop:num' with num a positive integer, got '0.1:1'"),
+        (
+            "linspace",
+            "0.1:1",
+            "linspace",
+            "expected [start, stop, num] or 'start:stop:num' with num a positive integer, got '0.1:1'",
+        ),
         ("linspace", [0, 1, 2.5], "linspace", "num=2.5"),
         ("logspace", [1, 2, 0], "logspace", "num=0"),
         ("logspace", [0, 400, 3], "logspace", "overflows"),
@@ -174,7 +179,12 @@ def test_to_json_carries_values_for_discrete_kinds():
         ("pvalues", [["a", 0.1], ["b", 0.8]], "pvalues", "sum to 0.9"),
         ("pvalues", [["a", 0], ["b", 1]], "pvalues", "(0, 1]"),
         ("pvalues", [["a", 0.5], ["a", 0.5]], "pvalues", "appears twice"),
-        ("pvalues", ["(MeanSquaredError", 0, "2)", "(AbsoluteDifference", "0.8)"], "pvalues", "decimal comma"),
+        (
+            "pvalues",
+            ["(MeanSquaredError", 0, "2)", "(AbsoluteDifference", "0.8)"],
+            "pvalues",
+            "decimal comma",
+        ),
         ("pvalues", ["(a", "0.5)", "(b"], "pvalues", "unclosed"),
         ("pvalues", ["a", 0.5], "pvalues", "expected [[value, prob]"),
     ],

@@ -49,7 +49,12 @@ def test_linspace_is_numpy(start, stop, num):
     check_like_numpy("linspace", [start, stop, num], np.linspace(start, stop, num).tolist())
 
 
-@given(start=st.integers(-5, 5), stop=st.integers(-5, 5), num=nums, base=st.sampled_from([2, 10, math.e, 0.5]))
+@given(
+    start=st.integers(-5, 5),
+    stop=st.integers(-5, 5),
+    num=nums,
+    base=st.sampled_from([2, 10, math.e, 0.5]),
+)
 def test_logspace_is_numpy(start, stop, num, base):
     expected = np.logspace(start, stop, num, base=base).tolist()
     check_like_numpy("logspace", {"start": start, "stop": stop, "num": num, "base": base}, expected)
@@ -129,12 +134,22 @@ def test_unbounded_q_samples_are_multiples(loc, scale, q, seed, kind):
 
 scalar = st.one_of(st.integers(-5, 5), st.sampled_from(["relu", "tanh", "a b", True, 0.5]))
 param_entries = st.one_of(
-    st.lists(scalar, min_size=1, max_size=4, unique_by=lambda v: (type(v), v)).map(lambda v: {"values": v}),
-    st.tuples(st.integers(0, 5), st.integers(6, 12), st.integers(1, 3)).map(lambda t: {"range": list(t)}),
-    st.tuples(small_floats, small_floats, nums).filter(lambda t: t[0] != t[1]).map(lambda t: {"linspace": list(t)}),
-    st.tuples(st.integers(-3, 0), st.integers(1, 3), nums).map(lambda t: {"logspace": "%d:%d:%d" % t}),
+    st.lists(scalar, min_size=1, max_size=4, unique_by=lambda v: (type(v), v)).map(
+        lambda v: {"values": v}
+    ),
+    st.tuples(st.integers(0, 5), st.integers(6, 12), st.integers(1, 3)).map(
+        lambda t: {"range": list(t)}
+    ),
+    st.tuples(small_floats, small_floats, nums)
+    .filter(lambda t: t[0] != t[1])
+    .map(lambda t: {"linspace": list(t)}),
+    st.tuples(st.integers(-3, 0), st.integers(1, 3), nums).map(
+        lambda t: {"logspace": "%d:%d:%d" % t}
+    ),
     st.tuples(small_floats, st.floats(0.1, 5)).map(lambda t: {"uniform": [t[0], t[0] + t[1]]}),
-    st.tuples(st.integers(0, 3), st.integers(4, 9)).map(lambda t: {"quniform": {"low": t[0], "high": t[1], "q": 1}}),
+    st.tuples(st.integers(0, 3), st.integers(4, 9)).map(
+        lambda t: {"quniform": {"low": t[0], "high": t[1], "q": 1}}
+    ),
     st.tuples(st.integers(-3, 0), st.integers(1, 3)).map(lambda t: {"loguniform": list(t)}),
     st.just({"qloguniform": [0, 2, 0.5]}),
     st.tuples(small_floats, st.floats(0.1, 3)).map(lambda t: {"normal": list(t)}),
@@ -145,10 +160,17 @@ param_entries = st.one_of(
 )
 specs = st.fixed_dictionaries(
     {
-        "matrix": st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True), param_entries, min_size=1, max_size=4),
+        "matrix": st.dictionaries(
+            st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True),
+            param_entries,
+            min_size=1,
+            max_size=4,
+        ),
         "concurrency": st.integers(1, 8),
         "seed": st.one_of(st.none(), st.integers(0, 2**31)),
-        "declarations": st.dictionaries(st.from_regex(r"D[a-z]{0,4}", fullmatch=True), scalar, max_size=3),
+        "declarations": st.dictionaries(
+            st.from_regex(r"D[a-z]{0,4}", fullmatch=True), scalar, max_size=3
+        ),
     }
 )
 
@@ -171,7 +193,11 @@ def test_json_round_trip(data, algorithm):
 
 
 @settings(max_examples=40, deadline=None)
-@given(value=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=30))
+@given(
+    value=st.text(
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=30
+    )
+)
 def test_any_text_value_renders_to_one_inert_word(value, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("render")
     cmd = render("printf '%s' {{ v }}", {"v": value})

@@ -22,11 +22,19 @@ LOADS = {
     "Oodapow__polyaxon_example__polyaxon__hptune_hb_resume.yml": ("hyperband", 2, 12),
     "Oodapow__polyaxon_example__polyaxon__hptune_hb_uniform.yml": ("hyperband", 2, None),
     "OrangeFreitag__MeaningClassifier__polyaxonfile_group.yml": ("random", 10, 4800),
-    "QipengZhou__polyaxon-argo-seldon-example__pytorch-mnist__polyaxonfile_hyperparams@3aa6334.yml": ("random", 5, None),
+    "QipengZhou__polyaxon-argo-seldon-example__pytorch-mnist__polyaxonfile_hyperparams@3aa6334.yml": (
+        "random",
+        5,
+        None,
+    ),
     "SpoC-DHKA__LudwigTest__polyaxonfile_group.yml": ("random", 30, 40500),
     "ZhuFengdaaa__MG-AuxRN__polyaxonfile_group.yml": ("grid", 6, 6),
     "andreas-gompos__bbc-topic-classification__polyaxonfile.yml": ("random", 20, 672),
-    "clark-wu__polyaxon-examples__in_cluster__sklearn__data_customization__polyaxonfile_hyperparams.yml": ("grid", 3, 9),
+    "clark-wu__polyaxon-examples__in_cluster__sklearn__data_customization__polyaxonfile_hyperparams.yml": (
+        "grid",
+        3,
+        9,
+    ),
     "dashtagger__sentiment_analysis_covid__polyaxon__group.yml": ("random", 3, 6),
     "desireechen__dvc-polyaxon__polyaxon__group.yml": ("random", 2, 24),
     "duanyutong__polyaxon-quick-start__polyaxonfile_group.yml": ("grid", 4, 4),
@@ -35,25 +43,65 @@ LOADS = {
     "gmrukwa__polyaxon-python-template__polyaxon__iris_r_grid_search.yml": ("grid", 3, 9),
     "honnibal__spacy-pretrain-polyaxon__experiment__polyaxonfile.yml": ("random", 200, 8640),
     "honnibal__spacy-pretrain-polyaxon__lmao-conll18__polyaxonfile.yml": ("random", 100, 40500),
-    "honnibal__spacy-pretrain-polyaxon__lmao-imdb-1k__polyaxonfile@62c889e.yml": ("random", 50, 17280),
+    "honnibal__spacy-pretrain-polyaxon__lmao-imdb-1k__polyaxonfile@62c889e.yml": (
+        "random",
+        50,
+        17280,
+    ),
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxon.yml": ("random", 2, 15),
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxonfile@0171e30.yml": ("grid", 2, 6),
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxonfile_group.yml": ("grid", 2, 6),
     "johnpeterflynn__nerve-segmentation-classification__polyaxonfile_group.yml": ("grid", 1, 9),
     "mojob__polyaxon-experiments__polyaxon_hyperparams@08980b7.yml": ("grid", 3, 4374),
-    "polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block2@1720e92.yml": ("grid", 1, 5),
-    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block1@275d0f1.yml": ("grid", 1, 10),
-    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block2@275d0f1.yml": ("grid", 1, 10),
-    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block3@275d0f1.yml": ("random", 2, None),
+    "polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block2@1720e92.yml": (
+        "grid",
+        1,
+        5,
+    ),
+    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block1@275d0f1.yml": (
+        "grid",
+        1,
+        10,
+    ),
+    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block2@275d0f1.yml": (
+        "grid",
+        1,
+        10,
+    ),
+    "polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block3@275d0f1.yml": (
+        "random",
+        2,
+        None,
+    ),
     "polyaxon__polyaxon__polyaxonfile_hyperparams@00bbc23.yml": ("random", 5, 20),
-    "polyaxon__polyaxon__templates__experimentation__experiment_groups.md__block2@1b9c92e.yml": ("grid", 1, 5),
+    "polyaxon__polyaxon__templates__experimentation__experiment_groups.md__block2@1b9c92e.yml": (
+        "grid",
+        1,
+        5,
+    ),
     "polyaxon__polyaxon__tests__fixtures__matrix_file@08e2f18.yml": ("grid", 2, 10),
-    "polyaxon__polyaxon__tests__fixtures__matrix_file_early_stopping@08e2f18.yml": ("random", 2, 10),
-    "polyaxon__polyaxon__tests__fixtures__matrix_file_ignored_n_experiments@08e2f18.yml": ("random", 2, 10),
-    "polyaxon__polyaxon__tests__fixtures__matrix_file_with_int_float_types@08e2f18.yml": ("grid", 2, 4),
+    "polyaxon__polyaxon__tests__fixtures__matrix_file_early_stopping@08e2f18.yml": (
+        "random",
+        2,
+        10,
+    ),
+    "polyaxon__polyaxon__tests__fixtures__matrix_file_ignored_n_experiments@08e2f18.yml": (
+        "random",
+        2,
+        10,
+    ),
+    "polyaxon__polyaxon__tests__fixtures__matrix_file_with_int_float_types@08e2f18.yml": (
+        "grid",
+        2,
+        4,
+    ),
     "polyaxon__polyaxon__tests__fixtures__one_matrix_file@08e2f18.yml": ("grid", 1, 2),
     "polyaxon__polyaxon__tests__fixtures__plain__matrix_file@bc37228.yml": ("grid", 2, 10),
-    "polyaxon__polyaxon__tests__fixtures__plain__matrix_file_early_stopping@bc37228.yml": ("random", 2, 10),
+    "polyaxon__polyaxon__tests__fixtures__plain__matrix_file_early_stopping@bc37228.yml": (
+        "random",
+        2,
+        10,
+    ),
     "polyaxon__polyaxon__tests__fixtures__plain__one_matrix_file@6a9d87c.yml": ("grid", 1, 2),
     "polyaxon__polyaxon__tests__fixtures__run_exec_matrix_file@08e2f18.yml": ("grid", 1, 3),
     "yestinl__AuxRN_PAMI__polyaxonfile_group.yml": ("grid", 12, 12),
@@ -62,25 +110,76 @@ LOADS = {
 
 SUM_09 = "probabilities sum to 0.9, expected 1"
 REJECTS = {
-    "OrangeFreitag__CreateDoc2Vec__polyaxonfile_group.yml": ("run.cmd", "{{ 128 }} is not a bare name"),
-    "hhase__rl_us_navigation__polyaxonfile_group.yml": ("run.cmd", "{{ reward + 0.01 }} is not a bare name"),
-    "polyaxon__polyaxon__tests__fixtures__exec_matrix_file@46acd25.yml": ("exec.cmd", "conditional commands (if/cond/do/else_do) are not supported"),
-    "polyaxon__polyaxon__tests__fixtures__matrix_file_percent_experiments@5925ab2.yml": ("run.cmd", "missing run command"),
-    "polyaxon__polyaxon__tests__fixtures__plain__run_cmd_matrix_sampling_file@bc37228.yml": ("hptuning.matrix.activation.pvalues", SUM_09),
-    "polyaxon__polyaxon__tests__fixtures__run_exec_matrix_sampling_file@5e1605d.yml": ("settings.matrix.activation.pvalues", SUM_09),
-    "fragments/polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block7@1720e92.yml": ("settings.matrix.activation.pvalues", SUM_09),
-    "fragments/polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block8@1720e92.yml": ("settings.matrix.activation.pvalues", SUM_09),
-    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block8@275d0f1.yml": ("hptuning.matrix.activation.pvalues", SUM_09),
-    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block9@275d0f1.yml": ("hptuning.matrix.activation.pvalues", SUM_09),
-    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block10@275d0f1.yml": ("run.cmd", "missing run command"),
-    "fragments/polyaxon__polyaxon__docs__templates__polyaxonfile_specification__sections.md__matrix_pvalues_tuples@0c4cc30.yml": ("matrix.loss.pvalues", "(MeanSquaredError, 0, 2) has 3 parts; expected (value, prob) (a decimal comma?"),
-    "invalid/OrangeFreitag__BerklingscherVektor__polyaxonfile_group@0dac60a.yml": ("", "not valid YAML at line 26, column 1"),
+    "OrangeFreitag__CreateDoc2Vec__polyaxonfile_group.yml": (
+        "run.cmd",
+        "{{ 128 }} is not a bare name",
+    ),
+    "hhase__rl_us_navigation__polyaxonfile_group.yml": (
+        "run.cmd",
+        "{{ reward + 0.01 }} is not a bare name",
+    ),
+    "polyaxon__polyaxon__tests__fixtures__exec_matrix_file@46acd25.yml": (
+        "exec.cmd",
+        "conditional commands (if/cond/do/else_do) are not supported",
+    ),
+    "polyaxon__polyaxon__tests__fixtures__matrix_file_percent_experiments@5925ab2.yml": (
+        "run.cmd",
+        "missing run command",
+    ),
+    "polyaxon__polyaxon__tests__fixtures__plain__run_cmd_matrix_sampling_file@bc37228.yml": (
+        "hptuning.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "polyaxon__polyaxon__tests__fixtures__run_exec_matrix_sampling_file@5e1605d.yml": (
+        "settings.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block7@1720e92.yml": (
+        "settings.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__experimentation__experiment_groups.md__block8@1720e92.yml": (
+        "settings.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block8@275d0f1.yml": (
+        "hptuning.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block9@275d0f1.yml": (
+        "hptuning.matrix.activation.pvalues",
+        SUM_09,
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__experimentation__hyperparameters_search.md__block10@275d0f1.yml": (
+        "run.cmd",
+        "missing run command",
+    ),
+    "fragments/polyaxon__polyaxon__docs__templates__polyaxonfile_specification__sections.md__matrix_pvalues_tuples@0c4cc30.yml": (
+        "matrix.loss.pvalues",
+        "(MeanSquaredError, 0, 2) has 3 parts; expected (value, prob) (a decimal comma?",
+    ),
+    "invalid/OrangeFreitag__BerklingscherVektor__polyaxonfile_group@0dac60a.yml": (
+        "",
+        "not valid YAML at line 26, column 1",
+    ),
     "invalid/ad-freiburg__aqqu__polyaxonfile.yml": ("", "not valid YAML at line 35"),
-    "invalid/polyaxon__polyaxon__tests__fixtures__missing_kind@c2109a5.yml": ("matrix", "no matrix"),
-    "invalid/polyaxon__polyaxon__tests__fixtures__missing_version@2e26a52.yml": ("matrix", "no matrix"),
-    "invalid/polyaxon__polyaxon__tests__fixtures__non_supported_file@c2da3a9.yml": ("version", "unsupported version 0.6"),
+    "invalid/polyaxon__polyaxon__tests__fixtures__missing_kind@c2109a5.yml": (
+        "matrix",
+        "no matrix",
+    ),
+    "invalid/polyaxon__polyaxon__tests__fixtures__missing_version@2e26a52.yml": (
+        "matrix",
+        "no matrix",
+    ),
+    "invalid/polyaxon__polyaxon__tests__fixtures__non_supported_file@c2da3a9.yml": (
+        "version",
+        "unsupported version 0.6",
+    ),
     # Grid + a distribution is the grid plugin's error; the spec stops earlier: no run section.
-    "invalid/polyaxon__polyaxon__tests__fixtures__plain__wrong_grid_matrix_file@bc37228.yml": ("run.cmd", "missing run command"),
+    "invalid/polyaxon__polyaxon__tests__fixtures__plain__wrong_grid_matrix_file@bc37228.yml": (
+        "run.cmd",
+        "missing run command",
+    ),
 }
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is not checked out")
@@ -121,7 +220,11 @@ def test_rejected_clearly(rel):
 
 
 def test_polyaxon_logspace_doc_values():
-    spec = parse_spec(read("polyaxon__polyaxon__templates__experimentation__experiment_groups.md__block2@1b9c92e.yml"))
+    spec = parse_spec(
+        read(
+            "polyaxon__polyaxon__templates__experimentation__experiment_groups.md__block2@1b9c92e.yml"
+        )
+    )
     values = spec.matrix["lr"].values()
     assert round(values[0], 3) == 1.023 and round(values[-1], 3) == 1.259
 
@@ -138,7 +241,11 @@ def test_hyperband_resource_is_a_template_name():
 
 
 def test_declaration_shadowed_by_matrix():
-    spec = parse_spec(read("clark-wu__polyaxon-examples__in_cluster__sklearn__data_customization__polyaxonfile_hyperparams.yml"))
+    spec = parse_spec(
+        read(
+            "clark-wu__polyaxon-examples__in_cluster__sklearn__data_customization__polyaxonfile_hyperparams.yml"
+        )
+    )
     assert spec.declarations == {"max_features": 3}
     assert any("min_samples_leaf" in w for w in spec.warnings)
 

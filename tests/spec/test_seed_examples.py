@@ -124,7 +124,9 @@ def test_grid_example_has_20_combinations():
     assert spec.concurrency == 2
     assert list(spec.matrix) == ["learning_rate", "dropout", "activation"]
     assert spec.space_size() == 20
-    assert spec.matrix["learning_rate"].values() == pytest.approx([0.001, 0.02575, 0.0505, 0.07525, 0.1])
+    assert spec.matrix["learning_rate"].values() == pytest.approx(
+        [0.001, 0.02575, 0.0505, 0.07525, 0.1]
+    )
     assert spec.matrix["activation"].values() == ["relu", "sigmoid"]
 
 

@@ -26,12 +26,16 @@ def test_format_value(value, text):
 
 
 def test_render_plain_values():
-    assert render("train --lr={{ lr }} --n {{n}}", {"lr": 0.001, "n": 5}) == "train --lr=0.001 --n 5"
+    assert (
+        render("train --lr={{ lr }} --n {{n}}", {"lr": 0.001, "n": 5}) == "train --lr=0.001 --n 5"
+    )
     assert render("x {{ flag }}", {"flag": True}) == "x true"
 
 
 def run_sh(cmd: str, cwd) -> str:
-    return subprocess.run(["sh", "-c", cmd], cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["sh", "-c", cmd], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
 
 
 HOSTILE = ["$(touch pwned); rm -rf ~", "`touch pwned`", "a b", "it's", 'x"y', "; touch pwned", "*"]
@@ -78,7 +82,9 @@ def spec_with(cmd: str):
 
 
 def test_allowed_template_names():
-    spec = spec_with("t {{lr}} {{ batch }} {{ epochs }} {{ trial_id }} {{group_id}} {{ trial_dir }} {{ checkpoint_dir }}")
+    spec = spec_with(
+        "t {{lr}} {{ batch }} {{ epochs }} {{ trial_id }} {{group_id}} {{ trial_dir }} {{ checkpoint_dir }}"
+    )
     assert "{{ epochs }}" in spec.run.cmd
 
 
