@@ -19,7 +19,7 @@ from hpo.state import GroupState
 from hpo.store import EventStore, default_db_path
 
 err_console = Console(stderr=True, highlight=False)
-BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}
+BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}  # selected by their seed keys
 
 
 def db_option(fn: Callable) -> Callable:
