@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -33,6 +34,21 @@ from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_EN
 
 log = logging.getLogger(__name__)
 Listener = Callable[[Stored, GroupState], None]
+FAULT_ENV = "HPO_FAULT"  # testing aid: "point:n" kills the engine (SIGKILL) at the n-th `point`
+
+
+class _Faults:
+    """Crash the engine at a precise point, for the crash-recovery tests. Off unless HPO_FAULT is set."""
+
+    def __init__(self) -> None:
+        point, _, n = os.environ.get(FAULT_ENV, "").partition(":")
+        self.point, self.left = point, int(n or 1)
+
+    def hit(self, point: str) -> None:
+        if point == self.point:
+            self.left -= 1
+            if self.left == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
 class LeaseLost(HpoError):
@@ -64,6 +80,7 @@ class Engine:
         self.exhausted: str | None = None
         self._renewed = 0.0
         self._stoppers_at = 0.0
+        self._faults = _Faults()
         self._workdir = self._resolve_workdir()
 
     # -- the log ---------------------------------------------------------------------------
@@ -243,6 +260,7 @@ class Engine:
             elif isinstance(m, RunnerNotice):
                 log.warning("runner: %s", m.message)
         self._append(batch)
+        self._faults.hit("collected")
         if any(isinstance(m, Reported) for m in messages):
             self._run_stoppers()
         return True
@@ -320,6 +338,7 @@ class Engine:
                 searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
                 seen_version=self.state.version,
             )])
+            self._faults.hit("suggested")
             busy = True
             if not self._launch_if_room(self.state.trials[trial_id]):
                 break
@@ -413,6 +432,7 @@ class Engine:
                                  reason=f"the {self.runner.name} runner could not start it: {exc}"),
             ])
             return
+        self._faults.hit("started")
         self._append([ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.runner.name,
                                        handle=handle, trial_dir=str(launch.trial_dir))])
 
