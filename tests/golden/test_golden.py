@@ -1,0 +1,84 @@
+"""Logs written by earlier versions must replay forever, and schemas never change silently."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from hpo import events as ev
+from hpo.lifecycle import replay_check
+from hpo.state import GroupState
+from hpo.store import EventStore
+
+from .make_golden import snapshot
+
+HERE = Path(__file__).parent
+VERSIONS = sorted(p.name[len("log-"):-len(".jsonl")] for p in HERE.glob("log-*.jsonl"))
+
+
+def load(tmp_path, version) -> EventStore:
+    store = EventStore(tmp_path / "golden.db")
+    rows = [json.loads(line) for line in (HERE / f"log-{version}.jsonl").read_text().splitlines()]
+    store.conn.executemany(
+        "INSERT INTO events (seq, group_id, version, type, schema, payload, ts, writer)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r["seq"], r["group_id"], r["version"], r["type"], r["schema"], json.dumps(r["payload"]),
+          r["ts"], r["writer"]) for r in rows],
+    )
+    return store
+
+
+def test_there_is_a_golden_log():
+    assert VERSIONS
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_golden_log_replays_to_the_recorded_state(tmp_path, version):
+    store = load(tmp_path, version)
+    expected = json.loads((HERE / f"expected-{version}.json").read_text())
+    for group_id, want in expected.items():
+        stored = store.read(group_id, trusted=False)  # full validation, upcasters included
+        got = snapshot(GroupState.fold(stored))
+        assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_golden_log_passes_the_replay_check(tmp_path, version):
+    store = load(tmp_path, version)
+    for group_id in json.loads((HERE / f"expected-{version}.json").read_text()):
+        checked, mismatches = replay_check(store, group_id)
+        assert mismatches == []
+
+
+def test_event_schemas_change_only_with_a_version_bump_and_an_upcaster():
+    recorded = json.loads((HERE / "schemas.json").read_text())
+    for name, cls in ev.EVENT_TYPES.items():
+        assert name in recorded, f"new event type {name}: run tests/golden/make_golden.py to record it"
+        old = recorded[name]
+        schema = json.dumps(cls.model_json_schema(), sort_keys=True)
+        fingerprint = hashlib.sha256(schema.encode()).hexdigest()
+        if cls.SCHEMA == old["schema"]:
+            assert fingerprint == old["fingerprint"], (
+                f"{name} changed without a schema bump: raise {name}.SCHEMA and register an "
+                f"upcaster in hpo.events.UPCASTERS[({name!r}, {old['schema']})]"
+            )
+        else:
+            assert cls.SCHEMA > old["schema"]
+            for v in range(old["schema"], cls.SCHEMA):
+                assert (name, v) in ev.UPCASTERS, f"{name}: no upcaster from schema {v}"
+
+
+def test_upcasters_run_before_validation(monkeypatch):
+    """A payload of an older schema is upcast step by step, then validated."""
+
+    class Renamed(ev.LeaseRenewed):
+        SCHEMA = 2
+
+    monkeypatch.setitem(ev.EVENT_TYPES, "LeaseRenewed", Renamed)
+    monkeypatch.setitem(ev.UPCASTERS, ("LeaseRenewed", 1), lambda d: {"engine_id": d.pop("engine")})
+    event = ev.decode("LeaseRenewed", 1, '{"engine": "e1"}')
+    assert event.engine_id == "e1"
+    with pytest.raises(Exception, match="no upcaster"):
+        monkeypatch.delitem(ev.UPCASTERS, ("LeaseRenewed", 1))
+        ev.decode("LeaseRenewed", 1, '{"engine": "e1"}')
