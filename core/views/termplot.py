@@ -34,8 +34,9 @@ def _plt() -> Any:
         import plotext
     except ImportError:
         raise PlotsMissing(
-            "terminal plots need plotext: pip install 'hpo-groups[plots]' "
-            "(or use `hpo report GROUP -o report.html`, which needs nothing more)"
+            "terminal plots need plotext, which the `plots` extra of hpo-groups installs: "
+            "pip install 'plotext>=5.2,<6' (or write an HTML report, which needs nothing more: "
+            "hpo report GROUP -o report.html)"
         ) from None
     plotext.clf()
     plotext.theme("clear")
