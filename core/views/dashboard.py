@@ -171,7 +171,7 @@ def brackets_table(snap: Snapshot) -> RenderableType | None:
     title = Text("hyperband", style="bold")
     if snap.current is not None:
         c = snap.current
-        title.append(f"  now: bracket {c.bracket} · rung {c.rung} · {resource}={num(c.resource)}")
+        title.append(f"  {'now' if snap.live else 'last'}: bracket {c.bracket} · rung {c.rung} · {resource}={num(c.resource)}")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("bracket", justify="right")
     for i in range(n_rungs):

@@ -66,7 +66,8 @@ class LiveView:
         took = None if tr.started_at is None or tr.finished_at is None else tr.finished_at - tr.started_at
         why = f" ({e.reason})" if e.reason and e.status != "succeeded" else ""
         line = Text.from_markup(MARK.get(e.status, "-"))
-        line.append(f" trial {e.trial_id} {e.status}{why} in {duration(took)}: {metrics_text(tr.metrics)}")
+        metrics = metrics_text(tr.metrics)
+        line.append(f" trial {e.trial_id} {e.status}{why} in {duration(took)}" + (f": {metrics}" if metrics else ""))
         self.live.console.print(line, highlight=False)
 
 

@@ -100,7 +100,11 @@ def _is_number(v: Any) -> bool:
         isinstance(v, float) and math.isnan(v))
 
 
-def make_axis(name: str, values: list[Any], kind_hint: str = "") -> Axis:
+def make_axis(name: str, values: list[Any], kind_hint: str = "", declared: list[Any] | None = None) -> Axis:
+    """An axis for ``values``: a ``values`` list in the matrix is a category axis in its declared
+    order; other numbers are a linear (or, for the log kinds, log) axis; the rest categories."""
+    if kind_hint == "values" and declared:
+        return Axis(name, "category", categories=[str(v) for v in declared])
     numbers = [float(v) for v in values if _is_number(v)]
     if values and len(numbers) == len(values):
         lo, hi = min(numbers), max(numbers)
@@ -122,7 +126,8 @@ def parallel(state: GroupState) -> Parallel:
     for t in trials:
         names += [k for k in t.params if k not in names]
     axes = [make_axis(p, [t.params.get(p) for t in trials if p in t.params],
-                      (matrix.get(p) or {}).get("kind", "")) for p in names]
+                      (matrix.get(p) or {}).get("kind", ""), (matrix.get(p) or {}).get("values"))
+            for p in names]
     axes.append(make_axis(name or "metric", [t.value(name) for t in trials]))
     lines = [
         ParallelLine(t.trial_id, t.value(name),  # type: ignore[arg-type]

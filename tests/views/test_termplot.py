@@ -1,6 +1,7 @@
 """hpo plot: the four terminal plots, their data as JSON, and a clear message without plotext."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -28,7 +29,10 @@ def test_history(logged):
 def test_parallel_names_every_axis_and_its_range(logged):
     out = plot(logged, "grid", "--kind", "parallel")
     assert "parallel coordinates of grid: 3 trials" in out
-    assert "lr: 0.1 → 0.5" in out and "opt: sgd" in out and "loss: " in out
+    # a `values` list is a category axis in its declared order (failed lr=0.9 included)
+    assert "lr: 0.1 | 0.3 | 0.5 | 0.9" in out and "opt: sgd" in out and "loss: 0.3333 → 0.5333" in out
+    hb = plot(logged, "hb", "--kind", "parallel")  # a uniform draw: a linear axis
+    assert re.search(r"lr: 0\.\d+ → 0\.\d+\n", hb) and "num_steps: 1 → 3" in hb
 
 
 def test_curves_top(logged):
