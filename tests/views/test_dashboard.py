@@ -63,7 +63,7 @@ def test_hyperband_shows_brackets_and_rungs(logged):
     snap = snapshot(state, plan)
     text = render(dashboard(snap))
     newest = state.trials[max(state.trials)].meta  # "now" is the rung of the newest trial
-    assert (f"hyperband  now: bracket {newest['bracket']} · rung {newest['rung']} · "
+    assert (f"hyperband  last: bracket {newest['bracket']} · rung {newest['rung']} · "
             f"num_steps={newest['resource']}") in text
     rows = {line.split()[1]: line for line in text.splitlines() if line.strip("│ ").startswith(("1 ", "0 "))}
     assert "3/3 @1" in rows["1"] and "1/1 @3" in rows["1"]
