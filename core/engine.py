@@ -81,6 +81,7 @@ class Engine:
         self._renewed = 0.0
         self._stoppers_at = 0.0
         self._faults = _Faults()
+        self._idle = 0.0005
         self._workdir = self._resolve_workdir()
 
     # -- the log ---------------------------------------------------------------------------
@@ -207,8 +208,11 @@ class Engine:
             self._finish()
             return True
         self._renew_lease()
-        if not busy:
-            time.sleep(self.poll_interval)
+        if busy:
+            self._idle = 0.0005
+        else:  # back off from 0.5 ms to poll_interval while nothing happens: short trials are
+            time.sleep(self._idle)  # collected within a millisecond, idle groups cost no CPU
+            self._idle = min(self._idle * 2, self.poll_interval)
         return False
 
     def _stopping(self) -> bool:

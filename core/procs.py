@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+from functools import lru_cache
 from pathlib import Path
 
 
+@lru_cache(maxsize=1)
 def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()

@@ -1,0 +1,90 @@
+"""Engine overhead per trial against a bare subprocess loop at the same concurrency.
+
+    python benchmarks/engine_overhead.py [--trials 200] [--concurrency 4] [--repeat 3]
+
+Both sides run the same command (``true`` through ``/bin/sh``) TRIALS times with CONCURRENCY at
+once. The baseline is the tightest loop the standard library allows: ``subprocess.Popen(...,
+shell=True)`` and ``os.wait()`` for any child. The hpo side is a real group (grid search over
+TRIALS values, local runner, SQLite event log in a temp folder), driven by the engine with its
+defaults. Prints the medians and the ratio; writes benchmarks/results/engine_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hpo.engine import Engine
+from hpo.groups import create_group
+from hpo.spec import parse_spec
+from hpo.store import EventStore
+
+RESULTS = Path(__file__).parent / "results"
+COMMAND = "true"
+
+
+def bare_loop(trials: int, concurrency: int) -> float:
+    start = time.perf_counter()
+    running: dict[int, subprocess.Popen] = {}  # kept referenced: subprocess must not reap them
+    launched = 0
+    while launched < trials or running:
+        while len(running) < concurrency and launched < trials:
+            proc = subprocess.Popen(COMMAND, shell=True)
+            running[proc.pid] = proc
+            launched += 1
+        pid, status = os.wait()
+        running.pop(pid).returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start
+
+
+def hpo_group(trials: int, concurrency: int, folder: Path) -> float:
+    spec = parse_spec(
+        {"settings": {"concurrency": concurrency, "matrix": {"i": {"range": [0, trials, 1]}}},
+         "run": {"cmd": COMMAND + " {{ i }}"}}
+    )
+    store = EventStore(folder / "hpo.db")
+    gid = create_group(store, spec, seed=0, source_path=str(folder / "spec.yaml"))
+    start = time.perf_counter()
+    state = Engine(store, gid).run()
+    elapsed = time.perf_counter() - start
+    if state.status != "succeeded" or len(state.trials) != trials:
+        raise SystemExit(f"the group did not finish properly: {state.status} {state.reason}")
+    store.close()
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    bare, engine = [], []
+    for _ in range(args.repeat):
+        bare.append(bare_loop(args.trials, args.concurrency))
+        with tempfile.TemporaryDirectory() as tmp:
+            engine.append(hpo_group(args.trials, args.concurrency, Path(tmp)))
+    b, e = statistics.median(bare), statistics.median(engine)
+    result = {
+        "trials": args.trials, "concurrency": args.concurrency, "repeat": args.repeat,
+        "bare_s": b, "engine_s": e, "ratio": e / b,
+        "bare_ms_per_trial": 1000 * b / args.trials, "engine_ms_per_trial": 1000 * e / args.trials,
+        "overhead_ms_per_trial": 1000 * (e - b) / args.trials, "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "engine_overhead.json").write_text(json.dumps(result, indent=2))
+    print(f"bare subprocess loop: {b:.3f}s ({result['bare_ms_per_trial']:.2f} ms/trial)")
+    print(f"hpo engine:           {e:.3f}s ({result['engine_ms_per_trial']:.2f} ms/trial)")
+    print(f"ratio {result['ratio']:.2f}x  (overhead {result['overhead_ms_per_trial']:.2f} ms/trial)")
+
+
+if __name__ == "__main__":
+    main()
