@@ -44,6 +44,7 @@ class Snapshot:
     rungs: list[RungProgress] = field(default_factory=list)  # hyperband only
     current: RungProgress | None = None  # the rung the newest trial belongs to
     engine_gone: bool = False  # seen now, "running", but no engine holds the lease any more
+    seen_now: bool = True  # False for a past moment (--as-of): process checks make no sense then
 
     @property
     def live(self) -> bool:
@@ -61,7 +62,7 @@ def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapsho
     seen_now = now is None
     if now is None:
         now = time.time() if state.status in LIVE else (state.finished_at or state.last_ts or 0.0)
-    snap = Snapshot(state, plan, now)
+    snap = Snapshot(state, plan, now, seen_now=seen_now)
     if seen_now and state.status == "running":
         snap.engine_gone = state.engine is None or not engine_alive(state.engine, now)
     trials = sorted(state.trials.values(), key=lambda t: t.trial_id)

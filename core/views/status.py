@@ -58,7 +58,10 @@ def lease_line(snap: Snapshot) -> Text:
         who = f"no engine holds the lease ({st.engines} engine run{'s' if st.engines != 1 else ''} so far)"
         return Text(f"lease   {who}")
     age = snap.now - eng["seen_at"]
-    alive = engine_alive(eng, snap.now)
+    if snap.seen_now:
+        alive = engine_alive(eng, snap.now)
+    else:  # a past moment: only the lease's clock tells
+        alive = age < eng["lease_seconds"]
     text = Text("lease   ", style="bold")
     text.append(f"engine {eng['engine_id']} pid {eng['pid']} on {eng['host']}, "
                 f"last seen {duration(age)} ago, ")

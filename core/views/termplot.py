@@ -80,8 +80,14 @@ def history(state: GroupState, width: int, height: int, **_: Any) -> str:
         step_y += [step_y[-1], p.best]
     plt.plot(step_x, step_y, color="green")
     plt.xlabel("trial")
+    plt.xticks(_integer_ticks(x[0], x[-1]))
     key = [(f"{state.metric_name} of each trial", "cyan"), ("best so far", "green")]
     return _finish(plt, f"optimization history of {state.name}: {len(points)} trials", width, height, key)
+
+
+def _integer_ticks(lo: int, hi: int, count: int = 8) -> list[int]:
+    step = max(math.ceil((hi - lo) / count), 1)
+    return list(range(lo, hi + 1, step))
 
 
 def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
