@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from hpo import events as ev
-from hpo import procs
+from hpo import procs, snapshots
 from hpo.errors import ConcurrencyError, HpoError, LeaseHeld, PluginError
 from hpo.groups import build_plugins
 from hpo.pluginmanager import Registry, default_registry
@@ -69,7 +69,7 @@ class Engine:
     ):
         self.store, self.group_id = store, group_id
         self.registry = registry or default_registry()
-        self.state = GroupState.fold(store.read(group_id))
+        self.state = snapshots.load_state(store, group_id)
         self.spec = GroupSpec.from_json(self.state.spec)
         self.plugins = build_plugins(self.spec, self.state.seed, self.registry)
         self.searcher, self.runner = self.plugins.searcher, self.plugins.runner
@@ -82,6 +82,7 @@ class Engine:
         self._stoppers_at = 0.0
         self._faults = _Faults()
         self._idle = 0.0005
+        self._since_snapshot = 0
         self._workdir = self._resolve_workdir()
 
     # -- the log ---------------------------------------------------------------------------
@@ -106,6 +107,10 @@ class Engine:
 
     def _apply(self, s: Stored) -> None:
         self.state.apply(s)
+        self._since_snapshot += 1
+        if self._since_snapshot >= snapshots.EVERY or s.type == "GroupFinished":
+            snapshots.write_snapshot(self.store, self.state)
+            self._since_snapshot = 0
         self.registry.observe(group_id=self.group_id, seq=s.seq, event=s.event)
         for listener in self.listeners:
             try:

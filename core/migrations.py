@@ -31,8 +31,18 @@ def _m001_events(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["type"], index_name="events_type")
 
 
+def _m002_snapshots(db: sqlite_utils.Database) -> None:
+    """A cache of folded state (see hpo.snapshots); dropping it loses nothing."""
+    db["snapshots"].create(
+        {"group_id": str, "version": int, "format": str, "state": bytes},
+        pk="group_id",
+        not_null={"version", "format", "state"},
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_events", _m001_events),
+    ("002_snapshots", _m002_snapshots),
 ]
 
 

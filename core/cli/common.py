@@ -11,6 +11,7 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
+from hpo import snapshots
 from hpo.errors import HpoError, SpecError
 from hpo.groups import validate as validate_plugins
 from hpo.pluginmanager import default_registry
@@ -64,8 +65,7 @@ def read_spec(path: Path) -> tuple[GroupSpec, str]:
 
 
 def load_state(store: EventStore, ref: str, until_seq: int | None = None) -> GroupState:
-    group_id = store.resolve(ref)
-    return GroupState.fold(store.read(group_id, until_seq=until_seq))
+    return snapshots.load_state(store, store.resolve(ref), until_seq=until_seq)
 
 
 def print_json(data: Any) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hpo.engine import engine_alive
+from hpo import snapshots
 from hpo.state import GroupState
 from hpo.store import EventStore, Stored
 
@@ -42,7 +43,7 @@ def follow(
     its engine has lost its lease for ``grace`` seconds (the engine died: `hpo resume` is
     needed), or after ``timeout`` seconds.
     """
-    state = GroupState.fold(store.read(group_id))
+    state = snapshots.load_state(store, group_id)
     if on_start is not None:
         on_start(state)
     started, gone_since = time.monotonic(), None

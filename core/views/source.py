@@ -18,6 +18,7 @@ import sqlite_utils
 
 from hpo.errors import HpoError, StoreError
 from hpo.migrations import migrate
+from hpo import snapshots
 from hpo.state import GroupState
 from hpo.store import EventStore, default_db_path
 
@@ -103,7 +104,7 @@ def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
     """The group named ``ref`` (id, prefix or name), folded up to ``as_of``."""
     group_id = store.resolve(ref)
     seq, moment = resolve_as_of(store, group_id, as_of)
-    return Loaded(GroupState.fold(store.read(group_id, until_seq=seq)), moment)
+    return Loaded(snapshots.load_state(store, group_id, until_seq=seq), moment)
 
 
 def open_readonly(db: Path | None) -> ReadOnlyStore:

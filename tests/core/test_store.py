@@ -25,7 +25,13 @@ CREATE TABLE "events" (
 CREATE UNIQUE INDEX "events_group_version"
     ON "events" ("group_id", "version");
 CREATE INDEX "events_type"
-    ON "events" ("type");'''
+    ON "events" ("type");
+CREATE TABLE "snapshots" (
+   "group_id" TEXT PRIMARY KEY,
+   "version" INTEGER NOT NULL,
+   "format" TEXT NOT NULL,
+   "state" BLOB NOT NULL
+);'''
 
 
 def created(gid="g1", name="n"):

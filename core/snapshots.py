@@ -1,0 +1,70 @@
+"""Snapshots of folded group state: a cache that makes large groups fast to open.
+
+A snapshot is a pickled :class:`GroupState` at some group version, kept in the ``snapshots``
+table. It is never the truth: loading folds only the events after the snapshot's version, a
+snapshot written by another hpo version or format is ignored, and dropping the table (or
+``hpo`` deleting a stale row) only costs a full fold. ``test_snapshots`` checks that loading
+through a snapshot gives exactly the state of a full fold.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+
+import hpo
+from hpo.state import GroupState
+from hpo.store import EventStore
+
+FORMAT = 1
+EVERY = 20_000  # write a new snapshot once this many events were folded past the last one
+
+
+def _key() -> str:
+    return f"{hpo.__version__}/{FORMAT}"
+
+
+def read_snapshot(store: EventStore, group_id: str) -> GroupState | None:
+    try:
+        row = store.conn.execute(
+            "SELECT format, state FROM snapshots WHERE group_id = ?", (group_id,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None or row[0] != _key():
+        return None
+    try:
+        state = pickle.loads(row[1])
+    except Exception:  # a broken cache row is only a cache miss
+        return None
+    return state if isinstance(state, GroupState) else None
+
+
+def write_snapshot(store: EventStore, state: GroupState) -> None:
+    blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        store.conn.execute(
+            "INSERT INTO snapshots (group_id, version, format, state) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(group_id) DO UPDATE SET version = excluded.version,"
+            " format = excluded.format, state = excluded.state",
+            (state.group_id, state.version, _key(), blob),
+        )
+    except sqlite3.Error:
+        pass  # a read-only database or a busy writer: the cache simply is not refreshed
+
+
+def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
+               cache: bool = True) -> GroupState:
+    """The group's state, through its snapshot when there is a usable one."""
+    state = read_snapshot(store, group_id) if cache else None
+    if state is not None and until_seq is not None and state.last_seq > until_seq:
+        state = None  # the snapshot is past the requested point
+    if state is None:
+        state = GroupState()
+    folded = 0
+    for s in store.read(group_id, after_version=state.version, until_seq=until_seq):
+        state.apply(s)
+        folded += 1
+    if cache and until_seq is None and folded >= EVERY:
+        write_snapshot(store, state)
+    return state
