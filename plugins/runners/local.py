@@ -18,13 +18,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpo import procs
+from hpo.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus, visible_devices_env
 from hpo.hookspecs import hookimpl
 from hpo.logtail import LogTail, output_tail
 from hpo.running import Exited, Launch, Message, Reported, Runner
 
 # $1: the user's command, $2: the exit-status file. The subshell keeps `exit` in the command
-# from skipping the bookkeeping.
-WRAPPER = '( eval "$1" ); rc=$?; echo $rc > "$2.tmp" && mv "$2.tmp" "$2"; exit $rc'
+# from skipping the bookkeeping. The wrapper outlives the SIGTERM of a stop (the subshell gets
+# the default action back), so the command has its grace period and its status is recorded.
+WRAPPER = 'trap : TERM; ( eval "$1" ); rc=$?; echo $rc > "$2.tmp" && mv "$2.tmp" "$2"; exit $rc'
 
 
 class LocalConfig(BaseModel):
@@ -32,6 +34,9 @@ class LocalConfig(BaseModel):
 
     grace_period: float = Field(5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
     shell: str = "/bin/sh"
+    gpus: list[int | str] | None = Field(
+        None, description="GPU devices trials may hold (default: $HPO_GPUS, else nvidia-smi)"
+    )
 
 
 @dataclass
@@ -60,10 +65,38 @@ class LocalRunner(Runner):
     def __init__(self, config: LocalConfig):
         super().__init__(config)
         self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._gpus: GpuPool | None = None
+
+    def _gpu_pool(self, needed: int) -> GpuPool | None:
+        """The GPU pool, detected on first need; None while GPUs are neither asked for nor set."""
+        if self._gpus is None and (needed or self.config.gpus is not None or GPUS_ENV in os.environ):
+            self._gpus = GpuPool(detect_gpus(self.config.gpus))
+        return self._gpus
+
+    def can_start(self, launch: Launch) -> bool:
+        if not launch.gpus:
+            return True
+        try:
+            pool = self._gpu_pool(launch.gpus)
+        except GpuError:
+            return True  # start() fails the trial with the detection error
+        return pool.fits(launch.gpus) or not pool.possible(launch.gpus)
 
     def start(self, launch: Launch) -> dict[str, Any]:
-        d = launch.trial_dir
         env = {**os.environ, **launch.env}
+        pool = self._gpu_pool(launch.gpus)
+        devices = pool.acquire(launch.key, launch.gpus) if pool is not None else ()
+        if pool is not None:
+            env.update(visible_devices_env(devices))
+        try:
+            return self._spawn(launch, env, devices)
+        except BaseException:
+            if pool is not None:
+                pool.release(launch.key)
+            raise
+
+    def _spawn(self, launch: Launch, env: dict[str, str], devices: tuple[str, ...]) -> dict[str, Any]:
+        d = launch.trial_dir
         with open(d / "stdout.log", "ab") as out, open(d / "stderr.log", "ab") as err:
             popen = subprocess.Popen(
                 [self.config.shell, "-c", WRAPPER, "hpo-trial", launch.command, str(d / "exit_code")],
@@ -78,7 +111,8 @@ class LocalRunner(Runner):
         att.ticks, att.boot = procs.start_ticks(popen.pid), procs.boot_id()
         (d / "pid").write_text(f"{popen.pid} {att.ticks} {att.boot}\n")
         self._attempts[launch.key] = att
-        return {"pid": popen.pid, "ticks": att.ticks, "boot": att.boot, "started": att.started}
+        handle = {"pid": popen.pid, "ticks": att.ticks, "boot": att.boot, "started": att.started}
+        return {**handle, "gpus": list(devices)} if devices else handle
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         pid = int(handle.get("pid", 0))
@@ -91,6 +125,11 @@ class LocalRunner(Runner):
             float(handle.get("started", time.time())), None, handle.get("ticks"), handle.get("boot", ""),
         )
         self._attempts[launch.key] = att
+        if handle.get("gpus"):
+            try:
+                self._gpu_pool(len(handle["gpus"])).claim(launch.key, handle["gpus"])
+            except GpuError:
+                pass  # the GPU list changed since; the attempt keeps running, untracked
         return True
 
     def discard(self, launch: Launch) -> None:
@@ -142,6 +181,8 @@ class LocalRunner(Runner):
             procs.kill_group(att.pid, signal.SIGKILL)  # nothing of the trial outlives it
             out.append(self._exited(att, code))
             del self._attempts[key]
+            if self._gpus is not None:
+                self._gpus.release(key)
         return out
 
     def _exit_code(self, att: _Attempt) -> int | str | None:
@@ -185,6 +226,8 @@ class LocalRunner(Runner):
                 if att.popen is not None:
                     att.popen.wait()
         self._attempts.clear()
+        if self._gpus is not None:
+            self._gpus = GpuPool(self._gpus.devices)
 
 
 def _signame(sig: int) -> str:

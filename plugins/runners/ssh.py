@@ -1,0 +1,497 @@
+"""The SSH runner: trials run on remote hosts, reached with the system OpenSSH client.
+
+``runner: {kind: ssh, hosts: [{host, port, user, identity_file, slots, gpus, python, workdir,
+env}], known_hosts, strict_host_key_checking, env_passthrough}``. Each host offers ``slots``
+trials at once (and its GPUs, see :mod:`hpo.gpus`); a trial goes to the host with the most free
+slots. On the host the command runs detached under ``setsid`` with its stdout in a file; the
+runner fetches new bytes of that file over the master connection, one round trip per host and
+poll for all of that host's trials, mirrors them into the attempt's local ``stdout.log`` and
+parses protocol lines from the mirror, so report offsets are offsets in the remote file and a
+resumed engine reattaches where the log says it stopped. A host that stops answering is marked
+unavailable (a :class:`RunnerNotice`), its running trials fail with that reason, new trials go to
+the other hosts, and it is tried again after ``retry_down_after`` seconds. See docs/runners.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hpo.gpus import GpuError, GpuPool, parse_gpu_list
+from hpo.hookspecs import hookimpl
+from hpo.logtail import LogTail, output_tail
+from hpo.running import Exited, Launch, Message, Reported, Runner, RunnerNotice
+
+from . import _remote_sh as sh
+from ._common import Machine, Redactor, RunnerUnavailable, exited
+from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
+
+_SIGNALS = {"TERM": 15, "KILL": 9}
+
+
+def _no_option_injection(value: str | None) -> str | None:
+    if value is not None and (value.startswith("-") or any(c.isspace() for c in value) or not value):
+        raise ValueError(f"must not be empty, start with '-' or contain spaces: {value!r}")
+    return value
+
+
+class SshHostConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(description="host name or address, as for ssh (aliases in ~/.ssh/config work)")
+    name: str | None = Field(None, description="a label for messages (default user@host:port)")
+    port: int | None = Field(None, ge=1, le=65535)
+    user: str | None = None
+    identity_file: str | None = None
+    slots: int = Field(1, ge=1, description="trials this host runs at once")
+    gpus: list[int | str] | None = Field(
+        None, description="GPU devices (default: detected on the host when a trial asks for GPUs)")
+    python: str | None = Field(None, description="interpreter for trials; its folder leads PATH")
+    workdir: str | None = Field(None, description="where the command runs (default: the same path as here)")
+    env: dict[str, str] = Field(default_factory=dict)
+
+    _check_host = field_validator("host", "user")(lambda cls, v: _no_option_injection(v))
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{user}{self.host}{port}"
+
+
+class SshConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hosts: list[SshHostConfig] = Field(min_length=1)
+    known_hosts: str | None = Field(None, description="known_hosts file (default: ssh's own)")
+    strict_host_key_checking: bool | Literal["accept-new"] = Field(
+        True, description="false turns host key verification off (explicitly insecure)")
+    env_passthrough: list[str] = Field(
+        default_factory=list, description="variables passed by name from the engine's environment")
+    rundir: str = Field(".hpo/runs", description="remote folder for attempt files (relative: to $HOME)")
+    keep_remote_files: bool = False
+    grace_period: float = Field(5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
+    poll_interval: float = Field(0.2, ge=0, description="least seconds between polls of one host")
+    connect_timeout: float = Field(10.0, gt=0)
+    server_alive_interval: float = Field(5.0, gt=0)
+    retry_down_after: float = Field(30.0, ge=0, description="seconds before a down host is tried again")
+    ssh: str = Field("ssh", description="the OpenSSH client executable")
+    ssh_options: dict[str, str] = Field(default_factory=dict, description="extra `-o Key=Value` options")
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> "SshConfig":
+        labels = [h.label for h in self.hosts]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"two hosts are called {dupes[0]!r}; give them distinct `name`s")
+        return self
+
+
+@dataclass
+class _Host:
+    cfg: SshHostConfig
+    client: SshClient
+    machine: Machine
+    up: bool = True
+    down_reason: str = ""
+    down_since: float = 0.0
+    next_poll: float = 0.0
+    inflight: Future | None = None
+    inflight_signals: dict[str, str] = field(default_factory=dict)  # key -> signal sent with it
+    lost: list[str] = field(default_factory=list)  # run folders of attempts lost while it was down
+    trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
+
+    @property
+    def name(self) -> str:
+        return self.cfg.label
+
+
+@dataclass
+class _Attempt:
+    launch: Launch
+    host: _Host
+    rundir: str
+    started: float
+    tail: LogTail
+    fetched: int = 0  # remote stdout bytes already in the local mirror
+    stop_reason: str | None = None
+    timed_out: bool = False
+    kill_at: float | None = None
+    signal_due: str | None = None
+    signal_sent: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.launch.trial_id}-{self.launch.attempt}"
+
+    @property
+    def mirror(self) -> Path:
+        return self.launch.trial_dir / "stdout.log"
+
+
+class SshRunner(Runner):
+    name = "ssh"
+    Config = SshConfig
+
+    def __init__(self, config: SshConfig):
+        super().__init__(config)
+        self._control_dir: Path | None = None
+        self._hosts: list[_Host] | None = None  # built on first use: validating a spec connects nowhere
+        self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._pending: list[Message] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self.redact = Redactor(os.environ[n] for n in config.env_passthrough if n in os.environ)
+
+    # -- hosts -----------------------------------------------------------------------------
+
+    @property
+    def hosts(self) -> list[_Host]:
+        if self._hosts is None:
+            c = self.config
+            self._control_dir = Path(tempfile.mkdtemp(prefix="hpo-ssh-", dir="/tmp"))
+            options = SshOptions(
+                executable=c.ssh, known_hosts=c.known_hosts,
+                strict_host_key_checking=c.strict_host_key_checking, connect_timeout=c.connect_timeout,
+                server_alive_interval=c.server_alive_interval, extra=tuple(c.ssh_options.items()),
+            )
+            self._hosts = []
+            for h in c.hosts:
+                target = SshTarget(h.host, h.port, h.user, h.identity_file)
+                gpus = GpuPool([str(g) for g in h.gpus]) if h.gpus is not None else None
+                self._hosts.append(_Host(h, SshClient(target, options, self._control_dir),
+                                         Machine(h.label, h.slots, gpus)))
+        return self._hosts
+
+    def _host_env(self, host: _Host) -> dict[str, str]:
+        env = dict(host.cfg.env)
+        if host.cfg.python:
+            env["HPO_PYTHON"] = host.cfg.python
+        return env
+
+    def _mark_down(self, host: _Host, reason: str) -> None:
+        reason = self.redact(reason)
+        host.up, host.down_reason, host.down_since = False, reason, time.monotonic()
+        lost = [a for a in self._attempts.values() if a.host is host]
+        self._pending.append(RunnerNotice(
+            f"SSH host {host.name} is unavailable: {reason}. "
+            f"{len(lost)} running trial(s) on it failed; new trials go to the other hosts; "
+            f"it is tried again in {self.config.retry_down_after:g}s.",
+            {"host": host.name, "reason": reason, "trials": [a.launch.trial_id for a in lost]},
+        ))
+        for att in lost:
+            host.lost.append(att.rundir)
+            self._pending.append(self.redact.exited(Exited(
+                att.launch.trial_id, att.launch.attempt, "failed",
+                reason=f"SSH host {host.name} became unavailable: {reason}",
+                output_tail=output_tail(att.mirror),
+            )))
+            self._forget(att)
+
+    def _detect_gpus(self, host: _Host) -> None:
+        """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
+        out = host.client.run(sh.gpu_query_script(self._host_env(host)), timeout=30).decode()
+        lines = out.splitlines()
+        head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
+        if head is None:
+            raise GpuError(f"unexpected answer to the GPU query on {host.name}: {out[-300:]!r}")
+        body = lines[head + 1:]
+        failed = [line for line in body if line.startswith("@@hpo-gpus-failed")]
+        if failed:
+            raise GpuError(f"nvidia-smi failed on {host.name}: {' '.join(body)[-300:]}")
+        devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
+        host.machine.gpus = GpuPool(devices)
+
+    def _gpus_known(self, host: _Host, gpus: int) -> bool:
+        if not gpus or host.machine.gpus is not None:
+            return True
+        try:
+            self._detect_gpus(host)
+        except SshUnavailable as exc:
+            self._mark_down(host, str(exc))
+            return False
+        return True
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def capacity(self) -> int | None:
+        return sum(h.slots for h in self.config.hosts)
+
+    def can_start(self, launch: Launch) -> bool:
+        up = [h for h in self.hosts if h.up and self._gpus_known(h, launch.gpus)]
+        if any(h.machine.fits(launch.gpus) for h in up):
+            return True
+        # wait only while some reachable host could take it once a trial ends
+        return not any(h.machine.possible(launch.gpus) for h in up)
+
+    def start(self, launch: Launch) -> dict[str, Any]:
+        up = [h for h in self.hosts if h.up and self._gpus_known(h, launch.gpus)]
+        if up and not any(h.machine.possible(launch.gpus) for h in up):
+            most = max(h.machine.gpus.total if h.machine.gpus else 0 for h in up)
+            raise RunnerUnavailable(f"the trial needs {launch.gpus} GPU(s) but no SSH host has that "
+                                    f"many (the most any host has is {most})")
+        errors = []
+        for host in sorted((h for h in self.hosts if h.up), key=lambda h: -h.machine.free_slots):
+            if not self._gpus_known(host, launch.gpus) or not host.machine.fits(launch.gpus):
+                continue
+            try:
+                return self._start_on(host, launch)
+            except SshUnavailable as exc:
+                self._mark_down(host, str(exc))
+                errors.append(f"{host.name}: {self.redact(str(exc))}")
+        down = [f"{h.name} is down ({h.down_reason})" for h in self.hosts if not h.up]
+        need = f" with {launch.gpus} free GPU(s)" if launch.gpus else ""
+        raise RunnerUnavailable(
+            f"no SSH host{need} could take the trial: " + "; ".join(errors + down or ["all hosts are full"])
+        )
+
+    def _start_on(self, host: _Host, launch: Launch) -> dict[str, Any]:
+        devices = host.machine.take(launch.key, launch.gpus)
+        env = {**launch.env, **self._host_env(host)}
+        if host.machine.gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+        env.update({n: os.environ[n] for n in self.config.env_passthrough if n in os.environ})
+        rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        python_dir = os.path.dirname(host.cfg.python) if host.cfg.python else None
+        script = sh.launch_script(rundir, host.cfg.workdir or str(launch.workdir), env, launch.command,
+                                  python_dir or None)
+        try:
+            out = host.client.run(script)
+            rundir, pid, ticks, boot = sh.parse_started(out)
+        except SshCommandFailed as exc:
+            host.machine.release(launch.key)
+            raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
+        except BaseException:
+            host.machine.release(launch.key)
+            raise
+        att = _Attempt(launch, host, rundir, time.time(), LogTail(launch.trial_dir / "stdout.log"))
+        att.mirror.write_bytes(b"")
+        self._attempts[launch.key] = att
+        host.next_poll = 0.0
+        return {"host": host.name, "rundir": rundir, "pid": pid, "ticks": ticks, "boot": boot,
+                "started": att.started, "gpus": list(devices)}
+
+    def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
+        host = next((h for h in self.hosts if h.name == handle.get("host")), None)
+        rundir = handle.get("rundir")
+        if host is None or not rundir or not host.up:
+            return False
+        try:
+            out = host.client.run(sh.check_script(rundir)).decode()
+        except SshUnavailable as exc:
+            self._mark_down(host, str(exc))
+            return False
+        except SshCommandFailed:
+            return False
+        if "@@hpo-check alive" not in out and "@@hpo-check exited" not in out:
+            return False
+        mirror = launch.trial_dir / "stdout.log"
+        size = mirror.stat().st_size if mirror.exists() else 0
+        with open(mirror, "ab") as fh:
+            fh.truncate(min(size, offset))
+        att = _Attempt(launch, host, rundir, float(handle.get("started", time.time())),
+                       LogTail(mirror, offset), fetched=min(size, offset))
+        devices = handle.get("gpus") or []
+        if devices and not self._gpus_known(host, len(devices)):
+            return False
+        try:
+            host.machine.claim(launch.key, devices)
+        except GpuError:
+            host.machine.claim(launch.key, [])  # the GPU list changed since; keep following it
+        self._attempts[launch.key] = att
+        return True
+
+    def discard(self, launch: Launch) -> None:
+        rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        for host in self.hosts:
+            if host.up:
+                try:
+                    host.client.run(sh.kill_script([rundir], remove=True))
+                except (SshUnavailable, SshCommandFailed):
+                    pass
+        for name in ("stdout.log", "stderr.log"):
+            (launch.trial_dir / name).unlink(missing_ok=True)
+
+    def running(self) -> list[tuple[int, int]]:
+        return list(self._attempts)
+
+    def stop(self, trial_id: int, attempt: int, reason: str) -> None:
+        att = self._attempts.get((trial_id, attempt))
+        if att is None or att.stop_reason is not None:
+            return
+        att.stop_reason, att.signal_due = reason, "TERM"
+        att.kill_at = time.monotonic() + self.config.grace_period
+        att.host.next_poll = 0.0
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def poll(self) -> list[Message]:
+        out, self._pending = self._pending, []
+        now, wall = time.monotonic(), time.time()
+        for att in list(self._attempts.values()):
+            lim = att.launch.timeout
+            if lim is not None and att.stop_reason is None and wall - att.started > lim:
+                att.timed_out = True
+                self.stop(att.launch.trial_id, att.launch.attempt, f"timed out after {lim:g}s")
+            if att.kill_at is not None and now >= att.kill_at:
+                att.signal_due, att.kill_at = "KILL", None
+                att.host.next_poll = 0.0
+        for host in self.hosts:
+            if host.inflight is not None and host.inflight.done():
+                out += self._collect(host)
+        for host in self.hosts:
+            if host.inflight is None:
+                self._submit(host, now)
+        return out + self._drain_pending()
+
+    def _drain_pending(self) -> list[Message]:
+        out, self._pending = self._pending, []
+        return out
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(8, len(self.hosts)), thread_name_prefix="hpo-ssh")
+        return self._pool
+
+    def _submit(self, host: _Host, now: float) -> None:
+        if not host.up:
+            if now - host.down_since >= self.config.retry_down_after:
+                host.down_since = now
+                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n", 30)
+            return
+        mine = [a for a in self._attempts.values() if a.host is host]
+        if (not mine and not host.trash) or now < host.next_poll:
+            return
+        entries, signals = [], {}
+        for att in mine:
+            entries.append(sh.PollEntry(att.key, att.rundir, att.fetched, att.signal_due))
+            if att.signal_due:
+                signals[att.key] = att.signal_due
+                att.signal_due = None
+        script = sh.poll_script(entries, self._host_env(host), list(host.trash))
+        host.trash.clear()
+        host.inflight, host.inflight_signals = self._executor().submit(_run_twice, host.client, script), signals
+        host.next_poll = now + self.config.poll_interval
+
+    def _collect(self, host: _Host) -> list[Message]:
+        fut, host.inflight = host.inflight, None
+        try:
+            raw = fut.result()
+        except SshUnavailable as exc:
+            if host.up:
+                self._mark_down(host, str(exc))
+            return self._drain_pending()
+        except SshCommandFailed as exc:
+            return [RunnerNotice(f"polling SSH host {host.name} failed: {self.redact(str(exc))}")]
+        if not host.up:  # it answered the retry
+            return self._host_back(host)
+        try:
+            results = sh.parse_poll(raw)
+        except ValueError as exc:
+            return [RunnerNotice(f"SSH host {host.name}: {exc}")]
+        out: list[Message] = []
+        for att in [a for a in list(self._attempts.values()) if a.host is host]:
+            res = results.get(att.key)
+            if res is None:
+                continue
+            if att.key in host.inflight_signals:
+                att.signal_sent = _SIGNALS[host.inflight_signals[att.key]]
+            out += self._advance(att, res)
+        return out
+
+    def _advance(self, att: _Attempt, res: sh.PollResult) -> list[Message]:
+        launch = att.launch
+        if res.data:
+            with open(att.mirror, "ab") as fh:
+                fh.write(res.data)
+            att.fetched += len(res.data)
+        msgs: list[Message] = [
+            Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
+            for r, off in att.tail.read_reports()
+        ]
+        if not res.finished or att.fetched < res.size:
+            if res.finished:
+                att.host.next_poll = 0.0  # more output to fetch before the exit
+            return msgs
+        msgs += [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
+                 for r, off in att.tail.flush_reports()]
+        err = launch.trial_dir / "stderr.log"
+        err.write_bytes(res.stderr_tail)
+        tail = output_tail(att.mirror, err)
+        if att.tail.protocol_errors:
+            tail = "protocol errors:\n" + "\n".join(att.tail.protocol_errors[-5:]) + "\n" + tail
+        code = res.exit_code
+        if code is None and att.stop_reason is None:
+            code = "the process vanished without an exit status (killed, or the host rebooted)"
+        msgs.append(self.redact.exited(exited(
+            launch, code, stop_reason=att.stop_reason, timed_out=att.timed_out,
+            signal_sent=att.signal_sent, output_tail=tail,
+        )))
+        if not self.config.keep_remote_files:
+            att.host.trash.append(att.rundir)
+        self._forget(att)
+        return msgs
+
+    def _forget(self, att: _Attempt) -> None:
+        att.host.machine.release(att.launch.key)
+        self._attempts.pop(att.launch.key, None)
+
+    def _host_back(self, host: _Host) -> list[Message]:
+        host.up, host.next_poll = True, 0.0
+        msg = f"SSH host {host.name} is reachable again"
+        if host.lost:
+            try:
+                host.client.run(sh.kill_script(host.lost, remove=not self.config.keep_remote_files))
+                msg += f"; killed what was left of {len(host.lost)} trial(s) lost while it was down"
+                host.lost.clear()
+            except (SshUnavailable, SshCommandFailed) as exc:
+                msg += f"; could not clean up the trials lost while it was down: {exc}"
+        return [RunnerNotice(self.redact(msg), {"host": host.name})]
+
+    def close(self, stop_running: bool) -> None:
+        for host in self._hosts or []:
+            if host.inflight is not None:
+                try:
+                    host.inflight.result(timeout=self.config.connect_timeout + 30)
+                except Exception:
+                    pass
+                host.inflight = None
+            dirs = [a.rundir for a in self._attempts.values() if a.host is host] if stop_running else []
+            if host.up and (dirs or host.trash):
+                try:
+                    host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
+                                    + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash))
+                except (SshUnavailable, SshCommandFailed):
+                    pass
+                host.trash.clear()
+            host.client.close()
+        self._attempts.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+        self._hosts, self._control_dir = None, None
+
+
+def _run_twice(client: SshClient, script: str) -> bytes:
+    """A poll; a failed connection is tried once more on a fresh one before the host counts as down."""
+    try:
+        return client.run(script)
+    except SshUnavailable:
+        time.sleep(0.2)
+        return client.run(script)
+
+
+@hookimpl
+def hpo_register_runners(register):
+    register(SshRunner)

@@ -1,0 +1,199 @@
+"""Throwaway OpenSSH servers for the SSH runner tests.
+
+Each server: a fresh ed25519 host key, key-only auth for root with a fresh client key,
+``UsePAM no``, listening on one address and a free port. A server can also live in its own
+network namespace (a veth pair with addresses from 198.18.0.0/15, the range RFC 2544 reserves
+for benchmarking, so it never collides with a real network), which makes it a second host with
+its own address that dies for real: :meth:`SshServer.kill_host` kills every process in the
+namespace, trials included, like a machine that lost power.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+REQUIRE_ENV = "HPO_TEST_REQUIRE"  # e.g. "sshd,netns,docker": fail instead of skipping
+
+
+def required(what: str) -> bool:
+    return what in {x.strip() for x in os.environ.get(REQUIRE_ENV, "").split(",")}
+
+
+def sshd_missing() -> str | None:
+    if not os.path.exists(SSHD) or not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+        return "OpenSSH server/client not installed (apt-get install openssh-server)"
+    if os.geteuid() != 0:
+        return "the throwaway sshd runs as root (privilege separation)"
+    return None
+
+
+@dataclass
+class Keys:
+    folder: Path
+    host_key: Path = field(init=False)
+    client_key: Path = field(init=False)
+
+    def __post_init__(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.host_key = self.folder / "host_ed25519"
+        self.client_key = self.folder / "client_ed25519"
+        for path in (self.host_key, self.client_key):
+            if not path.exists():
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+        (self.folder / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        os.chmod(self.folder / "authorized_keys", 0o600)
+
+    def known_hosts_line(self, address: str, port: int) -> str:
+        kind, key = Path(f"{self.host_key}.pub").read_text().split()[:2]
+        name = address if port == 22 else f"[{address}]:{port}"
+        return f"{name} {kind} {key}\n"
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+class SshServer:
+    def __init__(self, keys: Keys, folder: Path, address: str = "127.0.0.1", port: int | None = None,
+                 netns: str | None = None):
+        self.keys, self.folder, self.address, self.netns = keys, folder, address, netns
+        self.port = port or (22 if netns else free_port(address))
+        self.proc: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = folder / "sshd_config"
+        self.log = folder / "sshd.log"
+
+    def _prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
+
+    def start(self) -> "SshServer":
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
+        self.config.write_text(
+            f"Port {self.port}\nListenAddress {self.address}\nHostKey {self.keys.host_key}\n"
+            f"PidFile {self.folder / 'sshd.pid'}\nAuthorizedKeysFile {self.keys.folder / 'authorized_keys'}\n"
+            "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nMaxSessions 64\n"
+            "MaxStartups 64:30:128\nLogLevel ERROR\n"
+            # bash sources ~/.bashrc for ssh commands at SHLVL 0; skip it, it can take 0.3s here
+            "SetEnv SHLVL=1\n"
+        )
+        log = open(self.log, "ab")
+        self.proc = subprocess.Popen([*self._prefix(), SSHD, "-D", "-e", "-f", str(self.config)],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sshd exited: {self.log.read_text()[-2000:]}")
+            if self._listening():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"sshd did not start listening: {self.log.read_text()[-2000:]}")
+
+    def _listening(self) -> bool:
+        probe = [*self._prefix(), "python3", "-c",
+                 f"import socket; socket.create_connection(({self.address!r}, {self.port}), 1).close()"]
+        if not self.netns:
+            try:
+                socket.create_connection((self.address, self.port), 1).close()
+                return True
+            except OSError:
+                return False
+        return subprocess.run(probe, capture_output=True).returncode == 0
+
+    def known_hosts(self, path: Path) -> Path:
+        with open(path, "a") as fh:
+            fh.write(self.keys.known_hosts_line(self.address, self.port))
+        return path
+
+    def host_options(self, **extra) -> dict:
+        return {"host": self.address, "port": self.port, "user": "root",
+                "identity_file": str(self.keys.client_key), **extra}
+
+    def stop(self) -> None:
+        """Stop the server and every session it forked (trials run detached and survive)."""
+        if self.proc is None:
+            return
+        for pid in [*_descendants(self.proc.pid), self.proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.proc = None
+
+    def kill_host(self) -> None:
+        """Power off the (namespaced) host: every process in its namespace dies, sshd first."""
+        self.stop()
+        if self.netns:
+            pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True).stdout
+            for pid in pids.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+class NetNamespace:
+    """A network namespace joined to this one by a veth pair; ``address`` is its side."""
+
+    def __init__(self, index: int = 0):
+        tag = uuid.uuid4().hex[:6]
+        self.name = f"hpo-t-{tag}"
+        self.veth = f"hpo{tag}a"  # interface names stay under 15 characters
+        self.peer = f"hpo{tag}b"
+        third = 100 + (os.getpid() + index) % 150
+        self.host_address = f"198.18.{third}.1"
+        self.address = f"198.18.{third}.2"
+
+    def create(self) -> "NetNamespace":
+        steps = [
+            ["ip", "netns", "add", self.name],
+            ["ip", "link", "add", self.veth, "type", "veth", "peer", "name", self.peer],
+            ["ip", "link", "set", self.peer, "netns", self.name],
+            ["ip", "addr", "add", f"{self.host_address}/30", "dev", self.veth],
+            ["ip", "link", "set", self.veth, "up"],
+            ["ip", "netns", "exec", self.name, "ip", "addr", "add", f"{self.address}/30", "dev", self.peer],
+            ["ip", "netns", "exec", self.name, "ip", "link", "set", self.peer, "up"],
+            ["ip", "netns", "exec", self.name, "ip", "link", "set", "lo", "up"],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                self.delete()
+                raise RuntimeError(f"{' '.join(step)}: {done.stderr.strip()}")
+        return self
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)

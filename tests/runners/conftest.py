@@ -1,0 +1,87 @@
+"""Fixtures for the runner tests: throwaway sshd servers, helpers to drive a runner by hand."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from hpo.running import Exited, Launch
+
+from ._sshd import Keys, NetNamespace, SshServer, required, sshd_missing
+
+
+def skip_or_fail(what: str, why: str):
+    if required(what):
+        pytest.fail(f"{what} is required here (HPO_TEST_REQUIRE) but unavailable: {why}")
+    pytest.skip(why)
+
+
+def make_launch(tmp_path: Path, cmd: str, trial_id=1, attempt=1, timeout=None, env=None, gpus=0,
+                group="g") -> Launch:
+    d = tmp_path / "trials" / f"t{trial_id}" / f"attempt-{attempt}"
+    d.mkdir(parents=True, exist_ok=True)
+    return Launch(group, trial_id, attempt, cmd, env or {}, d, tmp_path, timeout, gpus)
+
+
+def drain(runner, until=lambda msgs: any(isinstance(m, Exited) for m in msgs), limit=30.0):
+    msgs, deadline = [], time.monotonic() + limit
+    while time.monotonic() < deadline:
+        msgs += runner.poll()
+        if until(msgs):
+            return msgs
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; got {msgs}")
+
+
+def exits(msgs) -> list[Exited]:
+    return [m for m in msgs if isinstance(m, Exited)]
+
+
+@pytest.fixture(scope="session")
+def ssh_keys(tmp_path_factory) -> Keys:
+    why = sshd_missing()
+    if why:
+        skip_or_fail("sshd", why)
+    return Keys(tmp_path_factory.mktemp("ssh-keys"))
+
+
+@pytest.fixture(scope="session")
+def sshd(ssh_keys, tmp_path_factory) -> SshServer:
+    """One sshd on 127.0.0.1 for the whole session."""
+    server = SshServer(ssh_keys, tmp_path_factory.mktemp("sshd-main"))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        skip_or_fail("sshd", str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def known_hosts(tmp_path, sshd) -> Path:
+    return sshd.known_hosts(tmp_path / "known_hosts")
+
+
+@pytest.fixture
+def second_host(ssh_keys, tmp_path, known_hosts):
+    """Another host: an sshd in its own network namespace (else one on 127.0.0.2)."""
+    ns = None
+    try:
+        ns = NetNamespace().create()
+        server = SshServer(ssh_keys, tmp_path / "sshd-ns", address=ns.address, netns=ns.name).start()
+    except (RuntimeError, OSError) as exc:
+        if ns is not None:
+            ns.delete()
+        if required("netns"):
+            pytest.fail(f"netns is required here (HPO_TEST_REQUIRE) but unavailable: {exc}")
+        ns = None
+        warnings.warn(f"no network namespace ({exc}); the second SSH host is an sshd on 127.0.0.2")
+        server = SshServer(ssh_keys, tmp_path / "sshd-2", address="127.0.0.2").start()
+    server.known_hosts(known_hosts)
+    yield server
+    server.kill_host()
+    if ns is not None:
+        ns.delete()

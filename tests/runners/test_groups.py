@@ -1,0 +1,103 @@
+"""Whole groups through the engine on each runner: a grid of 8 at concurrency 4."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from hpo.engine import Engine
+from hpo.groups import create_group
+from hpo.spec import parse_spec
+from hpo.store import EventStore
+
+from .kits import local_kit, ssh_kit
+
+KITS = ["local", "ssh"]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = EventStore(tmp_path / ".hpo" / "hpo.db")
+    yield s
+    s.close()
+
+
+def run_group(store, tmp_path, runner: dict, cmd: str, n: int = 8, concurrency: int = 4, listeners=()):
+    spec = {
+        "settings": {"concurrency": concurrency, "matrix": {"x": {"values": list(range(1, n + 1))}}},
+        "run": {"cmd": cmd},
+        "runner": runner,
+    }
+    text = json.dumps(spec)
+    parsed = parse_spec(text, source=str(tmp_path / "spec.yaml"))
+    gid = create_group(store, parsed, seed=0, source=text, source_path=str(tmp_path / "spec.yaml"))
+    state = Engine(store, gid, poll_interval=0.02, listeners=list(listeners)).run()
+    return gid, state
+
+
+def peak_running(store, gid) -> int:
+    running = peak = 0
+    for s in store.read(gid):
+        running += {"TrialLaunched": 1, "TrialFinished": -1}.get(s.type, 0)
+        peak = max(peak, running)
+    return peak
+
+
+@pytest.fixture(params=KITS)
+def kit(request, tmp_path):
+    if request.param == "local":
+        return local_kit(tmp_path)
+    if request.param == "ssh":
+        servers = [request.getfixturevalue("sshd"), request.getfixturevalue("second_host")]
+        return ssh_kit(tmp_path, servers, request.getfixturevalue("known_hosts"), slots=2)
+    raise AssertionError(request.param)
+
+
+def test_a_grid_of_8_at_concurrency_4(kit, store, tmp_path):
+    gid, state = run_group(store, tmp_path, kit.spec_section(),
+                           "echo @hpo step=1 score={{ x }}; sleep 0.3; echo @hpo step=2 score=$(( {{ x }} * 2 ))")
+    assert state.status == "succeeded", state.reason
+    trials = [state.trials[i] for i in sorted(state.trials)]
+    assert len(trials) == 8 and all(t.status == "succeeded" for t in trials)
+    assert [t.metrics["score"] for t in trials] == [2.0 * x for x in range(1, 9)]
+    assert peak_running(store, gid) == 4
+    if kit.name == "ssh":
+        hosts = {t.handle["host"] for t in trials}
+        assert len(hosts) == 2  # both hosts took trials
+
+
+def test_a_host_killed_mid_group(store, tmp_path, sshd, second_host, known_hosts, monkeypatch, caplog):
+    """Two hosts with 2 slots each; the second one dies while two trials run on it."""
+    secret = "tok-9f8e7d6c5b"
+    monkeypatch.setenv("HPO_TEST_TOKEN", secret)
+    kit = ssh_kit(tmp_path, [sshd, second_host], known_hosts, slots=2)
+    runner = kit.spec_section(grace_period=1.0, connect_timeout=2, retry_down_after=3600,
+                              env_passthrough=["HPO_TEST_TOKEN"])
+    runner["hosts"][1]["name"] = "h2"
+    killed = []
+
+    def kill_when_busy(stored, state):
+        on_h2 = [t for t in state.running() if t.handle.get("host") == "h2"]
+        if not killed and len(on_h2) == 2:
+            killed.extend(t.trial_id for t in on_h2)
+            second_host.kill_host()
+
+    cmd = 'echo "token $HPO_TEST_TOKEN"; echo "@hpo score={{ x }}"; sleep 1'
+    with caplog.at_level(logging.WARNING, logger="hpo.engine"):
+        gid, state = run_group(store, tmp_path, runner, cmd, listeners=[kill_when_busy])
+    assert killed, "the second host never ran two trials at once"
+    assert state.status == "succeeded"
+    assert len(state.trials) == 8
+    failed = {t.trial_id: t for t in state.trials.values() if t.status == "failed"}
+    assert set(killed) <= set(failed)
+    for t in failed.values():
+        assert "SSH host h2 became unavailable" in t.reason
+    for t in state.trials.values():
+        if t.status != "failed":
+            assert t.status == "succeeded" and t.handle["host"] != "h2"
+    assert any("SSH host h2 is unavailable" in r.message for r in caplog.records)
+    db = (tmp_path / ".hpo" / "hpo.db").read_bytes() + b"".join(
+        p.read_bytes() for p in (tmp_path / ".hpo").glob("hpo.db-*"))
+    assert secret.encode() not in db and b"token ***" in db
