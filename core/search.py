@@ -9,8 +9,10 @@ makes ``hpo replay --check`` and crash-proof resume possible.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -49,11 +51,27 @@ class TrialRecord:
         return self.status in (PENDING, RUNNING)
 
 
+def params_key(params: dict[str, Any]) -> str:
+    """A canonical text form of a params dict: equal params, equal keys."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class SearchHistory:
-    """Every trial of the group so far, in ``trial_id`` order (pending ones included)."""
+    """Every trial of the group so far, in ``trial_id`` order (pending ones included).
+
+    ``keys`` (optional, read-only) is the set of :func:`params_key` of every trial's params; the
+    engine keeps it up to date so that searchers avoiding duplicates need not rebuild it.
+    """
 
     trials: tuple[TrialRecord, ...] = ()
+    keys: AbstractSet[str] | None = field(default=None, compare=False, repr=False)
+
+    def param_keys(self) -> AbstractSet[str]:
+        """:func:`params_key` of every trial so far."""
+        if self.keys is None:
+            object.__setattr__(self, "keys", frozenset(params_key(t.params) for t in self.trials))
+        return self.keys  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self.trials)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from hpo import events as ev
-from hpo.search import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, SearchHistory, TrialRecord
+from hpo.search import (
+    FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, SearchHistory, TrialRecord, params_key,
+)
 from hpo.store import Stored, parse_ts
 
 
@@ -78,6 +80,10 @@ class GroupState:
     group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
     exhausted: str | None = None
     plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
+    # caches for history(): rebuilt only for trials that changed (never part of equality)
+    _records: dict[int, TrialRecord] = field(default_factory=dict, compare=False, repr=False)
+    _dirty: set[int] = field(default_factory=set, compare=False, repr=False)
+    _keys: set[str] = field(default_factory=set, compare=False, repr=False)
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -91,6 +97,9 @@ class GroupState:
     def apply(self, s: Stored) -> None:
         e, t = s.event, parse_ts(s.ts)
         self.version, self.last_seq, self.last_ts = s.version, s.seq, t
+        trial_id = getattr(e, "trial_id", None)
+        if trial_id is not None:
+            self._dirty.add(trial_id)
         handler = getattr(self, "_on_" + e.type, None)  # type: ignore[attr-defined]
         if handler is not None:
             handler(e, t)
@@ -117,6 +126,7 @@ class GroupState:
         self.trials[e.trial_id] = TrialState(
             e.trial_id, dict(e.params), dict(e.meta), e.searcher, e.seed, suggested_at=t
         )
+        self._keys.add(params_key(e.params))
 
     def _on_TrialLaunched(self, e: ev.TrialLaunched, t: float) -> None:
         tr = self.trials[e.trial_id]
@@ -185,13 +195,21 @@ class GroupState:
         return len(self.trials) + 1
 
     def history(self) -> SearchHistory:
+        """What searchers see; incremental: only trials changed since the last call are rebuilt."""
         name = self.metric_name
-        return SearchHistory(
-            tuple(
-                TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
-                for t in sorted(self.trials.values(), key=lambda t: t.trial_id)
-            )
-        )
+        for trial_id in self._dirty:
+            t = self.trials.get(trial_id)
+            if t is not None:
+                self._records[trial_id] = TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
+        self._dirty.clear()
+        records = self._records
+        if len(records) != len(self.trials):  # e.g. a state unpickled from an older snapshot
+            self._records = records = {
+                i: TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
+                for i, t in self.trials.items()
+            }
+        ordered = records.values() if _ascending(records) else [records[i] for i in sorted(records)]
+        return SearchHistory(tuple(ordered), keys=self._keys)
 
     def by_status(self, *statuses: str) -> list[TrialState]:
         return [t for t in self.trials.values() if t.status in statuses]
@@ -217,3 +235,9 @@ class GroupState:
         if self.engine is None:
             return False
         return now - self.engine["seen_at"] < self.engine["lease_seconds"]
+
+
+def _ascending(records: dict[int, TrialRecord]) -> bool:
+    """Trials are suggested in id order, so the dict is almost always already sorted."""
+    n = len(records)
+    return n == 0 or (next(iter(records)) == 1 and next(reversed(records)) == n)

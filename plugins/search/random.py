@@ -7,19 +7,14 @@ distributions included) is smaller than the budget, the search stops at exhausti
 
 from __future__ import annotations
 
-import json
 import math
 
 from hpo.errors import SpecError
 from hpo.hookspecs import hookimpl
 from hpo.plugins.search.budget import NExperimentsConfig
-from hpo.search import Decision, Exhausted, SearchHistory, Searcher, Suggestion
+from hpo.search import Decision, Exhausted, SearchHistory, Searcher, Suggestion, params_key
 
 MAX_DRAWS = 1000
-
-
-def config_key(params: dict, names: list[str]) -> str:
-    return json.dumps([params.get(n) for n in names], sort_keys=True, default=str)
 
 
 class RandomSearcher(Searcher):
@@ -54,11 +49,11 @@ class RandomSearcher(Searcher):
                     f"(n_experiments was {self.config.n_experiments}); all were tried"
                 )
             return Exhausted(f"ran {self._limit} random configs")
-        seen = {config_key(t.params, self._names) for t in history.trials}
+        seen = history.param_keys()
         rng = self.rng(history.next_trial_id)
         for _ in range(MAX_DRAWS):
             params = {name: p.sample(rng) for name, p in self.space.items()}
-            if config_key(params, self._names) not in seen:
+            if params_key(params) not in seen:
                 return Suggestion(params)
         return Exhausted(
             f"no new config found in {MAX_DRAWS} draws after {len(seen)} distinct configs; "
