@@ -34,7 +34,7 @@ class LineProgress:
         of = f"/{self.plan.planned}" if self.plan.planned else ""
         text = f"{snap.done}{of} done"
         if snap.best is not None:
-            text += f", best {num(snap.best.value(state.metric_name), 6)} (trial {snap.best.trial_id})"
+            text += f", best {num(snap.best.value(state.metric_name))} (trial {snap.best.trial_id})"
         return text
 
     def __call__(self, s: Stored, state: GroupState) -> None:
