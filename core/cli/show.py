@@ -74,7 +74,8 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
     if as_json:
         print_json(group_record(loaded.state, plan, loaded.moment))
         return
-    Console(highlight=False).print(status_view(snapshot(loaded.state, plan, loaded.moment)))
+    snap = snapshot(loaded.state, plan, loaded.moment, loaded.attempt_started)
+    Console(highlight=False).print(status_view(snap))
 
 
 @click.command()

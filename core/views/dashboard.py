@@ -123,7 +123,8 @@ def running_table(snap: Snapshot) -> RenderableType:
     table.add_column("for", justify="right")
     table.add_column("params", overflow="ellipsis", no_wrap=True)
     for t in trials[:MAX_RUNNING_ROWS]:
-        since = None if t.started_at is None else snap.now - t.started_at
+        start = snap.running_since(t)
+        since = None if start is None else snap.now - start
         row = [str(t.trial_id), str(t.last_step) if t.reports else "-"]
         row += [num(t.metrics.get(m)) for m in metrics]
         if hyperband:

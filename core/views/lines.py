@@ -30,11 +30,13 @@ class LineProgress:
             self.console.print(f"trial {t.trial_id} running: {params_text(t.params)}", markup=False, soft_wrap=True)
 
     def _progress(self, state: GroupState) -> str:
-        snap = snapshot(state, self.plan, now=state.last_ts or 0.0)
+        """``5/12 done, best 0.9556 (trial 4)``: two cheap passes, it runs for every trial."""
+        done = sum(1 for t in state.trials.values() if t.finished and not t.resumable)
         of = f"/{self.plan.planned}" if self.plan.planned else ""
-        text = f"{snap.done}{of} done"
-        if snap.best is not None:
-            text += f", best {num(snap.best.value(state.metric_name))} (trial {snap.best.trial_id})"
+        text = f"{done}{of} done"
+        best = state.best()
+        if best is not None:
+            text += f", best {num(best.value(state.metric_name))} (trial {best.trial_id})"
         return text
 
     def __call__(self, s: Stored, state: GroupState) -> None:

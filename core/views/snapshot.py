@@ -45,6 +45,11 @@ class Snapshot:
     current: RungProgress | None = None  # the rung the newest trial belongs to
     engine_gone: bool = False  # seen now, "running", but no engine holds the lease any more
     seen_now: bool = True  # False for a past moment (--as-of): process checks make no sense then
+    attempt_started: dict[int, float] = field(default_factory=dict)  # trial -> its attempt's launch
+
+    def running_since(self, t: TrialState) -> float | None:
+        """When the trial's current attempt started (``started_at`` is its first attempt's)."""
+        return self.attempt_started.get(t.trial_id, t.started_at)
 
     @property
     def live(self) -> bool:
@@ -57,24 +62,31 @@ class Snapshot:
         return None
 
 
-def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapshot:
-    """The snapshot at ``now`` (default: the clock while the group runs, else its last event)."""
+def snapshot(state: GroupState, plan: Plan, now: float | None = None,
+             attempt_started: dict[int, float] | None = None) -> Snapshot:
+    """The snapshot at ``now`` (default: the clock while the group runs, else its last event).
+
+    ``attempt_started`` (trial -> launch time of its current attempt, see
+    :func:`hpo.views.source.launch_times`)
+    makes "running for" right for trials a resume launched again.
+    """
     seen_now = now is None
     if now is None:
         now = time.time() if state.status in LIVE else (state.finished_at or state.last_ts or 0.0)
-    snap = Snapshot(state, plan, now, seen_now=seen_now)
+    snap = Snapshot(state, plan, now, seen_now=seen_now, attempt_started=dict(attempt_started or {}))
     if seen_now and state.status == "running":
         snap.engine_gone = state.engine is None or not engine_alive(state.engine, now)
     trials = sorted(state.trials.values(), key=lambda t: t.trial_id)
     for t in trials:
         snap.counts[t.status] = snap.counts.get(t.status, 0) + 1
-    snap.done = sum(snap.counts.get(s, 0) for s in (SUCCEEDED, FAILED, STOPPED))
+    # a trial a pause interrupted runs again on resume: it is not done
+    snap.done = sum(1 for t in trials if t.status in (SUCCEEDED, FAILED, STOPPED) and not t.resumable)
     snap.started_at = state.created_at
     end = state.finished_at if state.finished_at and state.status not in LIVE else now
     if snap.started_at is not None:
         snap.elapsed = max(end - snap.started_at, 0.0)
-    snap.remaining = _remaining(snap, trials)
     snap.running = [t for t in trials if t.status == RUNNING]
+    snap.remaining = _remaining(snap, trials)
     snap.best = state.best()
     snap.failures = sorted(
         (t for t in trials if t.status == FAILED), key=lambda t: (t.finished_at or 0, t.trial_id),
@@ -86,14 +98,27 @@ def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapsho
 
 
 def _remaining(snap: Snapshot, trials: list[TrialState]) -> float | None:
-    """Time left if the trials still to finish take as long, per slot, as the ones that did."""
+    """Time left: the trials still to run, at the mean duration of the finished ones, spread
+    over the group's concurrency (so a pause in the group's past does not inflate it)."""
     if not snap.live:
         return 0.0 if snap.state.status != "created" else None
     planned = snap.plan.planned
-    if not planned or not snap.done or snap.elapsed is None:
+    if not planned or not snap.done:
         return None
+    took = [t.finished_at - since for t in trials
+            if t.finished and not t.resumable and t.finished_at is not None
+            and (since := snap.running_since(t)) is not None]
+    if not took:
+        return None
+    engine = snap.state.engine or {}
+    slots = max(int(engine.get("concurrency") or snap.state.spec.get("concurrency") or 1), 1)
     left = max(planned - snap.done, 0)
-    return snap.elapsed / snap.done * left
+    running_for = [snap.now - s for t in snap.running if (s := snap.running_since(t)) is not None]
+    mean = sum(took) / len(took)
+    # the running ones are part way through; the rest start as slots free up
+    partial = sum(max(mean - r, 0.0) for r in running_for)
+    waiting = max(left - len(running_for), 0)
+    return (partial + waiting * mean) / min(slots, max(left, 1))
 
 
 def rung_progress(state: GroupState, plan: Plan) -> list[RungProgress]:

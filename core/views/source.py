@@ -9,9 +9,10 @@ before it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
@@ -20,7 +21,7 @@ from hpo.errors import HpoError, StoreError
 from hpo.migrations import migrate
 from hpo import snapshots
 from hpo.state import GroupState
-from hpo.store import EventStore, default_db_path
+from hpo.store import EventStore, default_db_path, parse_ts
 
 
 class ReadOnlyStore(EventStore):
@@ -71,25 +72,45 @@ def parse_time(text: str) -> float:
 def resolve_as_of(store: EventStore, group_id: str, as_of: str | None) -> tuple[int | None, float | None]:
     """``(seq, moment)``: the global ``seq`` to fold up to and the time the view is seen at.
 
-    ``(None, None)`` means everything, seen now. A seq is seen at its event's time.
+    ``(None, None)`` means everything, seen now. A seq is seen at its event's time. Plain SQL
+    on the ``seq``/``ts`` columns: no payload is decoded, whatever the size of the group.
     """
     if as_of is None or as_of.strip() == "":
         return None, None
-    events = store.read(group_id)
-    if not events:
+    first = store.conn.execute(
+        "SELECT MIN(seq), MIN(ts) FROM events WHERE group_id = ?", (group_id,)).fetchone()
+    if first[0] is None:
         return None, None
-    first = events[0]
     if as_of.strip().isdigit():
         seq = int(as_of)
-        if seq < first.seq:
-            raise AsOfError(f"--as-of {seq}: the group was created at seq {first.seq}")
-        before = [s for s in events if s.seq <= seq]
-        return seq, before[-1].time
+        if seq < first[0]:
+            raise AsOfError(f"--as-of {seq}: the group was created at seq {first[0]}")
+        row = store.conn.execute(
+            "SELECT seq, ts FROM events WHERE group_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (group_id, seq)).fetchone()
+        return seq, parse_ts(row[1])
     moment = parse_time(as_of)
-    before = [s for s in events if s.time <= moment]
-    if not before:
-        raise AsOfError(f"--as-of {as_of}: the group was created later, at {first.ts}")
-    return before[-1].seq, moment
+    # every ts is written by utcnow() in one format, so the strings order like the times
+    stamp = datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="microseconds")
+    row = store.conn.execute(
+        "SELECT seq FROM events WHERE group_id = ? AND ts <= ? ORDER BY seq DESC LIMIT 1",
+        (group_id, stamp)).fetchone()
+    if row is None:
+        raise AsOfError(f"--as-of {as_of}: the group was created later, at {first[1]}")
+    return row[0], moment
+
+
+def launch_times(store: EventStore, group_id: str, until_seq: int | None = None) -> dict[int, float]:
+    """Trial -> when its latest attempt was launched (``TrialLaunched`` rows only, by index)."""
+    sql = "SELECT payload, ts FROM events WHERE group_id = ? AND type = 'TrialLaunched'"
+    args: list = [group_id]
+    if until_seq is not None:
+        sql += " AND seq <= ?"
+        args.append(until_seq)
+    out: dict[int, float] = {}
+    for payload, ts in store.conn.execute(sql + " ORDER BY seq", args):
+        out[int(json.loads(payload)["trial_id"])] = parse_ts(ts)
+    return out
 
 
 @dataclass
@@ -98,13 +119,15 @@ class Loaded:
 
     state: GroupState
     moment: float | None = None
+    attempt_started: dict[int, float] = field(default_factory=dict)  # see launch_times
 
 
 def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
     """The group named ``ref`` (id, prefix or name), folded up to ``as_of``."""
     group_id = store.resolve(ref)
     seq, moment = resolve_as_of(store, group_id, as_of)
-    return Loaded(snapshots.load_state(store, group_id, until_seq=seq), moment)
+    state = snapshots.load_state(store, group_id, until_seq=seq)
+    return Loaded(state, moment, launch_times(store, group_id, seq))
 
 
 def open_readonly(db: Path | None) -> ReadOnlyStore:
