@@ -85,3 +85,16 @@ def second_host(ssh_keys, tmp_path, known_hosts):
     server.kill_host()
     if ns is not None:
         ns.delete()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A LocalCluster with 2 worker processes, shared by the Dask runner tests."""
+    try:
+        import distributed
+    except ImportError:
+        skip_or_fail("dask", "Dask is not installed (pip install 'hpo-groups[dask]')")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=40)
+    yield cluster
+    cluster.close()

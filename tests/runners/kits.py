@@ -71,3 +71,16 @@ def ssh_kit(tmp: Path, servers: list, known_hosts: Path, slots: int = 4) -> Kit:
 
 def env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def dask_kit(tmp: Path, scheduler: str) -> Kit:
+    """Trials on a shared 2-worker LocalCluster; with GPUs, the runner's own local cluster whose
+    first worker holds the (fake) GPUs."""
+    from hpo.plugins.runners.dask_runner import DaskRunner
+
+    def options(grace_period: float = 5.0, gpus: list[str] | None = None, **extra) -> dict[str, Any]:
+        if gpus is not None:
+            return {"scheduler": "local", "n_workers": 2, "gpus": gpus, "grace_period": grace_period, **extra}
+        return {"scheduler": scheduler, "grace_period": grace_period, **extra}
+
+    return Kit("dask", tmp, options, DaskRunner)

@@ -18,9 +18,9 @@ from hpo.running import Exited, Reported
 from hpo.spec.template import render
 
 from .conftest import drain, exits, make_launch
-from .kits import local_kit, ssh_kit
+from .kits import dask_kit, local_kit, ssh_kit
 
-KITS = ["local", "ssh"]
+KITS = ["local", "ssh", "dask"]
 
 
 @pytest.fixture(params=KITS)
@@ -30,6 +30,8 @@ def kit(request, tmp_path):
     if request.param == "ssh":
         sshd = request.getfixturevalue("sshd")
         return ssh_kit(tmp_path, [sshd], request.getfixturevalue("known_hosts"))
+    if request.param == "dask":
+        return dask_kit(tmp_path, request.getfixturevalue("dask_cluster").scheduler_address)
     raise AssertionError(request.param)
 
 

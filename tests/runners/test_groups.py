@@ -12,9 +12,9 @@ from hpo.groups import create_group
 from hpo.spec import parse_spec
 from hpo.store import EventStore
 
-from .kits import local_kit, ssh_kit
+from .kits import dask_kit, local_kit, ssh_kit
 
-KITS = ["local", "ssh"]
+KITS = ["local", "ssh", "dask"]
 
 
 @pytest.fixture
@@ -52,6 +52,9 @@ def kit(request, tmp_path):
     if request.param == "ssh":
         servers = [request.getfixturevalue("sshd"), request.getfixturevalue("second_host")]
         return ssh_kit(tmp_path, servers, request.getfixturevalue("known_hosts"), slots=2)
+    if request.param == "dask":
+        pytest.importorskip("distributed")
+        return dask_kit(tmp_path, "local")  # the runner's own LocalCluster, 2 worker processes
     raise AssertionError(request.param)
 
 
