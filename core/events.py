@@ -192,8 +192,13 @@ UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def encode(event: Event) -> tuple[str, int, str]:
     """``(type, schema, json payload)`` for storage."""
-    payload = event.model_dump(mode="json", exclude={"type"})
-    return event.type, event.SCHEMA, json.dumps(payload, separators=(",", ":"), allow_nan=True)
+    payload = {k: v for k, v in event.__dict__.items() if k != "type"}
+    try:  # events hold plain JSON data, so the fast path almost always works
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
+    except TypeError:
+        payload = event.model_dump(mode="json", exclude={"type"})
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
+    return event.type, event.SCHEMA, text
 
 
 _FIELDS = {name: frozenset(cls.model_fields) for name, cls in EVENT_TYPES.items()}

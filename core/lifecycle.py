@@ -110,7 +110,7 @@ def restart(
     seed: int | None = None,
 ) -> str:
     """A new group with the same spec (or only the failed trials' configs), linked to its origin."""
-    state = GroupState.fold(store.read(group_id))
+    state = GroupState.fold(store.iter_events(group_id))
     data = copy.deepcopy(state.spec)
     if failed_only:
         failed = [t for t in sorted(state.trials.values(), key=lambda t: t.trial_id) if t.status == "failed"]

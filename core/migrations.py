@@ -6,13 +6,15 @@ schema, so an accidental change shows up as a failing test.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
-def _m001_events(db: sqlite_utils.Database) -> None:
+def _m001_events(db: "sqlite_utils.Database") -> None:
     db["events"].create(
         {
             "seq": int,
@@ -31,7 +33,7 @@ def _m001_events(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["type"], index_name="events_type")
 
 
-def _m002_snapshots(db: sqlite_utils.Database) -> None:
+def _m002_snapshots(db: "sqlite_utils.Database") -> None:
     """A cache of folded state (see hpo.snapshots); dropping it loses nothing."""
     db["snapshots"].create(
         {"group_id": str, "version": int, "format": str, "state": bytes},
@@ -40,13 +42,22 @@ def _m002_snapshots(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("001_events", _m001_events),
     ("002_snapshots", _m002_snapshots),
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations not applied yet (cheap: no sqlite-utils needed)."""
+    try:
+        done = {row[0] for row in conn.execute("SELECT name FROM _hpo_migrations")}
+    except sqlite3.OperationalError:
+        done = set()
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(db: "sqlite_utils.Database") -> list[str]:
     """Apply every migration not yet applied; return the names applied now."""
     applied_now: list[str] = []
     conn = db.conn

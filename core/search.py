@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hpo.errors import SpecError
 from hpo.options import parse_options
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hpo.spec import GroupSpec
 
 PENDING = "pending"  # suggested, not yet launched
@@ -153,12 +154,16 @@ class Searcher(ABC):
                 spec.search.path,
             )
 
-    def rng(self, trial_id: int) -> np.random.Generator:
+    def rng(self, trial_id: int) -> "np.random.Generator":
         """The generator for one suggestion: derived from the group seed and the trial id only."""
+        import numpy as np
+
         return np.random.default_rng([self.seed, int(trial_id)])
 
     def derived_seed(self, trial_id: int) -> int:
         """A printable form of the per-suggestion seed, recorded in ``Suggested``."""
+        import numpy as np
+
         return int(np.random.SeedSequence([self.seed, int(trial_id)]).generate_state(1)[0])
 
     def planned_trials(self) -> int | None:

@@ -61,10 +61,7 @@ def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
         state = None  # the snapshot is past the requested point
     if state is None:
         state = GroupState()
-    folded = 0
-    for s in store.read(group_id, after_version=state.version, until_seq=until_seq):
-        state.apply(s)
-        folded += 1
+    folded = state.apply_all(store.iter_events(group_id, after_version=state.version, until_seq=until_seq))
     if cache and until_seq is None and folded >= EVERY:
         write_snapshot(store, state)
     return state

@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from hpo import events as ev
 from hpo.errors import ConcurrencyError, GroupNotFound, StoreError
-from hpo.migrations import migrate
+from hpo.migrations import migrate, pending_migrations
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DEFAULT_DB = Path(".hpo") / "hpo.db"
 
@@ -76,15 +77,29 @@ class EventStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 30000")
-            self.db = sqlite_utils.Database(conn)
-            if self.db.journal_mode != "wal":
-                self.db.enable_wal()
+            self._conn, self._db = conn, None
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(self.db)
+            if pending_migrations(conn):
+                migrate(self.db)
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        return self._conn
+
+    @property
+    def db(self) -> "sqlite_utils.Database":
+        """The sqlite-utils view of the database (created on first use: importing it is slow)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self._conn)
+        return self._db
+
+    @db.setter
+    def db(self, value: "sqlite_utils.Database") -> None:
+        self._db, self._conn = value, value.conn
 
     @property
     def folder(self) -> Path:
@@ -161,6 +176,16 @@ class EventStore:
         trusted: bool = True,
     ) -> list[Stored]:
         """The group's events after ``after_version``, in order, up to ``until_seq`` included."""
+        return list(self.iter_events(group_id, after_version, until_seq, trusted))
+
+    def iter_events(
+        self,
+        group_id: str,
+        after_version: int = 0,
+        until_seq: int | None = None,
+        trusted: bool = True,
+    ) -> Iterator[Stored]:
+        """Like :meth:`read`, streamed in chunks: folding a million events never holds them all."""
         sql = (
             "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events"
             " WHERE group_id = ? AND version > ?"
@@ -171,8 +196,13 @@ class EventStore:
             args.append(until_seq)
         sql += " ORDER BY version"
         with _wrapped("cannot read the log"):
-            rows = self.conn.execute(sql, args).fetchall()
-        return [self._row(r, trusted) for r in rows]
+            cursor = self.conn.execute(sql, args)
+            while True:
+                rows = cursor.fetchmany(5000)
+                if not rows:
+                    return
+                for r in rows:
+                    yield self._row(r, trusted)
 
     def tail(self, after_seq: int = 0, group_id: str | None = None) -> list[Stored]:
         """Every event after ``after_seq`` in global order (for ``--follow``)."""

@@ -6,18 +6,18 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from rich.console import Console
 
 from hpo import snapshots
 from hpo.errors import HpoError, SpecError
-from hpo.groups import validate as validate_plugins
-from hpo.pluginmanager import default_registry
-from hpo.spec import GroupSpec, load_spec
 from hpo.state import GroupState
 from hpo.store import EventStore, default_db_path
+
+if TYPE_CHECKING:
+    from hpo.spec import GroupSpec
 
 err_console = Console(stderr=True, highlight=False)
 BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}  # selected by their seed keys
@@ -51,8 +51,12 @@ def open_store(db: Path | None) -> EventStore:
     return EventStore(db or default_db_path())
 
 
-def read_spec(path: Path) -> tuple[GroupSpec, str]:
+def read_spec(path: Path) -> tuple["GroupSpec", str]:
     """Load a spec file with every installed algorithm name known; return it with its text."""
+    from hpo.groups import validate as validate_plugins
+    from hpo.pluginmanager import default_registry
+    from hpo.spec import load_spec
+
     # the built-in algorithms have their seed keys (grid_search, random_search, hyperband, bo);
     # only plugin algorithms are selected by their bare name
     algorithms = [n for n in default_registry().names("searcher") if n not in BUILTIN_ALGORITHMS]

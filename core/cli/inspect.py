@@ -72,7 +72,7 @@ def _attempt_dir(state: GroupState, store, trial: int, attempt: int | None) -> t
 
 
 def _attempt_running(store, group_id: str, trial: int, attempt: int) -> bool:
-    state = GroupState.fold(store.read(group_id))
+    state = GroupState.fold(store.iter_events(group_id))
     tr = state.trials[trial]
     return tr.attempts == attempt and tr.status == "running"
 

@@ -38,7 +38,7 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     store = open_store(db)
     group_id = store.resolve(group)
     until_seq = resolve_until(store, group_id, until)
-    state = GroupState.fold(store.read(group_id, until_seq=until_seq))
+    state = GroupState.fold(store.iter_events(group_id, until_seq=until_seq))
     out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
     mismatches = []
     if check:

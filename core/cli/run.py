@@ -97,7 +97,7 @@ def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
 
     store = open_store(db)
     group_id = store.resolve(group)
-    state = GroupState.fold(store.read(group_id))
+    state = GroupState.fold(store.iter_events(group_id))
     if state.engine is None or not engine_alive(state.engine, time.time()):
         raise HpoError(
             f"group {state.name} ({group_id}) has no live engine (status: {state.status}); "

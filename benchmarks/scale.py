@@ -1,0 +1,200 @@
+"""How the event log, state, status, suggestions and memory scale from 100 to 10,000 trials.
+
+    python benchmarks/scale.py [--trials 100 1000 10000] [--reports 97]
+
+For each size it writes a synthetic but realistic log (every trial: Suggested, TrialLaunched,
+REPORTS metric reports, TrialFinished; ~100 events a trial, so 10,000 trials = 1,000,000 events)
+into a fresh SQLite file through ``EventStore.append`` in batches, and measures:
+
+- append throughput of batched metric reports vs raw ``sqlite3.executemany`` of the same rows
+  (pre-encoded JSON) into the same schema on the same disk;
+- a full replay (read + fold of every event, no snapshot);
+- ``hpo status`` (a fresh process, through the snapshot cache: cold = first call builds it,
+  warm = later calls);
+- suggest time of random, grid and hyperband at that history size (engine-built history);
+- the resident memory of a process holding the engine for the group (plugins, state, history).
+
+Writes benchmarks/results/scale.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hpo import events as ev
+from hpo.state import GroupState
+from hpo.store import EventStore, utcnow
+
+RESULTS = Path(__file__).parent / "results"
+SPEC = {
+    "version": None, "kind": None, "name": None, "description": None,
+    "matrix": {
+        "x": {"kind": "uniform", "args": {"low": 0.0, "high": 1.0}, "path": "matrix.x.uniform"},
+        "i": {"kind": "range", "args": {"start": 0, "stop": 100000, "step": 1},
+              "path": "matrix.i.range", "values": list(range(100000))},
+    },
+    "declarations": {}, "search": {"algorithm": "random", "options": {"n_experiments": 1000000},
+                                   "path": "settings.random_search"},
+    "concurrency": 4, "metric": {"name": "loss", "optimization": "minimize"}, "seed": None,
+    "run": {"cmd": "true", "timeout": None, "env": {}, "workdir": None, "gpus": 0},
+    "runner": {"kind": "local", "options": {}, "path": "runner"},
+    "early_stopping": [], "stoppers": [], "warnings": [],
+}
+
+
+def trial_events(t: int, reports: int) -> list[ev.Event]:
+    out: list[ev.Event] = [
+        ev.Suggested(trial_id=t, params={"x": t / 1e5, "i": t}, searcher="random", searcher_version="1",
+                     seed=t, seen_version=t),
+        ev.TrialLaunched(trial_id=t, attempt=1, runner="local", handle={"pid": 1000 + t}, trial_dir=f"/t/{t}"),
+    ]
+    out += [ev.MetricReported(trial_id=t, attempt=1, step=r, metrics={"loss": 1.0 / r + t * 1e-6}, offset=40 * r)
+            for r in range(1, reports + 1)]
+    out.append(ev.TrialFinished(trial_id=t, attempt=1, status="succeeded", exit_code=0))
+    return out
+
+
+def build(path: Path, trials: int, reports: int) -> tuple[str, float, int]:
+    store = EventStore(path)
+    gid = "scale"
+    store.append(gid, [ev.GroupCreated(group_id=gid, name="scale", spec=SPEC, seed=1)], 0)
+    n, spent, batch = 1, 0.0, []
+    for t in range(1, trials + 1):
+        batch += trial_events(t, reports)
+        if len(batch) >= 5000 or t == trials:
+            start = time.perf_counter()
+            store.append(gid, batch, n)
+            spent += time.perf_counter() - start
+            n += len(batch)
+            batch = []
+    store.append(gid, [ev.GroupFinished(status="succeeded", reason="synthetic")], n)
+    store.close()
+    return gid, spent, n - 1
+
+
+def raw_executemany(path: Path, rows: list[tuple]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute('CREATE TABLE events (seq INTEGER PRIMARY KEY, group_id TEXT NOT NULL, version INTEGER NOT NULL,'
+                 ' type TEXT NOT NULL, schema INTEGER NOT NULL, payload TEXT NOT NULL, ts TEXT NOT NULL,'
+                 ' writer TEXT NOT NULL)')
+    conn.execute('CREATE UNIQUE INDEX events_group_version ON events (group_id, version)')
+    conn.execute('CREATE INDEX events_type ON events (type)')
+    start = time.perf_counter()
+    for i in range(0, len(rows), 5000):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO events (group_id, version, type, schema, payload, ts, writer)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", rows[i:i + 5000])
+        conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def timed_status(db: Path) -> float:
+    env = {**os.environ, "HPO_DB": str(db)}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "hpo", "status", "scale", "--json"], env=env, check=True,
+                   capture_output=True)
+    return time.perf_counter() - start
+
+
+def status_inprocess(db: Path) -> float:
+    from hpo import snapshots
+    from hpo.records import group_summary
+
+    store = EventStore(db)
+    start = time.perf_counter()
+    group_summary(snapshots.load_state(store, "scale"))
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed
+
+
+PROBE = """
+import json, resource, sys, time
+from hpo.engine import Engine
+from hpo.store import EventStore
+store = EventStore(sys.argv[1])
+engine = Engine(store, "scale")
+history = engine.state.history()
+out = {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+from hpo.groups import build_searcher
+from hpo.spec import GroupSpec
+import copy
+for name, options in (("random", {"n_experiments": 10**6}), ("grid", {}),
+                      ("hyperband", {"max_iter": 81, "eta": 3, "resource": {"name": "epochs", "type": "int"}})):
+    data = copy.deepcopy(engine.state.spec)
+    data["search"] = {"algorithm": name, "options": options, "path": "search"}
+    if name == "grid":
+        data["matrix"].pop("x")
+    searcher = build_searcher(GroupSpec.from_json(data), 1, engine.registry)
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        engine.state._dirty.add(len(engine.state.trials))  # as after a report: one trial changed
+        searcher.suggest(engine.state.history())
+        times.append(time.perf_counter() - start)
+    times.sort()
+    out["suggest_ms_" + name] = 1000 * times[len(times) // 2]
+print(json.dumps(out))
+"""
+
+
+def probe(db: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(db)], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(trials: int, reports: int, folder: Path) -> dict:
+    db = folder / f"scale-{trials}.db"
+    gid, append_s, n_events = build(db, trials, reports)
+    rows = []
+    for t in range(1, trials + 1):
+        for e in trial_events(t, reports):
+            type_, schema, payload = ev.encode(e)
+            rows.append(("g", len(rows) + 1, type_, schema, payload, utcnow(), "bench"))
+    raw_s = raw_executemany(folder / f"raw-{trials}.db", rows)
+    store = EventStore(db)
+    start = time.perf_counter()
+    state = GroupState.fold(store.read(gid))
+    replay_s = time.perf_counter() - start
+    assert len(state.trials) == trials
+    store.close()
+    status_cold = timed_status(db)  # builds the snapshot
+    status_warm = statistics.median(timed_status(db) for _ in range(3))
+    status_core = statistics.median(status_inprocess(db) for _ in range(3))
+    return {
+        "trials": trials, "events": n_events,
+        "append_events_per_s": n_events / append_s, "raw_executemany_rows_per_s": len(rows) / raw_s,
+        "append_vs_raw": (n_events / append_s) / (len(rows) / raw_s),
+        "replay_s": replay_s, "status_process_cold_s": status_cold,
+        "status_process_warm_s": status_warm, "status_load_s": status_core,
+        **probe(db),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, nargs="+", default=[100, 1000, 10000])
+    ap.add_argument("--reports", type=int, default=97)
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.trials:
+            results.append(measure(n, args.reports, Path(tmp)))
+            print(json.dumps(results[-1]))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
