@@ -66,7 +66,22 @@ def plot(kind: str, state: GroupState, width: int = 100, height: int = 22, top: 
         state, width=width, height=height, top=top, metric=metric)
 
 
+def _reported(state: GroupState) -> list[str]:
+    names: list[str] = []
+    for t in state.trials.values():
+        names += [k for k in t.curves if k not in names]
+    return names
+
+
+def _need_metric(state: GroupState, kind: str) -> None:
+    if state.metric_name is None:
+        names = ", ".join(_reported(state)) or "none yet"
+        raise NothingToPlot(f"group {state.name} has no metric, and the {kind} plot is about it; "
+                            f"`--kind curves --metric NAME` draws a reported one ({names})")
+
+
 def history(state: GroupState, width: int, height: int, **_: Any) -> str:
+    _need_metric(state, "history")
     points = series.history(state)
     if not points:
         raise NothingToPlot(f"group {state.name} has no succeeded trial with a value of "
@@ -91,6 +106,7 @@ def _integer_ticks(lo: int, hi: int, count: int = 8) -> list[int]:
 
 
 def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
+    _need_metric(state, "parallel")
     data = series.parallel(state)
     if not data.lines:
         raise NothingToPlot(f"group {state.name} has no succeeded trial with a value yet")
@@ -123,6 +139,8 @@ def _axis_range(axis: series.Axis) -> str:
 def curves(state: GroupState, width: int, height: int, top: int = 10, metric: str | None = None,
            **_: Any) -> str:
     metric = metric or state.metric_name
+    if metric is None:
+        _need_metric(state, "curves")
     data = series.curves(state, metric, top=top)
     if not data:
         raise NothingToPlot(f"group {state.name} has no report of {metric or 'a metric'} yet")
@@ -135,7 +153,8 @@ def curves(state: GroupState, width: int, height: int, top: int = 10, metric: st
         key.append((f"trial {trial}", color))
     plt.xlabel("step")
     total = sum(1 for t in state.trials.values() if t.curves.get(metric or ""))
-    shown = f"the best {len(data)} of {total} trials" if len(data) < total else f"{total} trials"
+    shown = (f"the best {len(data)} of {total} trials" if len(data) < total
+             else f"{total} trial" + ("s" if total != 1 else ""))
     return _finish(plt, f"{metric} by step: {shown}", width, height, key)
 
 

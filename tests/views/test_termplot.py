@@ -73,3 +73,19 @@ def test_a_group_without_results_says_so(workdir, kind):
         make_group(store, workdir, GRID.format(name="empty", python=sys.executable))
     result = CliRunner().invoke(cli, ["plot", "empty", "--kind", kind], env={"HPO_DB": str(db)})
     assert result.exit_code == 1 and "yet" in result.output
+
+
+def test_a_group_without_a_metric_points_at_curves_of_a_reported_one(workdir):
+    from hpo.store import EventStore
+
+    from .conftest import run_group
+
+    spec = f"name: nometric\nsettings:\n  matrix:\n    lr: {{values: [0.1]}}\nrun:\n  cmd: {sys.executable} train.py\n"
+    db = workdir / "x.db"
+    with EventStore(db) as store:
+        run_group(store, workdir, spec)
+    result = CliRunner().invoke(cli, ["plot", "nometric"], env={"HPO_DB": str(db)})
+    assert result.exit_code == 1 and "has no metric" in result.output and "(loss, acc)" in result.output
+    result = CliRunner().invoke(cli, ["plot", "nometric", "--kind", "curves", "--metric", "acc"],
+                                env={"HPO_DB": str(db)})
+    assert result.exit_code == 0 and "acc by step: 1 trial" in result.output
