@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
-
 from hpo.errors import HpoError, StoreError
 from hpo.migrations import migrate
 from hpo import snapshots
@@ -35,8 +33,10 @@ class ReadOnlyStore(EventStore):
                 uri = f"file:{self.path.resolve()}?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA busy_timeout = 30000")
-                self.db = sqlite_utils.Database(conn)
-                if "events" not in self.db.table_names():
+                self._conn, self._db = conn, None
+                if not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+                ).fetchone():
                     self._empty()
             else:
                 self._empty()
@@ -44,7 +44,7 @@ class ReadOnlyStore(EventStore):
             raise StoreError(f"cannot open the event log {self.path} read-only: {exc}") from exc
 
     def _empty(self) -> None:
-        self.db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+        self._conn, self._db = sqlite3.connect(":memory:", isolation_level=None), None
         migrate(self.db)
 
     def append(self, group_id, events, expected_version):  # type: ignore[override]
