@@ -10,7 +10,36 @@ In a training script::
 
 from __future__ import annotations
 
+from typing import Any
+
 from hpo.trial import checkpoint_dir, params, report, trial_id
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "checkpoint_dir", "params", "report", "trial_id"]
+
+# The Python API loads on first use, so `import hpo` in a trial script stays fast.
+_LAZY = {
+    "Group": "hpo.api",
+    "TrialResult": "hpo.api",
+    "WaitForResults": "hpo.api",
+    "create_group": "hpo.api",
+    "load_group": "hpo.api",
+    "optimize": "hpo.api",
+    "Trial": "hpo.objective",
+    "TrialStopped": "hpo.objective",
+}
+__all__ = ["__version__", "checkpoint_dir", "params", "report", "trial_id", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hpo' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
