@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from hpo import snapshots
 from hpo.errors import HpoError, SpecError
@@ -41,7 +42,7 @@ def handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except HpoError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
             sys.exit(exc.exit_code)
 
     return wrapper
