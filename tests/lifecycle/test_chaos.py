@@ -76,7 +76,8 @@ def test_chaos_kill_9_and_resume(tmp_path):
         kills += 1
         proc = engine_process(tmp_path, "resume", "chaos", fault=fault)
     else:
-        assert proc.wait(timeout=120) in (0, -signal.SIGKILL)
+        rc = proc.wait(timeout=120)
+        assert rc in (0, -signal.SIGKILL), proc.stderr.read()
     # the last engine may itself have been killed by a fault: resume until done
     for _ in range(3):
         if state_of(tmp_path, "chaos").status == "succeeded":
