@@ -10,6 +10,7 @@ import pytest
 
 from hpo.running import Exited, Launch
 
+from ._dockerd import Dockerd, dockerd_missing
 from ._sshd import Keys, NetNamespace, SshServer, required, sshd_missing
 
 
@@ -98,3 +99,20 @@ def dask_cluster():
                                        dashboard_address=":0", silence_logs=40)
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private docker daemon (vfs, no bridge, no iptables) with a busybox image imported."""
+    why = dockerd_missing()
+    if why:
+        skip_or_fail("docker", why)
+    daemon = Dockerd()
+    try:
+        daemon.start()
+        daemon.build_image()
+    except RuntimeError as exc:
+        daemon.stop()
+        skip_or_fail("docker", f"dockerd cannot run containers here: {exc}")
+    yield daemon
+    daemon.stop()

@@ -23,6 +23,7 @@ class Kit:
     options: Callable[..., dict[str, Any]]  # (grace_period=, gpus=) -> runner options
     cls: type[Runner]
     reattaches: bool = True
+    python: bool = True  # the trial can run this machine's Python (and import hpo)
     fakes_gpus_env: dict[str, str] = field(default_factory=dict)
     gone: Callable[[Path], bool] | None = None  # pid file written by the trial -> process is gone
     cleanup: list[Callable[[], None]] = field(default_factory=list)
@@ -84,3 +85,22 @@ def dask_kit(tmp: Path, scheduler: str) -> Kit:
         return {"scheduler": scheduler, "grace_period": grace_period, **extra}
 
     return Kit("dask", tmp, options, DaskRunner)
+
+
+def docker_kit(tmp: Path, daemon) -> Kit:
+    """Containers of the busybox test image on the private daemon; no network."""
+    from hpo.plugins.runners.docker import DockerRunner
+
+    from ._dockerd import IMAGE
+
+    def options(grace_period: float = 5.0, gpus: list[str] | None = None, **extra) -> dict[str, Any]:
+        out: dict[str, Any] = {"image": IMAGE, "host": daemon.host, "network": "none",
+                               "grace_period": grace_period, **extra}
+        if gpus is not None:
+            out["gpus"] = gpus
+        return out
+
+    def gone(pid_file: Path) -> bool:  # a pid inside a container means nothing here
+        return not daemon.containers("label=hpo.group=g", running_only=True)
+
+    return Kit("docker", tmp, options, DockerRunner, python=False, gone=gone)

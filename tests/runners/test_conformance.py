@@ -18,9 +18,9 @@ from hpo.running import Exited, Reported
 from hpo.spec.template import render
 
 from .conftest import drain, exits, make_launch
-from .kits import dask_kit, local_kit, ssh_kit
+from .kits import dask_kit, docker_kit, local_kit, ssh_kit
 
-KITS = ["local", "ssh", "dask"]
+KITS = ["local", "ssh", "dask", "docker"]
 
 
 @pytest.fixture(params=KITS)
@@ -32,6 +32,8 @@ def kit(request, tmp_path):
         return ssh_kit(tmp_path, [sshd], request.getfixturevalue("known_hosts"))
     if request.param == "dask":
         return dask_kit(tmp_path, request.getfixturevalue("dask_cluster").scheduler_address)
+    if request.param == "docker":
+        return docker_kit(tmp_path, request.getfixturevalue("dockerd"))
     raise AssertionError(request.param)
 
 
@@ -188,6 +190,8 @@ def test_reattach_after_the_trial_ended_reads_its_exit(kit, runner_of, tmp_path)
 
 
 def test_python_trial_reports_through_the_api(kit, runner_of, tmp_path):
+    if not kit.python:
+        pytest.skip(f"the {kit.name} test environment has no Python")
     r = runner_of()
     code = "import hpo; p = hpo.params(); hpo.report(step=2, score=p['x'] * 2)"
     r.start(make_launch(tmp_path, f"{sys.executable} -c \"{code}\"", env={"HPO_PARAMS": '{"x": 1.5}'}))

@@ -12,9 +12,9 @@ from hpo.groups import create_group
 from hpo.spec import parse_spec
 from hpo.store import EventStore
 
-from .kits import dask_kit, local_kit, ssh_kit
+from .kits import dask_kit, docker_kit, local_kit, ssh_kit
 
-KITS = ["local", "ssh", "dask"]
+KITS = ["local", "ssh", "dask", "docker"]
 
 
 @pytest.fixture
@@ -55,12 +55,14 @@ def kit(request, tmp_path):
     if request.param == "dask":
         pytest.importorskip("distributed")
         return dask_kit(tmp_path, "local")  # the runner's own LocalCluster, 2 worker processes
+    if request.param == "docker":
+        return docker_kit(tmp_path, request.getfixturevalue("dockerd"))
     raise AssertionError(request.param)
 
 
 def test_a_grid_of_8_at_concurrency_4(kit, store, tmp_path):
     gid, state = run_group(store, tmp_path, kit.spec_section(),
-                           "echo @hpo step=1 score={{ x }}; sleep 0.3; echo @hpo step=2 score=$(( {{ x }} * 2 ))")
+                           "echo @hpo step=1 score={{ x }}; sleep 1; echo @hpo step=2 score=$(( {{ x }} * 2 ))")
     assert state.status == "succeeded", state.reason
     trials = [state.trials[i] for i in sorted(state.trials)]
     assert len(trials) == 8 and all(t.status == "succeeded" for t in trials)
