@@ -45,6 +45,17 @@ def engine_process(tmp_path, *args, fault=None):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+def group_exists(tmp_path) -> bool:
+    db = tmp_path / ".hpo" / "hpo.db"
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(db)
+        return conn.execute("SELECT COUNT(*) FROM events WHERE type='GroupCreated'").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
 def suggestions(state):
     return {(round(t.params["x"], 12), t.params["pause"]) for t in state.trials.values()}
 
@@ -64,6 +75,8 @@ def test_chaos_kill_9_and_resume(tmp_path):
     kills = 0
     for fault in plan[1:]:
         if fault is None or proc.poll() is None:  # a random moment (or the fault has not fired)
+            while not group_exists(tmp_path) and proc.poll() is None:
+                time.sleep(0.02)  # a kill before the group exists would leave nothing to resume
             deadline = time.monotonic() + rng.uniform(0.5, 2.5)
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.02)
