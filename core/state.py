@@ -239,7 +239,8 @@ class GroupState:
         if not m:
             return None
         sign = 1.0 if m.get("optimization", "maximize") == "maximize" else -1.0
-        scored = [(t.value(m["name"]), t) for t in self.trials.values() if t.status == SUCCEEDED]
+        # stopped trials count too: the one whose value fired early stopping is stopped with it
+        scored = [(t.value(m["name"]), t) for t in self.trials.values() if t.status in (SUCCEEDED, STOPPED)]
         scored = [(v, t) for v, t in scored if v is not None]
         if not scored:
             return None

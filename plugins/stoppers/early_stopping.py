@@ -37,6 +37,9 @@ class EarlyStoppingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     entries: list[Entry] = []
+    # False (the default): trials still running when an entry fires are stopped;
+    # True: no new trial starts, the running ones finish their work
+    let_running_finish: bool = False
 
 
 class EarlyStopping(Stopper):
@@ -97,6 +100,7 @@ class EarlyStopping(Stopper):
                 policy=self.name,
                 group_status="succeeded",
                 evidence=evidence,
+                stop_running=not self.config.let_running_finish,
             )
         ]
 

@@ -66,7 +66,7 @@ def test_maximize_is_inclusive(trial, view):
         "config": {"entries": [
             {"metric": "accuracy", "value": 0.9, "optimization": "maximize"},
             {"metric": "loss", "value": 0.05, "optimization": "minimize"},
-        ]},
+        ], "let_running_finish": False},
         "entry": 0,
         "metric": "accuracy",
         "optimization": "maximize",
@@ -119,3 +119,13 @@ def test_finished_and_failed_trials_count(trial, view):
 
 def test_no_entries_never_stops(trial, view):
     assert stopper([]).decide(view(trial(1, accuracy=[1.0]))) == []
+
+
+def test_let_running_finish_keeps_running_trials(trial, view):
+    config = EarlyStopping.parse_config(
+        {"entries": [{"metric": "accuracy", "value": 0.9, "optimization": "maximize"}],
+         "let_running_finish": True}, "stopping[0]")
+    [d] = EarlyStopping(config, None).decide(view(trial(1, accuracy=[0.95])))
+    assert d.stop_running is False
+    [d] = stopper().decide(view(trial(1, accuracy=[0.95])))
+    assert d.stop_running is True
