@@ -3,6 +3,12 @@
 Built-in plugins are registered through the same entry points as third-party ones.
 ``HPO_LOAD_PLUGINS`` (comma-separated entry-point names) loads only those;
 ``HPO_DISABLE_PLUGINS`` skips the ones it names.
+
+A plugin that fails to import, implements a hook that does not exist, or fails while registering
+is skipped with a warning naming it and its distribution, and the error for a spec that needs
+what it would have registered says why it is missing. The classes the registry hands out are
+guarded (:mod:`hpo.plugin_guard`): what a plugin raises or returns wrong at run time becomes a
+:class:`PluginError` naming the plugin and its distribution.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import pluggy
 
 from hpo import hookspecs
 from hpo.errors import PluginError
+from hpo.plugin_guard import guard
+from hpo.running import Runner
+from hpo.search import Searcher
+from hpo.stopping import Stopper
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hpo"
@@ -30,10 +40,15 @@ class Registered:
 
     kind: str  # searcher | runner | stopper
     name: str
-    cls: type
+    cls: type  # the plugin's class, guarded (a subclass; see hpo.plugin_guard)
     plugin: str  # the entry-point name of the module that registered it
     distribution: str
     version: str
+
+    @property
+    def plugin_class(self) -> type:
+        """The class exactly as the plugin wrote it."""
+        return getattr(self.cls, "hpo_plugin_class", self.cls)
 
 
 def _names(env: str) -> set[str] | None:
@@ -47,6 +62,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     """A fresh plugin manager with every enabled ``hpo`` entry point registered."""
     pm = pluggy.PluginManager("hpo")
     pm.add_hookspecs(hookspecs)
+    pm.hpo_skipped = {}  # type: ignore[attr-defined]  # plugin name -> why it was skipped
     only, disabled = _names("HPO_LOAD_PLUGINS"), _names("HPO_DISABLE_PLUGINS") or set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if (only is not None and ep.name not in only) or ep.name in disabled:
@@ -54,15 +70,36 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if pm.get_plugin(ep.name) is not None:
             continue
         dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else ""
         try:
             module = ep.load()
+            pm.register(module, name=ep.name)
+            pm.check_pending()  # a misspelt hook name fails here, naming the hook
         except Exception as exc:  # a broken third-party plugin must not break hpo
-            log.warning("plugin %s (from %s) failed to load: %s", ep.name, dist, exc)
+            if pm.get_plugin(ep.name) is not None:
+                pm.unregister(name=ep.name)
+            _skip(pm, ep.name, f"{dist} {version}".strip(), "failed to load", exc)
             continue
-        pm.register(module, name=ep.name)
-        _DISTRIBUTIONS[ep.name] = (dist, ep.dist.version if ep.dist else "")
-    pm.check_pending()
+        _DISTRIBUTIONS[ep.name] = (dist, version)
     return pm
+
+
+def _skip(pm: pluggy.PluginManager, plugin: str, distribution: str, what: str, exc: BaseException) -> None:
+    why = f"plugin {plugin!r} (from {distribution}) {what}: {type(exc).__name__}: {exc}"
+    skipped(pm)[plugin] = why
+    log.warning("%s; it is skipped", why)
+
+
+def skipped(pm: pluggy.PluginManager) -> dict[str, str]:
+    """The plugins ``pm`` skipped because they failed to load or register, with why."""
+    if not hasattr(pm, "hpo_skipped"):
+        pm.hpo_skipped = {}  # type: ignore[attr-defined]
+    return pm.hpo_skipped  # type: ignore[attr-defined]
+
+
+def failed_plugins(pm: pluggy.PluginManager | None = None) -> dict[str, str]:
+    """The plugins skipped because they failed to load or register, with why."""
+    return dict(skipped(pm or default_plugin_manager()))
 
 
 class Registry:
@@ -81,17 +118,23 @@ class Registry:
                 dist, version = self._distribution(plugin_name)
 
                 def register(cls: type, _kind=kind, _p=plugin_name, _d=dist, _v=version) -> None:
-                    name = getattr(cls, "name", None)
-                    if not isinstance(name, str) or not name:
-                        raise PluginError(f"registered {cls!r} without a `name`", _p, _d)
-                    self._items[(_kind, name)] = Registered(_kind, name, cls, _p, _d, _v)
+                    self._register(_kind, cls, _p, _d, _v)
 
                 try:
                     impl.function(register=register)
-                except PluginError:
-                    raise
                 except Exception as exc:
-                    raise PluginError(f"registration failed: {exc}", plugin_name, dist) from exc
+                    _skip(self.pm, plugin_name, f"{dist} {version}".strip(), "failed to register", exc)
+
+    def _register(self, kind: str, cls: Any, plugin: str, dist: str, version: str) -> None:
+        base = {"searcher": Searcher, "runner": Runner, "stopper": Stopper}[kind]
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PluginError(f"registered {cls!r} as a {kind}; expected a subclass of "
+                              f"{base.__module__}.{base.__name__}", plugin, dist)
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"registered {cls!r} without a `name`", plugin, dist)
+        guarded = guard(cls, kind, name, dist, version)
+        self._items[(kind, name)] = Registered(kind, name, guarded, plugin, dist, version)
 
     def _distribution(self, plugin_name: str) -> tuple[str, str]:
         return _DISTRIBUTIONS.get(plugin_name, ("(in-process)", ""))
@@ -101,10 +144,15 @@ class Registry:
             return self._items[(kind, name)]
         except KeyError:
             known = ", ".join(sorted(n for k, n in self._items if k == kind)) or "none"
+            why = "".join(f"; {why}" for why in skipped(self.pm).values())
             raise PluginError(
                 f"no {kind} named {name!r} is installed (installed: {known}); "
-                "see `hpo plugins`"
+                f"see `hpo plugins`{why}"
             ) from None
+
+    def origin(self, kind: str, name: str) -> Registered | None:
+        """The registration of ``name``, or None."""
+        return self._items.get((kind, name))
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self._items if k == kind)
