@@ -46,12 +46,11 @@ class Acquisition:
         """The acquisition and its partial derivatives in mu and sigma."""
         if self.kind == "ucb":
             return mu + self.kappa * sigma, np.ones_like(mu), np.full_like(mu, self.kappa)
-        improvement = mu - self.best - self.eps
-        z = improvement / sigma
+        z = (mu - self.best - self.eps) / sigma
         cdf, pdf = norm.cdf(z), norm.pdf(z)
         if self.kind == "poi":
             return cdf, pdf / sigma, -pdf * z / sigma
-        return improvement * cdf + sigma * pdf, cdf, pdf
+        return sigma * (pdf + z * cdf), cdf, pdf
 
 
 def _finite_difference(f, Z, value):
