@@ -35,7 +35,7 @@ class SpecSource:
 def read_spec(spec: SpecLike, registry: Registry) -> SpecSource:
     """Parse whatever form the caller gave; errors name the file (or ``<python>``) and path."""
     if isinstance(spec, GroupSpec):
-        return SpecSource(spec)
+        return SpecSource(spec, has_runner=spec.runner != RunnerSpec())
     text, path, source = "", None, "<python>"
     if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_path(spec)):
         file = Path(spec)

@@ -81,8 +81,9 @@ class _Attempt:
 
 def run_objective(
     fn: Callable[..., Any], trial: Any, metric: str | None, sink: Callable, err: IO[str]
-) -> dict[str, str]:
-    """Call the objective; ``{"status", "reason"}`` says how it ended (tracebacks go to ``err``)."""
+) -> dict[str, Any]:
+    """Call the objective; ``{"status", "reason"}`` says how it ended (tracebacks go to ``err``;
+    ``sys.exit(n)`` adds ``"code"``)."""
     try:
         metrics = result_metrics(fn(trial), metric)
         if metrics:
@@ -93,7 +94,8 @@ def run_objective(
     except SystemExit as exc:
         if exc.code in (None, 0):
             return {"status": "succeeded", "reason": ""}
-        return {"status": "failed", "reason": f"the objective exited with code {exc.code}"}
+        code = exc.code if isinstance(exc.code, int) else 1
+        return {"status": "failed", "reason": f"the objective exited with code {exc.code}", "code": code}
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the trial
         traceback.print_exception(exc, file=err)
         err.flush()
@@ -207,7 +209,7 @@ class PythonRunner(Runner):
             return
         att.stop_reason = reason
         if att.thread is None:
-            procs.kill_group(att.pid, signal.SIGTERM)
+            _signal(att, signal.SIGTERM)
         att.kill_at = time.monotonic() + self.config.grace_period
 
     def poll(self) -> list[Message]:
@@ -221,7 +223,7 @@ class PythonRunner(Runner):
                 self.stop(launch.trial_id, launch.attempt, f"timed out after {timeout:g}s")
             overdue = att.kill_at is not None and time.monotonic() >= att.kill_at
             if overdue and att.thread is None:
-                procs.kill_group(att.pid, signal.SIGKILL)
+                _signal(att, signal.SIGKILL)
                 att.kill_at = None
             code = self._exit_code(att)
             if code is None and not (overdue and att.thread is not None):
@@ -293,13 +295,24 @@ class PythonRunner(Runner):
                 if att.thread is not None:
                     att.stop_reason = att.stop_reason or "the engine closed"
                     continue
-                procs.kill_group(att.pid, signal.SIGKILL)
+                _signal(att, signal.SIGKILL)
                 if att.child and att.code is None:
                     try:
                         os.waitpid(att.pid, 0)
                     except ChildProcessError:
                         pass
         self._attempts.clear()
+
+
+def _signal(att: _Attempt, sig: int) -> None:
+    """Signal the attempt's process group, and our own child itself: right after the fork it
+    may not have made its own session yet."""
+    procs.kill_group(att.pid, sig)
+    if att.child and att.code is None:
+        try:
+            os.kill(att.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> int:
@@ -334,7 +347,7 @@ def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> in
     trial = trial_from_env(launch.env, params, sink=sink, stopped=lambda: stopped[0] if stopped else None)
     outcome = run_objective(fn, trial, metric, sink, sys.stderr)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the bookkeeping below must not be cut short
-    code = 0 if outcome["status"] != "failed" else 1
+    code = 0 if outcome["status"] != "failed" else int(outcome.get("code", 1))
     sys.stdout.flush()
     sys.stderr.flush()
     _write(paths["result"], json.dumps(outcome))

@@ -1,0 +1,170 @@
+"""The conformance kit catches the mistakes it is there to catch."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hpo.running import Exited, Runner
+from hpo.search import Exhausted, Searcher, Suggestion, Wait
+from hpo.stopping import StopDecision, Stopper
+from hpo.testing import (
+    RunnerConformance,
+    SearcherConformance,
+    StopperConformance,
+    history,
+    inside,
+    record,
+    simulate,
+)
+
+SPEC = {"search": {"algorithm": "x"}, "matrix": {"lr": {"uniform": [0, 1]}, "k": {"values": [1, 2]}}}
+
+
+def conformance(searcher_cls, **attrs):
+    spec = {**SPEC, "search": {"algorithm": searcher_cls.name}}
+    return type("Check", (SearcherConformance,), {"searcher": searcher_cls, "spec": spec, **attrs})()
+
+
+class Counting(Searcher):
+    name = "counting"
+
+    def __init__(self, spec, seed):
+        super().__init__(spec, seed)
+        self.calls = 0
+
+    def suggest(self, h):
+        self.calls += 1
+        return Suggestion({"lr": 0.5, "k": 1})
+
+
+class GlobalRandom(Searcher):
+    name = "globalrandom"
+
+    def suggest(self, h):
+        return Suggestion({"lr": random.random(), "k": 1})
+
+
+class Outside(Searcher):
+    name = "outside"
+
+    def suggest(self, h):
+        return Suggestion({"lr": 1.5, "k": 3}) if len(h) < 3 else Exhausted("done")
+
+
+class Endless(Searcher):
+    name = "endless"
+
+    def suggest(self, h):
+        rng = self.rng(h.next_trial_id)
+        return Suggestion({"lr": float(rng.random()), "k": 1})
+
+
+class Stalls(Searcher):
+    name = "stalls"
+
+    def suggest(self, h):
+        return Wait("forever")
+
+
+def test_state_changes_are_caught():
+    with pytest.raises(AssertionError, match="changed the searcher's state"):
+        conformance(Counting).test_same_history_same_decision_and_no_state_change()
+
+
+def test_global_randomness_is_caught():
+    with pytest.raises(AssertionError):
+        conformance(GlobalRandom).test_a_fresh_instance_agrees()
+
+
+def test_suggestions_outside_the_matrix_are_caught():
+    with pytest.raises(AssertionError, match="lr=1.5"):
+        conformance(Outside).test_suggestions_lie_inside_the_matrix()
+
+
+def test_a_budget_that_is_not_kept_is_caught():
+    with pytest.raises(AssertionError, match="expected Exhausted"):
+        conformance(Endless, budget=4).test_respects_its_budget()
+
+
+def test_waiting_on_nothing_is_caught():
+    with pytest.raises(AssertionError, match="stall"):
+        conformance(Stalls).test_an_empty_history_gets_a_suggestion()
+
+
+def test_a_conforming_searcher_passes_everything(tmp_path):
+    check = conformance(Endless, trials=6)
+    for name in dir(check):
+        if name.startswith("test_") and name != "test_respects_its_budget":
+            method = getattr(check, name)
+            method(tmp_path) if "tmp_path" in method.__code__.co_varnames else method()
+
+
+class StopsFinished(Stopper):
+    name = "stopsfinished"
+
+    def decide(self, view):
+        return [StopDecision("trial", "done anyway", self.name, trial_id=t.trial_id, evidence={"x": 1})
+                for t in view.trials if t.status == "succeeded"][:1]
+
+
+class NoEvidence(Stopper):
+    name = "noevidence"
+
+    def decide(self, view):
+        return [StopDecision("trial", "why not", self.name, trial_id=t.trial_id)
+                for t in view.trials if t.status == "running"][:1]
+
+
+def test_stopping_a_finished_trial_is_caught():
+    check = type("Check", (StopperConformance,), {"stopper": StopsFinished})()
+    with pytest.raises(AssertionError, match="stopped 1"):
+        check.test_only_running_trials_are_stopped()
+
+
+def test_a_decision_without_evidence_is_caught():
+    check = type("Check", (StopperConformance,), {"stopper": NoEvidence})()
+    with pytest.raises(AssertionError, match="reason and evidence"):
+        check.test_decisions_carry_a_reason_and_evidence()
+
+
+class Forgetful(Runner):
+    """Reports an exit twice."""
+
+    name = "forgetful"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.keys = []
+
+    def start(self, launch):
+        self.keys.append(launch.key)
+        return {}
+
+    def poll(self):
+        return [Exited(t, a, "succeeded") for t, a in self.keys for _ in range(2)]
+
+    def stop(self, trial_id, attempt, reason):
+        pass
+
+    def running(self):
+        return list(self.keys)
+
+
+def test_a_runner_that_breaks_the_contract_is_caught(tmp_path):
+    check = type("Check", (RunnerConformance,), {"runner": Forgetful})()
+    with pytest.raises((AssertionError, ValueError)):
+        check.test_reports_in_order_then_one_exit(lambda: Forgetful(Forgetful.Config()), tmp_path)
+
+
+def test_history_helpers():
+    h = history(record(1, {"lr": 0.1, "k": 1}, value=0.3), record(2, {"lr": 0.2, "k": 2}, "running"))
+    assert len(h) == 2 and h.next_trial_id == 3 and [t.trial_id for t in h.active()] == [2]
+    from hpo.spec import parse_spec
+
+    spec = parse_spec({**SPEC, "search": {"algorithm": "endless"}, "run": {"cmd": "x"}}, algorithms=["endless"])
+    assert inside(spec.matrix["lr"], 0.5) and not inside(spec.matrix["lr"], 2.0)
+    assert inside(spec.matrix["k"], 2) and not inside(spec.matrix["k"], "2")
+    trials, last = simulate(Endless(spec, 0), 5, concurrency=2, fail_every=2)
+    assert last is None and [t.status for t in trials] == ["succeeded", "failed"] * 2 + ["succeeded"]
