@@ -41,16 +41,32 @@ def read_snapshot(store: EventStore, group_id: str) -> GroupState | None:
 
 
 def write_snapshot(store: EventStore, state: GroupState) -> None:
+    """Store ``state`` as the group's snapshot; never fails (it is only a cache).
+
+    A read-only view (``hpo status``, ``hpo watch``) refreshes the cache through its own short
+    connection that gives up at once when the engine is writing, so it never holds the engine up.
+    """
     blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    conn, own = store.conn, None
+    if getattr(store, "writer", "") == "read-only":
+        if not store.path.exists():
+            return
+        try:
+            own = conn = sqlite3.connect(store.path, timeout=0.05, isolation_level=None)
+        except sqlite3.Error:
+            return
     try:
-        store.conn.execute(
+        conn.execute(
             "INSERT INTO snapshots (group_id, version, format, state) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(group_id) DO UPDATE SET version = excluded.version,"
             " format = excluded.format, state = excluded.state",
             (state.group_id, state.version, _key(), blob),
         )
     except sqlite3.Error:
-        pass  # a read-only database or a busy writer: the cache simply is not refreshed
+        pass  # a read-only file or a busy writer: the cache simply is not refreshed
+    finally:
+        if own is not None:
+            own.close()
 
 
 def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
@@ -61,7 +77,7 @@ def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
         state = None  # the snapshot is past the requested point
     if state is None:
         state = GroupState()
-    folded = state.apply_all(store.iter_events(group_id, after_version=state.version, until_seq=until_seq))
+    folded = state.apply_rows(store.iter_rows(group_id, after_version=state.version, until_seq=until_seq))
     if cache and until_seq is None and folded >= EVERY:
         write_snapshot(store, state)
     return state

@@ -186,6 +186,13 @@ class EventStore:
         trusted: bool = True,
     ) -> Iterator[Stored]:
         """Like :meth:`read`, streamed in chunks: folding a million events never holds them all."""
+        for row in self.iter_rows(group_id, after_version, until_seq):
+            yield self._row(row, trusted)
+
+    def iter_rows(
+        self, group_id: str, after_version: int = 0, until_seq: int | None = None
+    ) -> Iterator[tuple]:
+        """The raw ``events`` rows, in version order, streamed in chunks."""
         sql = (
             "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events"
             " WHERE group_id = ? AND version > ?"
@@ -201,8 +208,7 @@ class EventStore:
                 rows = cursor.fetchmany(5000)
                 if not rows:
                     return
-                for r in rows:
-                    yield self._row(r, trusted)
+                yield from rows
 
     def tail(self, after_seq: int = 0, group_id: str | None = None) -> list[Stored]:
         """Every event after ``after_seq`` in global order (for ``--follow``)."""

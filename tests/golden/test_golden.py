@@ -82,3 +82,16 @@ def test_upcasters_run_before_validation(monkeypatch):
     with pytest.raises(Exception, match="no upcaster"):
         monkeypatch.delitem(ev.UPCASTERS, ("LeaseRenewed", 1))
         ev.decode("LeaseRenewed", 1, '{"engine": "e1"}')
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_fast_row_fold_equals_the_event_fold(tmp_path, version):
+    store = load(tmp_path, version)
+    for group_id in json.loads((HERE / f"expected-{version}.json").read_text()):
+        by_events = GroupState.fold(store.iter_events(group_id))
+        by_rows = GroupState()
+        by_rows.apply_rows(store.iter_rows(group_id))
+        assert json.dumps(snapshot(by_rows), sort_keys=True) == json.dumps(snapshot(by_events), sort_keys=True)
+        assert by_rows.last_ts == by_events.last_ts and by_rows.version == by_events.version
+        for tid, t in by_events.trials.items():
+            assert by_rows.trials[tid].curves == t.curves and by_rows.trials[tid].offset == t.offset
