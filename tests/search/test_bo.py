@@ -303,3 +303,16 @@ def test_suggest_time_is_bounded():
     start = time.perf_counter()
     assert searcher.suggest(history(1000)).meta["phase"] == "model"
     assert time.perf_counter() - start < 5.0
+
+
+def test_infinite_and_nan_values_do_not_break_the_model():
+    def objective(p):
+        if p["x1"] > 7:
+            return float("inf")
+        if p["x2"] > 13:
+            return float("nan")
+        return branin(p)
+
+    trials, _ = simulate(make(seed=1, n_iterations=10), objective=objective)
+    assert len(trials) == 15
+    assert {t.meta["phase"] for t in trials[5:]} == {"model"}

@@ -246,3 +246,14 @@ def test_required_options_and_metric():
     assert err.value.path == "settings.hyperband.max_iter"
     with pytest.raises(SpecError, match="needs a metric"):
         make(metric=None)
+
+
+def test_nan_values_are_never_promoted():
+    searcher = make(max_iter=9, eta=3)
+    history = []
+    for tid in range(1, 10):
+        d = searcher.suggest(SearchHistory(tuple(history)))
+        value = float("nan") if tid <= 7 else float(tid)
+        history.append(TrialRecord(tid, d.params, "succeeded", value, d.meta))
+    d = searcher.suggest(SearchHistory(tuple(history)))
+    assert d.meta["parent"] == 8 and "only 2 of the 9" in d.meta["note"]

@@ -9,6 +9,7 @@ made before two trials have a value, are random draws from the matrix.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,9 @@ class BOSearcher(Searcher):
             return Exhausted(f"every one of the {size} configurations of the matrix was tried")
         trial_id = history.next_trial_id
         rng = self.rng(trial_id)
-        observed = [t for t in history.completed() if self._encodable(t)]
+        observed = [
+            t for t in history.completed() if not math.isnan(t.value) and self._encodable(t)
+        ]
         if trial_id <= self.config.n_initial_trials:
             return self._random(rng, tried, {"phase": "initial"})
         if len(observed) < 2:
@@ -109,6 +112,9 @@ class BOSearcher(Searcher):
         observed = self._subsample(observed, rng)
         X = np.array([self.encoder.encode(t.params) for t in observed])
         y = self.metric.sign() * np.array([float(t.value) for t in observed])
+        finite = np.isfinite(y)  # an infinite loss is read as the worst finite value, and so on
+        if not finite.all():
+            y = np.clip(y, *(np.min(y[finite]), np.max(y[finite])) if finite.any() else (0, 0))
         std = float(np.std(y))
         y = (y - float(np.mean(y))) / (std if std > 0 else 1.0)
         cfg = self.config.utility_function

@@ -8,6 +8,7 @@ not block the next bracket, so free slots never idle while any bracket has work.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,7 +147,10 @@ class HyperbandSearcher(Searcher):
     ) -> tuple[list[TrialRecord], str | None]:
         """The planned ``n_rung`` best trials of rung ``rung - 1``, best first."""
         planned = bracket.rungs[rung].n
-        valid = [t for t in previous if t.status == SUCCEEDED and t.value is not None]
+        valid = [
+            t for t in previous
+            if t.status == SUCCEEDED and t.value is not None and not math.isnan(t.value)
+        ]
         sign = self.metric.sign()
         valid.sort(key=lambda t: (-sign * float(t.value), int(t.meta.get("config", 0))))
         promoted = valid[:planned]
