@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hpo import snapshots
 from hpo.cli.common import db_option, handle_errors, open_store, print_json
 from hpo.lifecycle import fork as fork_group
 from hpo.lifecycle import replay_check, resolve_until
@@ -38,7 +39,7 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     store = open_store(db)
     group_id = store.resolve(group)
     until_seq = resolve_until(store, group_id, until)
-    state = GroupState.fold(store.iter_events(group_id, until_seq=until_seq))
+    state = snapshots.load_state(store, group_id, until_seq=until_seq, cache=False)
     out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
     mismatches = []
     if check:
