@@ -12,9 +12,11 @@ import textwrap
 
 import pytest
 
-optuna = pytest.importorskip(
-    "optuna", reason="Optuna is not installed: pip install 'hpo-groups[optuna]' (CI installs it)"
-)
+from .conftest import require
+
+require("optuna", "optuna", "pip install 'hpo-groups[optuna]'; CI installs it", module_level=True)
+
+import optuna  # noqa: E402
 
 import hpo  # noqa: E402
 from hpo.errors import SpecError  # noqa: E402
