@@ -27,7 +27,7 @@ from hpo.spec import parse_spec
 from hpo.store import EventStore
 
 RESULTS = Path(__file__).parent / "results"
-COMMAND = "true"
+COMMAND = "true"  # --command changes it, e.g. "sleep 0.2" for trials that do some work
 
 
 def bare_loop(trials: int, concurrency: int) -> float:
@@ -47,7 +47,7 @@ def bare_loop(trials: int, concurrency: int) -> float:
 def hpo_group(trials: int, concurrency: int, folder: Path) -> float:
     spec = parse_spec(
         {"settings": {"concurrency": concurrency, "matrix": {"i": {"range": [0, trials, 1]}}},
-         "run": {"cmd": COMMAND + " {{ i }}"}}
+         "run": {"cmd": COMMAND + " # {{ i }}"}}
     )
     store = EventStore(folder / "hpo.db")
     gid = create_group(store, spec, seed=0, source_path=str(folder / "spec.yaml"))
@@ -65,22 +65,29 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--command", default="true", help="the trial command (shell)")
     args = ap.parse_args()
+    global COMMAND
+    COMMAND = args.command
     bare, engine = [], []
+    with tempfile.TemporaryDirectory() as tmp:  # warm up: imports and plugin loading
+        hpo_group(5, args.concurrency, Path(tmp))
     for _ in range(args.repeat):
         bare.append(bare_loop(args.trials, args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
             engine.append(hpo_group(args.trials, args.concurrency, Path(tmp)))
     b, e = statistics.median(bare), statistics.median(engine)
     result = {
-        "trials": args.trials, "concurrency": args.concurrency, "repeat": args.repeat,
+        "command": args.command, "trials": args.trials, "concurrency": args.concurrency,
+        "repeat": args.repeat,
         "bare_s": b, "engine_s": e, "ratio": e / b,
         "bare_ms_per_trial": 1000 * b / args.trials, "engine_ms_per_trial": 1000 * e / args.trials,
         "overhead_ms_per_trial": 1000 * (e - b) / args.trials, "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "engine_overhead.json").write_text(json.dumps(result, indent=2))
+    name = "engine_overhead" if args.command == "true" else "engine_overhead_" + args.command.replace(" ", "_")
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(f"bare subprocess loop: {b:.3f}s ({result['bare_ms_per_trial']:.2f} ms/trial)")
     print(f"hpo engine:           {e:.3f}s ({result['engine_ms_per_trial']:.2f} ms/trial)")
     print(f"ratio {result['ratio']:.2f}x  (overhead {result['overhead_ms_per_trial']:.2f} ms/trial)")

@@ -215,8 +215,8 @@ class Engine:
         self._renew_lease()
         if busy:
             self._idle = 0.0005
-        else:  # back off from 0.5 ms to poll_interval while nothing happens: short trials are
-            time.sleep(self._idle)  # collected within a millisecond, idle groups cost no CPU
+        else:  # back off from 0.5 ms to poll_interval while nothing happens; the runner's wait()
+            self.runner.wait(self._idle)  # returns early when a trial exits
             self._idle = min(self._idle * 2, self.poll_interval)
         return False
 

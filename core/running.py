@@ -9,6 +9,7 @@ trial's stdout and attempt exits. Runners never write the event log.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,15 @@ class Runner(ABC):
         """How many trials this runner can host at once (None: no limit of its own)."""
         return None
 
+    def can_start(self, launch: Launch) -> bool:
+        """Whether ``launch`` can start now; False makes the trial wait (pending) for room.
+
+        A runner whose slots or GPUs are all held returns False until one is released. It
+        returns True when the launch could never fit (more GPUs than any machine has), so that
+        :meth:`start` fails it with the reason instead of it waiting forever.
+        """
+        return True
+
     @abstractmethod
     def start(self, launch: Launch) -> dict[str, Any]:
         """Start the attempt and return its handle (JSON-serialisable)."""
@@ -117,6 +127,14 @@ class Runner(ABC):
     def running(self) -> list[tuple[int, int]]:
         """The (trial, attempt) keys this runner is following."""
         return []
+
+    def wait(self, timeout: float) -> None:
+        """Block up to ``timeout`` seconds, or less when something may have happened.
+
+        The engine calls it when a tick found nothing to do. The default just sleeps; a runner
+        that learns of exits at once (the local runner, from its children) wakes the engine early.
+        """
+        time.sleep(timeout)
 
     def close(self, stop_running: bool) -> None:
         """The engine is leaving; stop what runs if ``stop_running``, else leave it detached."""

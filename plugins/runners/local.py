@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class LocalRunner(Runner):
     def __init__(self, config: LocalConfig):
         super().__init__(config)
         self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._exit_event = threading.Event()  # set by a child's watcher thread when it exits
         self._gpus: GpuPool | None = None
 
     def _gpu_pool(self, needed: int) -> GpuPool | None:
@@ -107,12 +109,22 @@ class LocalRunner(Runner):
                 stderr=err,
                 start_new_session=True,
             )
+        threading.Thread(target=self._watch, args=(popen,), daemon=True).start()
         att = _Attempt(launch, popen.pid, LogTail(d / "stdout.log"), time.time(), popen)
         att.ticks, att.boot = procs.start_ticks(popen.pid), procs.boot_id()
         (d / "pid").write_text(f"{popen.pid} {att.ticks} {att.boot}\n")
         self._attempts[launch.key] = att
         handle = {"pid": popen.pid, "ticks": att.ticks, "boot": att.boot, "started": att.started}
         return {**handle, "gpus": list(devices)} if devices else handle
+
+    def _watch(self, popen: subprocess.Popen) -> None:
+        popen.wait()
+        self._exit_event.set()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout``, waking as soon as one of our children exits."""
+        if self._exit_event.wait(timeout):
+            self._exit_event.clear()
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         pid = int(handle.get("pid", 0))
