@@ -64,17 +64,26 @@ def _finite_difference(f, Z, value):
     return grads
 
 
-def _polish(acq: Acquisition, post: Posterior, starts: np.ndarray, max_iter: int) -> np.ndarray:
-    """L-BFGS-B on all starts at once: the sum of independent objectives has a block gradient."""
+def _polish(
+    acq: Acquisition, post: Posterior, starts: np.ndarray, max_iter: int,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """L-BFGS-B on all starts at once: the sum of independent objectives has a block gradient.
+
+    Columns where ``fixed`` is True keep their starting values (their bounds are pinned).
+    """
     k, d = starts.shape
 
     def objective(flat):
         value, grad = acq(post, flat.reshape(k, d), grad=True)
         return -float(np.sum(value)), -grad.ravel()
 
+    lower, upper = np.zeros_like(starts), np.ones_like(starts)
+    if fixed is not None:
+        lower[:, fixed] = upper[:, fixed] = starts[:, fixed]
     result = minimize(
         objective, starts.ravel(), jac=True, method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * (k * d), options={"maxiter": max_iter},
+        bounds=list(zip(lower.ravel(), upper.ravel())), options={"maxiter": max_iter},
     )
     return result.x.reshape(k, d)
 
@@ -104,6 +113,10 @@ def maximize(
     top = np.argsort(-values, kind="stable")[:n_iter]
     starts = np.vstack([pool[top], incumbents]) if len(incumbents) else pool[top]
     polished = encoder.snap(_polish(acq, post, starts, max_iter))
+    discrete = ~encoder.continuous
+    if discrete.any() and not discrete.all():
+        # snapping moved the discrete columns: re-optimise the continuous ones around them
+        polished = encoder.snap(_polish(acq, post, polished, max_iter, fixed=discrete))
     pool = np.vstack([polished, pool])
     values = np.concatenate([acq(post, polished), values])
     order = np.argsort(-values, kind="stable")

@@ -143,6 +143,10 @@ class Encoder:
             self.dims.append(dim)
             column += dim.width
         self.n_dims = column
+        self.continuous = np.zeros(column, dtype=bool)  # columns that snapping leaves alone
+        for dim in self.dims:
+            if isinstance(dim, _Numeric) and dim.grid is None and not dim.dom.q:
+                self.continuous[dim.column] = not dim.dom.integer
         sizes = [p.cardinality() for p in space.values()]
         self.size = None if any(s is None for s in sizes) else math.prod(sizes)
         self.enumerable = all(
