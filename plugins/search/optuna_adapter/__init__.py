@@ -1,7 +1,7 @@
 """The ``optuna`` search algorithm: any Optuna sampler (TPE, GP, CMA-ES, NSGA-II...) over the matrix.
 
 Install it with ``pip install 'hpo-groups[optuna]'``; select it with
-``search: {algorithm: optuna, sampler: tpe, n_trials: 50}``. See ``docs/search/optuna.md``.
+``search: {algorithm: optuna, sampler: tpe, n_trials: 50}``. See ``docs/plugins/optuna.md``.
 Optuna itself is imported only when a group uses the algorithm.
 """
 
