@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import qmc
 
 from hpo.errors import SpecError
 from hpo.hookspecs import hookimpl
@@ -64,6 +63,8 @@ class SobolSearcher(Searcher):
 
     def point(self, index: int) -> np.ndarray:
         """Point ``index`` of the sequence: a fresh generator each time, so nothing is kept."""
+        from scipy.stats import qmc  # imported on first use: `hpo` loads every plugin at start
+
         sobol = qmc.Sobol(d=len(self.space), scramble=self.config.scramble, seed=self.seed)
         if index:
             sobol.fast_forward(index)  # (scipy rejects fast_forward(0))
