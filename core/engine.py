@@ -247,7 +247,7 @@ class Engine:
         try:
             messages = self.runner.poll()
         except Exception as exc:
-            self._plugin_failed("runner", exc)
+            self._runner_failed(exc)
             return True
         if not messages:
             return False
@@ -368,6 +368,18 @@ class Engine:
         dist = getattr(exc, "distribution", "")
         self._append([ev.PluginFailed(plugin=plugin, distribution=dist, error=f"{type(exc).__name__}: {exc}")])
         self._stop_group(_Decision(f"{plugin} failed: {exc}", "engine", "failed"))
+
+    def _runner_failed(self, exc: BaseException) -> None:
+        """A runner that cannot poll cannot say how its trials end: record the failure once, let
+        go of its trials (recorded as stopped) and let the group finish as failed."""
+        self._plugin_failed(f"runner {self.runner.name}", exc)
+        try:
+            self.runner.close(stop_running=True)
+        except Exception as close_exc:  # it is broken: nothing more to learn from it
+            log.warning("runner %s failed to close: %s", self.runner.name, close_exc)
+        for tr in self.state.running():
+            self._append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
+                                           reason=f"the {self.runner.name} runner failed: {exc}")])
 
     def _finish(self) -> None:
         st = self.state

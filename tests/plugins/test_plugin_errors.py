@@ -166,6 +166,37 @@ def test_a_runner_that_returns_garbage(store, tmp_path):
     assert "MetricReported" not in [e.type for e in events]
 
 
+class Dead(Runner):
+    """Starts trials, then every poll raises: it can never say how they end."""
+
+    name = "dead"
+    started = 0
+
+    def start(self, launch):
+        self.started += 1
+        return {}
+
+    def poll(self):
+        if self.started < 2:
+            return []
+        raise ConnectionError("lost the cluster")
+
+    def stop(self, trial_id, attempt, reason):
+        pass
+
+
+def test_a_runner_that_keeps_failing_ends_the_group_once(store, tmp_path):
+    with registered(plugin_of(Dead)):
+        state, events = run_group(store, tmp_path, runner={"kind": "dead"}, settings={"concurrency": 2})
+    failure = failure_of(state)
+    assert failure.plugin == "runner dead" and "poll() raised ConnectionError: lost the cluster" in failure.error
+    types = [e.type for e in events]
+    assert types.count("PluginFailed") == 1 and types.count("Stopped") == 1 and types[-1] == "GroupFinished"
+    assert [t.status for t in state.trials.values()] == ["stopped", "stopped"]
+    assert state.trials[1].reason == "the dead runner failed: plugin 'dead' (from (in-process)): " \
+        "the runner's poll() raised ConnectionError: lost the cluster"
+
+
 class NeedsOptions(BaseModel):
     model_config = {"extra": "forbid"}
     budget: int
