@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._sshd import die_with_parent
+
 IMAGE = "hpo-test-busybox:1"
 
 HOOK = """#!{python}
@@ -67,6 +69,7 @@ class Dockerd:
              "-H", self.host, "--pidfile", str(self.folder / "dockerd.pid"), "--storage-driver", "vfs",
              "--iptables=false", "--bridge=none", "--log-level=error"],
             env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + timeout

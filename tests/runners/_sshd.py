@@ -58,6 +58,14 @@ class Keys:
         return f"{name} {kind} {key}\n"
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the server gets SIGTERM when the test process dies (a killed pytest leaves none)."""
+    import ctypes
+    import signal as _signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(_signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((address, 0))
@@ -90,7 +98,8 @@ class SshServer:
         )
         log = open(self.log, "ab")
         self.proc = subprocess.Popen([*self._prefix(), SSHD, "-D", "-e", "-f", str(self.config)],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent)
         log.close()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -60,6 +60,7 @@ def kit(request, tmp_path):
     raise AssertionError(request.param)
 
 
+@pytest.mark.slow
 def test_a_grid_of_8_at_concurrency_4(kit, store, tmp_path):
     gid, state = run_group(store, tmp_path, kit.spec_section(),
                            "echo @hpo step=1 score={{ x }}; sleep 1; echo @hpo step=2 score=$(( {{ x }} * 2 ))")
@@ -73,6 +74,7 @@ def test_a_grid_of_8_at_concurrency_4(kit, store, tmp_path):
         assert len(hosts) == 2  # both hosts took trials
 
 
+@pytest.mark.slow
 def test_a_host_killed_mid_group(store, tmp_path, sshd, second_host, known_hosts, monkeypatch, caplog):
     """Two hosts with 2 slots each; the second one dies while two trials run on it."""
     secret = "tok-9f8e7d6c5b"
