@@ -14,7 +14,6 @@ from hpo.plugin_guard import check_decision
 from hpo.search import (
     RUNNING,
     Decision,
-    Exhausted,
     SearchHistory,
     Searcher,
     Suggestion,

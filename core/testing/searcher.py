@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from hpo.plugin_guard import check_decision
-from hpo.search import Exhausted, SearchHistory, Searcher, Suggestion, Wait
+from hpo.search import Exhausted, SearchHistory, Searcher, Wait
 from hpo.spec import GroupSpec, parse_spec
 from hpo.testing.histories import fingerprint, history, inside, normalised, record, simulate
 
