@@ -275,7 +275,8 @@ class Engine:
         return True
 
     def _run_stoppers(self) -> None:
-        if not self.plugins.stoppers or self.state.group_stop is not None:
+        # after a group decision, trial rules still judge the trials it let finish
+        if not self.plugins.stoppers or (self.state.group_stop is not None and not self.state.running()):
             return
         self._stoppers_at = time.monotonic()
         view = stop_view(self.state, self.searcher.planned_trials())
