@@ -89,7 +89,7 @@ def _tail(path: str, limit: int) -> tuple[int, bytes]:
 
 
 def run_trial(spec: dict) -> dict:
-    from distributed import Queue, Variable, get_worker
+    from distributed import Variable, get_worker
 
     worker = get_worker()
     names = spec["names"]

@@ -176,12 +176,12 @@ def _descendants(pid: int) -> list[int]:
 class NetNamespace:
     """A network namespace joined to this one by a veth pair; ``address`` is its side."""
 
-    def __init__(self, index: int = 0):
+    def __init__(self):
         tag = uuid.uuid4().hex[:6]
         self.name = f"hpo-t-{tag}"
         self.veth = f"hpo{tag}a"  # interface names stay under 15 characters
         self.peer = f"hpo{tag}b"
-        third = 100 + (os.getpid() + index) % 150
+        third = 100 + int(tag, 16) % 150  # random, so concurrent test runs rarely collide
         self.host_address = f"198.18.{third}.1"
         self.address = f"198.18.{third}.2"
 

@@ -10,11 +10,10 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from hpo.running import Exited, Reported
+from hpo.running import Reported
 from hpo.spec.template import render
 
 from .conftest import drain, exits, make_launch
