@@ -170,16 +170,11 @@ class Engine:
                 launch = self._launch_spec(tr, tr.attempts)
                 if self.runner.reattach(launch, tr.handle, tr.offset):
                     self._append([ev.TrialReattached(trial_id=tr.trial_id, attempt=tr.attempts)])
-                else:
+                else:  # launched again by _fill_slots, within the concurrency and the runner's room
                     self._append([ev.TrialFinished(
                         trial_id=tr.trial_id, attempt=tr.attempts, status="stopped", resumable=True,
                         reason="the attempt was lost with the engine (process gone); running it again",
                     )])
-                    self._launch(tr)
-            elif tr.status == STOPPED and tr.resumable:
-                self._launch(tr)
-            elif tr.status == "pending":
-                self._launch(tr)
 
     def pause(self, reason: str, requested_by: str) -> None:
         """Stop every running trial (to run again on resume) and end as ``stopped``."""
@@ -209,7 +204,7 @@ class Engine:
             self._run_stoppers()  # time-based rules (max_duration) fire without new reports
         if not self._stopping():
             busy |= self._fill_slots()
-        if self._stopping() and not self._active():
+        if self._stopping() and not self._active() and (self.state.group_stop or not self._interrupted()):
             self._finish()
             return True
         self._renew_lease()
@@ -222,6 +217,11 @@ class Engine:
 
     def _stopping(self) -> bool:
         return self.state.group_stop is not None or self.exhausted is not None
+
+    def _interrupted(self) -> list[TrialState]:
+        """Trials stopped by a pause or lost with a crashed engine, to run again."""
+        return sorted((t for t in self.state.trials.values() if t.status == STOPPED and t.resumable),
+                      key=lambda t: t.trial_id)
 
     def _active(self) -> list[TrialState]:
         return [t for t in self.state.trials.values() if t.status in ("pending", RUNNING)]
@@ -315,12 +315,16 @@ class Engine:
 
     def _fill_slots(self) -> bool:
         busy = False
-        for tr in self.state.pending():  # suggested earlier, waiting for room on the runner
+        capacity = self.runner.capacity()
+        slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
+        # first the trials already suggested: pending ones (they hold a slot), then the ones a
+        # crash or a pause interrupted (they need one); only then new suggestions
+        for tr in self.state.pending() + self._interrupted():
+            if tr.status != "pending" and len(self._active()) >= slots:
+                return busy
             if not self._launch_if_room(tr):
                 return busy
             busy = True
-        capacity = self.runner.capacity()
-        slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
         while len(self._active()) < slots:
             if self.plugins.stoppers:
                 self._run_stoppers()  # a budget or a failure rule may forbid the next trial
