@@ -26,6 +26,7 @@ class Run:
     suggest_s: list[float]  # seconds per suggest call
     meta: list[dict] = field(default_factory=list)
     params: list[dict] = field(default_factory=list)
+    history: SearchHistory = field(default_factory=SearchHistory)
 
     @property
     def best(self) -> float:
@@ -61,7 +62,7 @@ def run_hpo(searcher, objective: Callable[[dict], float], max_trials: int | None
         run.values.append(value)
         run.meta.append(decision.meta)
         run.params.append(decision.params)
-    run.history = SearchHistory(tuple(trials))  # type: ignore[attr-defined]
+    run.history = SearchHistory(tuple(trials))
     return run
 
 

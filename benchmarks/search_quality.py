@@ -3,7 +3,8 @@
     python benchmarks/search_quality.py            # 50 trials x 5 seeds, every problem (~15 min)
     python benchmarks/search_quality.py --quick    # 20 trials x 2 seeds, a smoke run (~2 min)
 
-Prints rich tables and writes ``benchmarks/results/search_quality.json`` (gitignored). Regret is
+Prints rich tables and writes ``benchmarks/results/search_quality.json`` (``..._quick.json`` with
+``--quick``; the folder is gitignored). Regret is
 the best loss a run found minus the problem's optimum (for the real model: minus the best loss
 any run found). Times are the median ``suggest`` (hpo) or ``ask`` + sampling (Optuna) per trial.
 See docs/benchmarks.md for the figures and what they mean.
@@ -28,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from drivers import OBSERVATIONS_FOR_TIMING, make_spec, run_hpo, run_optuna, searcher_for  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
+
+from hpo.search import SearchHistory  # noqa: E402
 
 N_INITIAL = 10  # the same random start Optuna's GPSampler uses
 RESULTS = Path(__file__).parent / "results"
@@ -72,7 +75,7 @@ def run_problem(problem, seeds, trials, use_optuna, console, methods=None) -> di
             run = run_hpo(searcher, problem.loss, max_trials=trials)
             runs.setdefault(method, []).append(_summary(run, seed))
             if method == "bo" and len(run.values) >= OBSERVATIONS_FOR_TIMING:
-                history = run.history.__class__(run.history.trials[:OBSERVATIONS_FOR_TIMING])
+                history = SearchHistory(run.history.trials[:OBSERVATIONS_FOR_TIMING])
                 timing50.append(bo_time_at_50(problem, seed, history))
             console.log(f"{problem.name} {method} seed {seed}: best {run.best:.6g}")
     if problem.grid_matrix is not None and wanted("grid"):  # deterministic: one run stands for every seed
@@ -168,9 +171,11 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", help="comma-separated subset: random,bo,bo-ei,grid,optuna-gp,optuna-tpe")
     parser.add_argument("--no-optuna", action="store_true")
     parser.add_argument("--no-hyperband", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS / "search_quality.json")
+    parser.add_argument("--out", type=Path, help="default: results/search_quality[_quick].json")
     args = parser.parse_args(argv)
     trials = args.trials or (20 if args.quick else 50)
+    if args.out is None:
+        args.out = RESULTS / ("search_quality_quick.json" if args.quick else "search_quality.json")
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
     use_optuna = optuna_available() and not args.no_optuna
     console = Console(stderr=True)
