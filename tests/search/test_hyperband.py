@@ -229,6 +229,7 @@ def test_float_resource():
         ({"resource": {"type": "int"}}, "settings.hyperband.resource.name", "required"),
         ({"resource": {"name": "x", "type": "long"}}, "settings.hyperband.resource.type", ""),
         ({"etaa": 3}, "settings.hyperband.etaa", "unknown option"),
+        ({"max_iter": 1000000, "eta": 1.01}, "settings.hyperband.eta", "1389 brackets"),
     ],
 )
 def test_option_errors_name_the_path(options, path, message):

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 ResourceType = Literal["int", "float"]
+MAX_BRACKETS = 64  # eta barely above 1 would plan thousands of brackets and billions of trials
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ def plan(max_iter: int | float, eta: int | float, resource_type: ResourceType = 
     """Every bracket of one Hyperband run, in run order (``s_max`` first)."""
     m, e = exact(max_iter), exact(eta)
     top = s_max(max_iter, eta)
+    if top + 1 > MAX_BRACKETS:
+        raise ValueError(
+            f"max_iter {max_iter} with eta {eta} plans {top + 1} brackets (at most "
+            f"{MAX_BRACKETS}); choose a larger eta (the paper uses 3)"
+        )
     brackets = []
     for s in range(top, -1, -1):
         n = math.ceil(Fraction(top + 1, s + 1) * e**s)  # = ceil(B / max_iter / (s+1) * eta^s)

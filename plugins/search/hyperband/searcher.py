@@ -82,7 +82,10 @@ class HyperbandSearcher(Searcher):
         super().__init__(spec, seed)
         cfg = self.config
         self.resource = cfg.resource
-        self.brackets: list[Bracket] = plan(cfg.max_iter, cfg.eta, cfg.resource.type)
+        try:
+            self.brackets: list[Bracket] = plan(cfg.max_iter, cfg.eta, cfg.resource.type)
+        except ValueError as exc:
+            raise SpecError(str(exc), f"{spec.search.path}.eta") from None
 
     def check_spec(self, spec: Any) -> None:
         super().check_spec(spec)
