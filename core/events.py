@@ -150,40 +150,22 @@ class GroupFinished(Event):
     reason: str = ""
 
 
-AnyEvent = Annotated[
-    Union[
-        GroupCreated,
-        EngineStarted,
-        LeaseRenewed,
-        Suggested,
-        TrialLaunched,
-        TrialReattached,
-        MetricReported,
-        TrialFinished,
-        StopRequested,
-        Stopped,
-        PluginFailed,
-        GroupFinished,
-    ],
-    Field(discriminator="type"),
-]
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        GroupCreated,
-        EngineStarted,
-        LeaseRenewed,
-        Suggested,
-        TrialLaunched,
-        TrialReattached,
-        MetricReported,
-        TrialFinished,
-        StopRequested,
-        Stopped,
-        PluginFailed,
-        GroupFinished,
-    )
-}
+VOCABULARY: tuple[type[Event], ...] = (
+    GroupCreated,
+    EngineStarted,
+    LeaseRenewed,
+    Suggested,
+    TrialLaunched,
+    TrialReattached,
+    MetricReported,
+    TrialFinished,
+    StopRequested,
+    Stopped,
+    PluginFailed,
+    GroupFinished,
+)
+AnyEvent = Annotated[Union[VOCABULARY], Field(discriminator="type")]  # type: ignore[valid-type]
+EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in VOCABULARY}
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 
 # (type, from_schema) -> function turning a payload of that schema into one of from_schema + 1.
