@@ -20,17 +20,16 @@ from typing import Callable
 
 from hpo import events as ev
 from hpo import procs, snapshots
-from hpo.errors import ConcurrencyError, HpoError, LeaseHeld, PluginError
+from hpo.errors import ConcurrencyError, HpoError, LeaseHeld
 from hpo.groups import build_plugins
+from hpo.launching import LaunchPlanner
 from hpo.pluginmanager import Registry, default_registry
 from hpo.running import Exited, Launch, Reported, RunnerNotice
 from hpo.search import RUNNING, STOPPED, Exhausted, Suggestion, Wait
 from hpo.spec import GroupSpec
-from hpo.spec.template import render
 from hpo.state import GroupState, TrialState
 from hpo.stopping_view import stop_view
 from hpo.store import EventStore, Stored
-from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
 
 log = logging.getLogger(__name__)
 Listener = Callable[[Stored, GroupState], None]
@@ -83,7 +82,7 @@ class Engine:
         self._faults = _Faults()
         self._idle = 0.0005
         self._since_snapshot = 0
-        self._workdir = self._resolve_workdir()
+        self.planner = LaunchPlanner(self.spec, self.state, store.folder)
 
     # -- the log ---------------------------------------------------------------------------
 
@@ -406,42 +405,11 @@ class Engine:
 
     # -- launching -------------------------------------------------------------------------
 
-    def _resolve_workdir(self) -> Path:
-        if self.spec.run.workdir:
-            base = Path(self.state.source_path).parent if self.state.source_path else Path.cwd()
-            return (base / self.spec.run.workdir).resolve()
-        if self.state.source_path:
-            return Path(self.state.source_path).parent.resolve()
-        return Path.cwd()
-
-    def trial_root(self, trial_id: int) -> Path:
-        return self.store.folder.resolve() / "groups" / self.group_id / "trials" / str(trial_id)
-
     def checkpoint_dir(self, tr: TrialState) -> Path:
-        """A trial's checkpoint folder; a hyperband trial promoted with ``resume`` uses its parent's."""
-        seen = set()
-        while tr.meta.get("resume") and tr.meta.get("parent") in self.state.trials and tr.trial_id not in seen:
-            seen.add(tr.trial_id)
-            tr = self.state.trials[tr.meta["parent"]]
-        return self.trial_root(tr.trial_id) / "checkpoints"
+        return self.planner.checkpoint_dir(tr)
 
     def _launch_spec(self, tr: TrialState, attempt: int) -> Launch:
-        trial_dir = self.trial_root(tr.trial_id) / f"attempt-{attempt}"
-        ckpt = self.checkpoint_dir(tr)
-        values = {**self.spec.declarations, **tr.params}
-        builtins = {"trial_id": tr.trial_id, "group_id": self.group_id,
-                    "trial_dir": str(trial_dir), "checkpoint_dir": str(ckpt)}
-        env = {
-            PARAMS_ENV: json.dumps(values), TRIAL_ID_ENV: str(tr.trial_id), GROUP_ID_ENV: self.group_id,
-            TRIAL_DIR_ENV: str(trial_dir), CHECKPOINT_DIR_ENV: str(ckpt), "HPO_ATTEMPT": str(attempt),
-            **self.spec.run.env,
-        }
-        return Launch(
-            group_id=self.group_id, trial_id=tr.trial_id, attempt=attempt,
-            command=render(self.spec.run.cmd, {**values, **builtins}), env=env,
-            trial_dir=trial_dir, workdir=self._workdir, timeout=self.spec.run.timeout,
-            gpus=self.spec.run.gpus,
-        )
+        return self.planner.launch(tr, attempt)
 
     def _launch(self, tr: TrialState) -> None:
         launch = self._launch_spec(tr, tr.attempts + 1)
