@@ -59,3 +59,11 @@ def group_alive(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def signame(sig: int) -> str:
+    """``SIGKILL`` for 9; ``signal 64`` for a number Python has no name for."""
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"

@@ -284,7 +284,7 @@ class PythonRunner(Runner):
         if isinstance(code, str):
             return Exited(status="failed", reason=code, **base)
         if sig is not None:
-            return Exited(status="failed", signal=sig, reason=f"killed by {_signame(sig)}", **base)
+            return Exited(status="failed", signal=sig, reason=f"killed by {procs.signame(sig)}", **base)
         if code == 0:
             return Exited(status="succeeded", exit_code=0, **base)
         return Exited(status="failed", exit_code=exit_code, reason=f"exited with code {code}", **base)
@@ -369,13 +369,6 @@ def _read_outcome(path: Path) -> dict[str, str] | None:
     if isinstance(data, dict) and data.get("status") in ("succeeded", "failed", "stopped"):
         return {"status": data["status"], "reason": str(data.get("reason", ""))}
     return None
-
-
-def _signame(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 @hookimpl

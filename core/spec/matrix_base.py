@@ -8,6 +8,8 @@ become the same normalised ``args`` dict, which is what ``to_json`` stores and `
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import math
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -175,8 +177,9 @@ class DiscreteParam(MatrixParam):
             raise self.fail(f"{self.kind} {self.describe_args()} produces duplicate values")
         self._values = values
 
+    @abstractmethod
     def expand(self) -> list[Any]:
-        raise NotImplementedError
+        """The values this kind stands for, in order (numpy's expansion for the numeric kinds)."""
 
     def values(self) -> list[Any]:
         return list(self._values)

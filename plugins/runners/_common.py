@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import signal as _signal
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from hpo.errors import HpoError
+from hpo.procs import signame
 from hpo.gpus import GpuPool
 from hpo.running import Exited, Launch
 
@@ -15,13 +15,6 @@ REDACTED = "***"
 
 class RunnerUnavailable(HpoError):
     """The runner has nowhere to start a trial (every host down, no GPU big enough...)."""
-
-
-def signame(sig: int) -> str:
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 def exited(

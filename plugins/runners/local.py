@@ -228,7 +228,7 @@ class LocalRunner(Runner):
         if code == 0:
             return Exited(status="succeeded", exit_code=0, **base)
         if sig is not None:
-            return Exited(status="failed", signal=sig, reason=f"killed by {_signame(sig)}", **base)
+            return Exited(status="failed", signal=sig, reason=f"killed by {procs.signame(sig)}", **base)
         return Exited(status="failed", exit_code=code, reason=f"exited with code {code}", **base)
 
     def close(self, stop_running: bool) -> None:
@@ -240,13 +240,6 @@ class LocalRunner(Runner):
         self._attempts.clear()
         if self._gpus is not None:
             self._gpus = GpuPool(self._gpus.devices)
-
-
-def _signame(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 @hookimpl
