@@ -172,14 +172,40 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(obj, separators=(",", ":"), allow_nan=True)``, built once.
+
+    ``json.dumps`` with non-default arguments builds a new encoder on every call, which was half
+    the cost of appending a metric report; the standard library's C encoder, made once, is the
+    same output at a third of the time. Events are trees, so no circular-reference check.
+    """
+    from json import encoder as std
+
+    if std.c_make_encoder is not None:
+        def fail(obj: Any) -> Any:
+            raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+        try:
+            make = std.c_make_encoder(
+                None, fail, std.encode_basestring_ascii, None, ":", ",", False, False, True
+            )
+            return lambda obj: "".join(make(obj, 0))
+        except TypeError:  # another interpreter's signature: use the portable path
+            pass
+    return json.JSONEncoder(separators=(",", ":"), allow_nan=True, check_circular=False).encode
+
+
+_dumps = _compact_encoder()
+
+
 def encode(event: Event) -> tuple[str, int, str]:
     """``(type, schema, json payload)`` for storage."""
-    payload = {k: v for k, v in event.__dict__.items() if k != "type"}
+    payload = event.__dict__.copy()
+    del payload["type"]
     try:  # events hold plain JSON data, so the fast path almost always works
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
+        text = _dumps(payload)
     except TypeError:
-        payload = event.model_dump(mode="json", exclude={"type"})
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
+        text = _dumps(event.model_dump(mode="json", exclude={"type"}))
     return event.type, event.SCHEMA, text
 
 
