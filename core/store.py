@@ -121,10 +121,11 @@ class EventStore:
         """Append ``events`` atomically if the group is still at ``expected_version``."""
         if not events:
             return []
-        ts, rows = utcnow(), []
-        for offset, event in enumerate(events, start=1):
-            type_, schema, payload = ev.encode(event)
-            rows.append((group_id, expected_version + offset, type_, schema, payload, ts, self.writer))
+        ts, writer, encode = utcnow(), self.writer, ev.encode
+        rows = [
+            (group_id, version, *encode(event), ts, writer)
+            for version, event in enumerate(events, start=expected_version + 1)
+        ]
         with _wrapped(f"cannot append to group {group_id}"):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -148,9 +149,9 @@ class EventStore:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-        first = last - len(rows) + 1
+        first, make = last - len(rows) + 1, tuple.__new__  # skips the named tuple's __new__
         return [
-            Stored(first + i, group_id, expected_version + i + 1, ts, self.writer, e)
+            make(Stored, (first + i, group_id, expected_version + i + 1, ts, writer, e))
             for i, e in enumerate(events)
         ]
 
