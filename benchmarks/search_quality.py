@@ -154,7 +154,7 @@ def print_tables(result: dict, console: Console) -> None:
                           f"{res['bo_suggest_ms_at_50_obs']:.1f} ms")
     hb = result.get("hyperband")
     if hb:
-        table = Table(title="hyperband vs random search at full resource (SGD on digits)")
+        table = Table(title="hyperband (resume) vs random search at full resource (MLP on digits)")
         table.add_column("measure")
         table.add_column("median over seeds", justify="right")
         for key, value in hb["median"].items():
