@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from hpo import events as ev
-from hpo import procs, snapshots
+from hpo import snapshots
+from hpo.procs import engine_alive
 from hpo.errors import ConcurrencyError, HpoError, LeaseHeld
 from hpo.groups import build_plugins
 from hpo.launching import LaunchPlanner
 from hpo.pluginmanager import Registry, default_registry
+from hpo.plans import plan_from
 from hpo.running import Exited, Launch, Reported, RunnerNotice
 from hpo.search import RUNNING, STOPPED, Exhausted, Suggestion, Wait
 from hpo.spec import GroupSpec
@@ -83,10 +85,15 @@ class Engine:
         self._idle = 0.0005
         self._since_snapshot = 0
         self.planner = LaunchPlanner(self.spec, self.state, store.folder)
+        # TrialLaunched events of attempts already started, not yet written: they go into the
+        # log with the next append (one transaction per launch round instead of one per trial)
+        self._unrecorded: list[ev.Event] = []
 
     # -- the log ---------------------------------------------------------------------------
 
-    def _append(self, events: list[ev.Event]) -> list[Stored]:
+    def _append(self, events: list[ev.Event], record_launches: bool = True) -> list[Stored]:
+        if self._unrecorded and record_launches:  # they happened before whatever follows
+            events, self._unrecorded = self._unrecorded + list(events), []
         while True:
             try:
                 stored = self.store.append(self.group_id, events, self.state.version)
@@ -156,11 +163,21 @@ class Engine:
             ev.EngineStarted(
                 engine_id=self.engine_id, host=socket.gethostname(), pid=os.getpid(),
                 lease_seconds=self.lease_seconds, mode="resume" if mode == "resume" else "run",
-                took_over_from=took_over, concurrency=self.concurrency,
+                took_over_from=took_over, concurrency=self.concurrency, plan=self._plan(),
             )
         ])
         self._renewed = time.monotonic()
         self._recover()
+
+    def _plan(self) -> dict | None:
+        """The searcher's plan, recorded so views show it without loading any plugin."""
+        try:
+            plan = plan_from(self.searcher).to_json()
+            json.dumps(plan, allow_nan=False)
+        except Exception as exc:  # only a display aid: never a reason to stop the engine
+            log.debug("no plan recorded for group %s: %s", self.group_id, exc)
+            return None
+        return plan
 
     def _recover(self) -> None:
         """Reattach trials that still run; relaunch the ones a crash or a pause interrupted."""
@@ -275,7 +292,10 @@ class Engine:
 
     def _run_stoppers(self) -> None:
         # after a group decision, trial rules still judge the trials it let finish
-        if not self.plugins.stoppers or (self.state.group_stop is not None and not self.state.running()):
+        if not self.plugins.stoppers:
+            return
+        self._record_launches()  # stoppers judge started trials as running (a budget counts them)
+        if self.state.group_stop is not None and not self.state.running():
             return
         self._stoppers_at = time.monotonic()
         view = stop_view(self.state, self.searcher.planned_trials())
@@ -313,6 +333,28 @@ class Engine:
                                            reason=f"never started: the group stopped: {d.reason}")])
 
     def _fill_slots(self) -> bool:
+        try:
+            return self._fill_slots_unrecorded()
+        finally:
+            self._record_launches()
+
+    def _record_launches(self) -> None:
+        """Write the TrialLaunched events of the attempts this round started (one transaction)."""
+        if self._unrecorded:
+            self._append([])
+
+    def _fill_slots_unrecorded(self) -> bool:
+        """Launch what fits; the launches are recorded with the next append (or by the caller).
+
+        Each ``Suggested`` is written before its trial starts (a resumed engine must know every
+        trial that may be running); the ``TrialLaunched`` events of the round are written together
+        after the last start (or before anything else is appended, e.g. a stopper's decision).
+        The next suggestion of the round is written before them, so a searcher sees the trials it
+        just suggested as pending, and the log says so at the version it records
+        (``seen_version``), which is what ``hpo replay --check`` rebuilds. A crash before they
+        are written leaves the trials pending: the next engine finds their processes by their
+        attempt folders (``Runner.discard``) and launches them again.
+        """
         busy = False
         capacity = self.runner.capacity()
         slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
@@ -350,7 +392,7 @@ class Engine:
                 trial_id=trial_id, params=params, meta=decision.meta, searcher=self.searcher.name,
                 searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
                 seen_version=self.state.version,
-            )])
+            )], record_launches=False)
             self._faults.hit("suggested")
             busy = True
             if not self._launch_if_room(self.state.trials[trial_id]):
@@ -359,13 +401,14 @@ class Engine:
 
     def _launch_if_room(self, tr: TrialState) -> bool:
         """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held): it waits."""
+        launch = self._launch_spec(tr, tr.attempts + 1)
         try:
-            room = self.runner.can_start(self._launch_spec(tr, tr.attempts + 1))
+            room = self.runner.can_start(launch)
         except Exception:  # let start() fail the trial with the runner's own error
             room = True
         if not room:
             return False
-        self._launch(tr)
+        self._launch(tr, launch)
         return True
 
     def _plugin_failed(self, plugin: str, exc: BaseException) -> None:
@@ -411,24 +454,25 @@ class Engine:
     def _launch_spec(self, tr: TrialState, attempt: int) -> Launch:
         return self.planner.launch(tr, attempt)
 
-    def _launch(self, tr: TrialState) -> None:
-        launch = self._launch_spec(tr, tr.attempts + 1)
-        if launch.trial_dir.exists():
+    def _launch(self, tr: TrialState, launch: Launch | None = None) -> None:
+        """Start an attempt of ``tr``; its TrialLaunched is recorded with the next append."""
+        launch = launch or self._launch_spec(tr, tr.attempts + 1)
+        if _make_attempt_dir(launch.trial_dir):
             self.runner.discard(launch)  # a crashed engine may have started it without recording
-        launch.trial_dir.mkdir(parents=True, exist_ok=True)
+        trial_dir = str(launch.trial_dir)
         try:
             handle = self.runner.start(launch)
         except Exception as exc:
-            self._append([
+            self._unrecorded += [
                 ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.runner.name,
-                                 handle={}, trial_dir=str(launch.trial_dir)),
+                                 handle={}, trial_dir=trial_dir),
                 ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed",
                                  reason=f"the {self.runner.name} runner could not start it: {exc}"),
-            ])
+            ]
             return
         self._faults.hit("started")
-        self._append([ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.runner.name,
-                                       handle=handle, trial_dir=str(launch.trial_dir))])
+        self._unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
+                                                 runner=self.runner.name, handle=handle, trial_dir=trial_dir))
 
 
 class _Decision:
@@ -437,13 +481,25 @@ class _Decision:
         self.stop_running = True
 
 
-def engine_alive(engine: dict, now: float) -> bool:
-    """Whether the engine recorded in the state still holds its lease."""
-    if now - engine["seen_at"] >= engine["lease_seconds"]:
+def _make_attempt_dir(path: Path) -> bool:
+    """Create an attempt's folder (and its trial's); True when it was there already.
+
+    Two ``mkdir`` calls for a trial's first attempt, one for the next: creating a folder is the
+    dearest file-system call on many disks, and ``Path.exists`` + ``mkdir(parents=True)`` made
+    three or four calls.
+    """
+    try:
+        os.mkdir(path)
         return False
-    if engine.get("host") == socket.gethostname():
-        return procs.start_ticks(int(engine["pid"])) is not None
-    return True
+    except FileExistsError:
+        return True
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path)
+        return False
+    except FileExistsError:
+        return True
 
 
 def _jsonable(value):

@@ -3,11 +3,19 @@
 The command runs under ``/bin/sh`` in its own session, with stdout and stderr going to files in
 the attempt's folder. A small shell wrapper records the exit status in a file, so an engine that
 died and came back can still learn how an attempt it did not start ended.
+
+Starting an attempt is on the engine's critical path, so it is kept to one ``posix_spawn`` (a
+vfork and an exec, no Python work in the child) and no file-system call at all: the wrapper,
+once running, opens its own ``stdout.log``/``stderr.log`` and changes to the workdir. Exits are
+noticed through a pidfd per child (no thread per child); an engine that crashed between a start
+and its record finds the orphan again by the attempt folder in its environment (``discard``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -24,10 +32,23 @@ from hpo.hookspecs import hookimpl
 from hpo.logtail import LogTail, output_tail
 from hpo.running import Exited, Launch, Message, Reported, Runner
 
-# $1: the user's command, $2: the exit-status file. The subshell keeps `exit` in the command
-# from skipping the bookkeeping. The wrapper outlives the SIGTERM of a stop (the subshell gets
-# the default action back), so the command has its grace period and its status is recorded.
-WRAPPER = 'trap : TERM; ( eval "$1" ); rc=$?; echo $rc > "$2.tmp" && mv "$2.tmp" "$2"; exit $rc'
+# $1: the user's command, $2: the attempt's folder (absolute), $3: the workdir. The wrapper opens
+# its own log files (appending) and changes to the workdir, so starting a trial costs the engine
+# no file-system call. The subshell keeps `exit` in the command from skipping the bookkeeping.
+# The wrapper outlives the SIGTERM of a stop (the subshell gets the default action back), so the
+# command has its grace period and its status is recorded. The status is written with one
+# `echo` (a shell builtin: no `mv` to fork and exec); a reader takes it only once its newline is
+# there, so a half-written file is never read as a status.
+WRAPPER = (
+    'trap : TERM; exec >>"$2/stdout.log" 2>>"$2/stderr.log" && cd -- "$3" || exit 126; '
+    '( eval "$1" ); rc=$?; echo $rc > "$2/exit_code"; exit $rc'
+)
+EXIT_FILE = "exit_code"
+# signals Python ignores that a trial must get back with their default action (as subprocess does)
+_RESET_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
+_HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
 class LocalConfig(BaseModel):
@@ -46,17 +67,33 @@ class _Attempt:
     pid: int
     tail: LogTail
     started: float  # time.time() of the start
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen | None = None  # only where posix_spawn cannot start a session
     ticks: int | None = None
     boot: str = ""
     stop_reason: str | None = None
     timed_out: bool = False
     kill_at: float | None = None
+    child: bool = False  # our own child (we reap it), not one reattached after a crash
+    pidfd: int | None = None  # readable once the process has exited (Linux)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_file(self) -> Path:
-        return self.launch.trial_dir / "exit_code"
+        return self.launch.trial_dir / EXIT_FILE
+
+    def close_pidfd(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _open_pidfd(pid: int) -> int | None:
+    if not _HAS_PIDFD:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:  # an old kernel, a seccomp filter, or the process is already gone
+        return None
 
 
 class LocalRunner(Runner):
@@ -66,8 +103,9 @@ class LocalRunner(Runner):
     def __init__(self, config: LocalConfig):
         super().__init__(config)
         self._attempts: dict[tuple[int, int], _Attempt] = {}
-        self._exit_event = threading.Event()  # set by a child's watcher thread when it exits
+        self._wake: tuple[int, int] | None = None  # a pipe the fallback watcher threads write to
         self._gpus: GpuPool | None = None
+        self._spawn_ok = hasattr(os, "posix_spawn")  # False once it cannot start a session here
 
     def _gpu_pool(self, needed: int) -> GpuPool | None:
         """The GPU pool, detected on first need; None while GPUs are neither asked for nor set."""
@@ -85,11 +123,16 @@ class LocalRunner(Runner):
         return pool.fits(launch.gpus) or not pool.possible(launch.gpus)
 
     def start(self, launch: Launch) -> dict[str, Any]:
-        env = {**os.environ, **launch.env}
+        if not os.path.isdir(launch.workdir):  # the wrapper's `cd` would fail: say it here
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(launch.workdir))
+        env = _base_env()
+        for key, value in launch.env.items():
+            env[os.fsencode(key)] = os.fsencode(value)
         pool = self._gpu_pool(launch.gpus)
         devices = pool.acquire(launch.key, launch.gpus) if pool is not None else ()
         if pool is not None:
-            env.update(visible_devices_env(devices))
+            for key, value in visible_devices_env(devices).items():
+                env[os.fsencode(key)] = os.fsencode(value)
         try:
             return self._spawn(launch, env, devices)
         except BaseException:
@@ -97,38 +140,79 @@ class LocalRunner(Runner):
                 pool.release(launch.key)
             raise
 
-    def _spawn(self, launch: Launch, env: dict[str, str], devices: tuple[str, ...]) -> dict[str, Any]:
-        d = launch.trial_dir
-        with open(d / "stdout.log", "ab") as out, open(d / "stderr.log", "ab") as err:
-            popen = subprocess.Popen(
-                [self.config.shell, "-c", WRAPPER, "hpo-trial", launch.command, str(d / "exit_code")],
-                cwd=launch.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-        threading.Thread(target=self._watch, args=(popen,), daemon=True).start()
-        att = _Attempt(launch, popen.pid, LogTail(d / "stdout.log"), time.time(), popen)
-        att.ticks, att.boot = procs.start_ticks(popen.pid), procs.boot_id()
-        (d / "pid").write_text(f"{popen.pid} {att.ticks} {att.boot}\n")
+    def _spawn(self, launch: Launch, env: dict[bytes, bytes], devices: tuple[str, ...]) -> dict[str, Any]:
+        d = os.path.abspath(launch.trial_dir)
+        argv = [self.config.shell, "-c", WRAPPER, "hpo-trial", launch.command, d, str(launch.workdir)]
+        _reap_forgotten()
+        popen = None
+        pid = self._posix_spawn(argv, env) if self._spawn_ok else None
+        if pid is None:
+            popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+            pid = popen.pid
+        att = _Attempt(launch, pid, LogTail(launch.trial_dir / "stdout.log"), time.time(), popen,
+                       child=True)
+        att.ticks, att.boot = procs.start_ticks(pid), procs.boot_id()
+        att.pidfd = _open_pidfd(pid)
+        if att.pidfd is None:
+            self._watch(att)
         self._attempts[launch.key] = att
-        handle = {"pid": popen.pid, "ticks": att.ticks, "boot": att.boot, "started": att.started}
+        handle = {"pid": pid, "ticks": att.ticks, "boot": att.boot, "started": att.started}
         return {**handle, "gpus": list(devices)} if devices else handle
 
-    def _watch(self, popen: subprocess.Popen) -> None:
-        popen.wait()
-        self._exit_event.set()
+    def _posix_spawn(self, argv: list[str], env: dict[bytes, bytes]) -> int | None:
+        """vfork + exec of the wrapper in a new session; None where that is not supported."""
+        try:
+            return os.posix_spawn(
+                argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                              (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)],
+            )
+        except NotImplementedError:  # no POSIX_SPAWN_SETSID in this libc
+            self._spawn_ok = False
+            return None
+
+    def _watch(self, att: _Attempt) -> None:
+        """Where pidfds are missing: a thread that wakes ``wait`` when the process exits."""
+        if self._wake is None:
+            self._wake = os.pipe()
+            os.set_blocking(self._wake[1], False)
+        wake, popen, pid = self._wake[1], att.popen, att.pid
+
+        def watch() -> None:
+            try:
+                if popen is not None:
+                    popen.wait()
+                elif hasattr(os, "waitid"):
+                    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # leaves it for poll to reap
+                else:
+                    return
+                os.write(wake, b"x")
+            except OSError:
+                pass
+
+        threading.Thread(target=watch, daemon=True).start()
 
     def wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout``, waking as soon as one of our children exits."""
-        if self._exit_event.wait(timeout):
-            self._exit_event.clear()
+        """Sleep up to ``timeout``, waking as soon as one of our trials exits."""
+        fds = [a.pidfd for a in self._attempts.values() if a.pidfd is not None]
+        if self._wake is not None:
+            fds.append(self._wake[0])
+        if not fds:
+            time.sleep(timeout)
+            return
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        if poller.poll(timeout * 1000) and self._wake is not None:
+            try:
+                os.read(self._wake[0], 4096)
+            except BlockingIOError:
+                pass
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         pid = int(handle.get("pid", 0))
-        exit_known = (launch.trial_dir / "exit_code").exists()
+        exit_known = (launch.trial_dir / EXIT_FILE).exists()
         if not exit_known and not (pid and procs.alive(pid, handle.get("ticks"), handle.get("boot"))):
             procs.kill_group(pid, signal.SIGKILL) if pid and procs.group_alive(pid) else None
             return False
@@ -136,6 +220,8 @@ class LocalRunner(Runner):
             launch, pid, LogTail(launch.trial_dir / "stdout.log", offset),
             float(handle.get("started", time.time())), None, handle.get("ticks"), handle.get("boot", ""),
         )
+        if not exit_known:
+            att.pidfd = _open_pidfd(pid)
         self._attempts[launch.key] = att
         if handle.get("gpus"):
             try:
@@ -145,14 +231,20 @@ class LocalRunner(Runner):
         return True
 
     def discard(self, launch: Launch) -> None:
-        pid_file = launch.trial_dir / "pid"
+        d = launch.trial_dir
+        for pid in _wrappers_of(os.path.abspath(d)):
+            try:
+                procs.kill_group(os.getpgid(pid), signal.SIGKILL)  # the wrapper's whole group
+            except ProcessLookupError:
+                pass
+        pid_file = d / "pid"  # written by hpo versions before the wrapper opened its own logs
         if pid_file.exists():
             parts = pid_file.read_text().split()
             pid, ticks = int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] != "None" else None
             if procs.alive(pid, ticks, parts[2] if len(parts) > 2 else None):
                 procs.kill_group(pid, signal.SIGKILL)
-        for name in ("stdout.log", "stderr.log", "exit_code", "pid"):
-            (launch.trial_dir / name).unlink(missing_ok=True)
+        for name in ("stdout.log", "stderr.log", EXIT_FILE, "exit_code.tmp", "pid"):
+            (d / name).unlink(missing_ok=True)
 
     def running(self) -> list[tuple[int, int]]:
         return list(self._attempts)
@@ -191,6 +283,7 @@ class LocalRunner(Runner):
             for report, offset in att.tail.flush_reports():
                 out.append(Reported(launch.trial_id, launch.attempt, report.step, report.metrics, offset))
             procs.kill_group(att.pid, signal.SIGKILL)  # nothing of the trial outlives it
+            att.close_pidfd()
             out.append(self._exited(att, code))
             del self._attempts[key]
             if self._gpus is not None:
@@ -200,14 +293,20 @@ class LocalRunner(Runner):
     def _exit_code(self, att: _Attempt) -> int | str | None:
         if att.popen is not None:
             return att.popen.poll()
-        if att.exit_file.exists():
+        if att.child:
             try:
-                return int(att.exit_file.read_text().strip() or "0")
-            except ValueError:
-                return "unreadable exit status file"
+                pid, status = os.waitpid(att.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): the file says it
+                att.child = False
+            else:
+                return os.waitstatus_to_exitcode(status) if pid else None
+        code = _read_exit_file(att.exit_file)
+        if code is not None:
+            return code
         if procs.alive(att.pid, att.ticks, att.boot):
             return None
-        return "the process vanished without an exit status"
+        code = _read_exit_file(att.exit_file)  # it may have written it between the read and the check
+        return "the process vanished without an exit status" if code is None else code
 
     def _exited(self, att: _Attempt, code: int | str) -> Exited:
         d, launch = att.launch.trial_dir, att.launch
@@ -232,14 +331,85 @@ class LocalRunner(Runner):
         return Exited(status="failed", exit_code=code, reason=f"exited with code {code}", **base)
 
     def close(self, stop_running: bool) -> None:
-        if stop_running:
-            for att in self._attempts.values():
+        for att in self._attempts.values():
+            if stop_running:
                 procs.kill_group(att.pid, signal.SIGKILL)
                 if att.popen is not None:
                     att.popen.wait()
+                elif att.child:
+                    _reap(att.pid, block=True)
+            elif att.child and att.popen is None:
+                _FORGOTTEN.add(att.pid)  # still running: reaped once it ends (next start, or exit)
+            att.close_pidfd()
         self._attempts.clear()
         if self._gpus is not None:
             self._gpus = GpuPool(self._gpus.devices)
+
+
+# Children an engine left running when it closed without stopping them (it crashed, or lost its
+# lease): reaped by a later start in this process, like subprocess does for its forgotten Popens.
+_FORGOTTEN: set[int] = set()
+
+
+def _reap(pid: int, block: bool = False) -> bool:
+    try:
+        return os.waitpid(pid, 0 if block else os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
+
+
+def _reap_forgotten() -> None:
+    for pid in list(_FORGOTTEN):
+        if _reap(pid):
+            _FORGOTTEN.discard(pid)
+
+
+def _read_exit_file(path: Path) -> int | str | None:
+    """The status the wrapper wrote; None while there is none (or it is still being written)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    if not text.endswith(b"\n"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return "unreadable exit status file"
+
+
+def _base_env() -> dict[bytes, bytes]:
+    """A copy of this process's environment, as bytes (what posix_spawn passes on unchanged).
+
+    ``os.environ._data`` is the encoded dict ``os.environ`` keeps in step with every change; copying
+    it is one C call, where ``dict(os.environ)`` decodes and re-encodes every variable.
+    """
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict) and all(isinstance(k, bytes) for k in list(data)[:1]):
+        return data.copy()
+    return {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+
+
+def _wrappers_of(trial_dir: str) -> list[int]:
+    """Our wrapper processes running for ``trial_dir`` (found by their command line in /proc)."""
+    want = [b"-c", WRAPPER.encode(), b"hpo-trial"]
+    folder, found = os.fsencode(trial_dir), []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:4] == want and len(argv) > 5 and argv[5] == folder:
+            found.append(int(entry))
+    return found
 
 
 @hookimpl

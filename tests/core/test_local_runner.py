@@ -106,7 +106,7 @@ def test_reattach_after_exit_reads_the_exit_file(tmp_path):
     first = LocalRunner(LocalConfig())
     la = launch(tmp_path, "echo '@hpo loss=7'; exit 0")
     handle = first.start(la)
-    first._attempts[la.key].popen.wait()
+    os.waitpid(handle["pid"], 0)
     second = LocalRunner(LocalConfig())
     assert second.reattach(la, handle, 0)
     got = drain(second)
@@ -128,3 +128,48 @@ def test_template_values_are_data_not_code(tmp_path):
     drain(r)
     assert not (tmp_path / "pwned").exists()
     assert (tmp_path / "out.txt").read_text().strip() == "$(touch pwned); rm -rf ~"
+
+
+def test_discard_finds_an_unrecorded_attempt_by_its_folder_and_kills_it(tmp_path):
+    """An engine crashed between starting an attempt and recording it: no handle to go by."""
+    first = LocalRunner(LocalConfig())
+    la = launch(tmp_path, "sleep 30 & echo $! > child; wait")
+    handle = first.start(la)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "child").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child = int((tmp_path / "child").read_text())
+    first._attempts.clear()  # the engine died before recording the launch
+    other = launch(tmp_path, "sleep 30", trial_id=2)  # another trial's attempt is left alone
+    first.start(other)
+    LocalRunner(LocalConfig()).discard(la)
+    os.waitpid(handle["pid"], 0)
+    time.sleep(0.1)
+    assert not procs.alive(child)
+    assert not (la.trial_dir / "stdout.log").exists()
+    assert procs.alive(first._attempts[other.key].pid)
+    first.close(stop_running=True)
+
+
+def test_the_wrapper_opens_its_logs_and_writes_a_whole_exit_status(tmp_path):
+    from hpo.plugins.runners.local import _read_exit_file
+
+    r = LocalRunner(LocalConfig())
+    la = launch(tmp_path, "echo out; echo err >&2; pwd; exit 7")
+    r.start(la)
+    (exit_,) = [m for m in drain(r) if isinstance(m, Exited)]
+    assert exit_.exit_code == 7
+    assert (la.trial_dir / "stdout.log").read_text() == f"out\n{tmp_path}\n"
+    assert (la.trial_dir / "stderr.log").read_text() == "err\n"
+    assert (la.trial_dir / "exit_code").read_text() == "7\n"
+    assert not (la.trial_dir / "pid").exists()
+    (la.trial_dir / "exit_code").write_text("1")  # being written: no newline yet
+    assert _read_exit_file(la.trial_dir / "exit_code") is None
+
+
+def test_a_missing_workdir_fails_the_start(tmp_path):
+    r = LocalRunner(LocalConfig())
+    la = launch(tmp_path, "true")
+    bad = Launch(la.group_id, la.trial_id, la.attempt, la.command, {}, la.trial_dir, tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="nope"):
+        r.start(bad)
