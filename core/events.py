@@ -9,6 +9,7 @@ replay. Changing a model's fields means bumping its ``SCHEMA`` and registering a
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 
@@ -18,7 +19,9 @@ from hpo.errors import StoreError
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: each model's validator is built when it first validates, so commands that only
+    # read the log (trusted payloads, no validation) do not pay for building all of them
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     SCHEMA: ClassVar[int] = 1
 
 
@@ -38,6 +41,8 @@ class GroupCreated(Event):
 class EngineStarted(Event):
     """An engine took the group's lease (first run, resume or takeover)."""
 
+    SCHEMA: ClassVar[int] = 2
+
     type: Literal["EngineStarted"] = "EngineStarted"
     engine_id: str
     host: str
@@ -46,6 +51,9 @@ class EngineStarted(Event):
     mode: Literal["run", "resume"] = "run"
     took_over_from: str | None = None  # engine whose lease had expired
     concurrency: int | None = None  # the concurrency this engine runs with
+    # the searcher's plan when the engine started: {"planned": trials or None, "brackets": [...],
+    # "resource": name or None} (schema 2); views read it instead of loading the plugins
+    plan: dict[str, Any] | None = None
 
 
 class LeaseRenewed(Event):
@@ -166,10 +174,18 @@ VOCABULARY: tuple[type[Event], ...] = (
 )
 AnyEvent = Annotated[Union[VOCABULARY], Field(discriminator="type")]  # type: ignore[valid-type]
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in VOCABULARY}
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Any]:
+    """The validator of any event, built on first use: read-only commands never validate."""
+    return TypeAdapter(AnyEvent)
+
 
 # (type, from_schema) -> function turning a payload of that schema into one of from_schema + 1.
-UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("EngineStarted", 1): lambda d: {**d, "plan": None},  # 0.1 logs: no plan recorded
+}
 
 
 def _compact_encoder() -> Callable[[Any], str]:
@@ -249,6 +265,6 @@ def decode(type_: str, schema: int, payload: str | dict[str, Any], trusted: bool
     if trusted:
         return _construct(cls, data)
     try:
-        return _ADAPTER.validate_python(data)
+        return _adapter().validate_python(data)
     except ValidationError as exc:
         raise StoreError(f"corrupt {type_} event: {exc}") from exc

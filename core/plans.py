@@ -1,20 +1,21 @@
 """What the search algorithm plans for a group: the number of trials and, for hyperband, the
-brackets. Asked of the searcher the spec selects (built the way the engine builds it), so a view
-knows the plan without any state of its own. A searcher that cannot be built here (its plugin is
-not installed on this machine) just leaves the plan unknown.
+brackets. The engine records it in the log when it starts (``EngineStarted.plan``); for a group
+no engine has driven yet, or one logged by hpo 0.1, it is asked of the searcher the spec selects
+(built the way the engine builds it). A searcher that cannot be built here (its plugin is not
+installed on this machine) just leaves the plan unknown.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpo.groups import build_searcher
-from hpo.pluginmanager import Registry, default_registry
-from hpo.search import Searcher
-from hpo.spec import GroupSpec
 from hpo.state import GroupState
+
+if TYPE_CHECKING:
+    from hpo.pluginmanager import Registry
+    from hpo.search import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,28 @@ class Plan:
     resource: str | None = None  # the name of hyperband's resource param
 
 
+    def to_json(self) -> dict[str, Any]:
+        return {"planned": self.planned, "brackets": self.brackets, "resource": self.resource}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Plan":
+        return cls(data.get("planned"), list(data.get("brackets") or []), data.get("resource"))
+
+
 def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
-    """The plan of the searcher the group's spec selects (empty if it cannot be built here)."""
+    """The group's plan: as its engine recorded it in the log (``EngineStarted.plan``), else
+    asked of the searcher the spec selects (empty if that cannot be built here).
+
+    The recorded plan spares read-only commands loading every installed plugin.
+    """
+    if state.plan is not None and registry is None:
+        return Plan.from_json(state.plan)
     if not state.spec:
         return Plan()
+    from hpo.groups import build_searcher
+    from hpo.pluginmanager import default_registry
+    from hpo.spec import GroupSpec
+
     try:
         spec = GroupSpec.from_json(state.spec)
         return plan_from(build_searcher(spec, state.seed, registry or default_registry()))

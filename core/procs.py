@@ -67,3 +67,15 @@ def signame(sig: int) -> str:
         return signal.Signals(sig).name
     except ValueError:
         return f"signal {sig}"
+
+
+def engine_alive(engine: dict, now: float) -> bool:
+    """Whether the engine recorded in a group's state (``GroupState.engine``) still holds its
+    lease: not expired, and, when it runs on this host, its process still exists."""
+    import socket
+
+    if now - engine["seen_at"] >= engine["lease_seconds"]:
+        return False
+    if engine.get("host") == socket.gethostname():
+        return start_ticks(int(engine["pid"])) is not None
+    return True

@@ -48,11 +48,15 @@ def flat_record(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def group_summary(state: GroupState, planned: int | None = None) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for t in state.trials.values():
-        counts[t.status] = counts.get(t.status, 0) + 1
-    best = state.best()
+def group_summary(state: GroupState, planned: int | None = None,
+                  counts: dict[str, int] | None = None, best: TrialState | None = None) -> dict[str, Any]:
+    """The group's JSON record. ``counts`` (trials by status) and ``best`` can be handed in by a
+    caller that already has them (a view's snapshot), to spare two more passes over the trials."""
+    if counts is None:
+        counts = {}
+        for t in state.trials.values():
+            counts[t.status] = counts.get(t.status, 0) + 1
+        best = state.best()
     metric = state.metric
     return {
         "group": state.group_id,

@@ -115,7 +115,7 @@ Decision = Suggestion | Wait | Exhausted
 
 
 class EmptyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Searcher(ABC):

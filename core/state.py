@@ -37,7 +37,8 @@ class TrialState:
     last_step: int = 0
     reports: int = 0  # reports of the current attempt
     offset: int = 0  # stdout offset after the last recorded report of the current attempt
-    started_at: float | None = None
+    started_at: float | None = None  # the first attempt's launch
+    attempt_started_at: float | None = None  # the current attempt's launch
     finished_at: float | None = None
     exit_code: int | None = None
     signal: int | None = None
@@ -107,6 +108,7 @@ class GroupState:
     last_ts: float | None = None
     engine: dict[str, Any] | None = None  # {engine_id, host, pid, lease_seconds, seen_at}
     engines: int = 0  # how many engines have driven this group
+    plan: dict[str, Any] | None = None  # the searcher's plan, as the last engine recorded it
     trials: dict[int, TrialState] = field(default_factory=dict)
     stop_group_requested: ev.StopRequested | None = None
     stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
@@ -190,6 +192,8 @@ class GroupState:
             "lease_seconds": e.lease_seconds, "seen_at": t, "concurrency": e.concurrency,
         }
         self.engines += 1
+        if e.plan is not None:
+            self.plan = e.plan
         self.status, self.reason, self.finished_at = "running", "", None
         self.stop_group_requested, self.group_stop = None, None
 
@@ -210,6 +214,7 @@ class GroupState:
         tr.metrics, tr.curves, tr.last_step = {}, {}, 0  # a new attempt reports afresh
         if tr.started_at is None:
             tr.started_at = t
+        tr.attempt_started_at = t
         tr.finished_at = None
 
     def _on_MetricReported(self, e: ev.MetricReported, t: float) -> None:
@@ -303,12 +308,21 @@ class GroupState:
         if not m:
             return None
         sign = 1.0 if m.get("optimization", "maximize") == "maximize" else -1.0
-        # stopped trials count too: the one whose value fired early stopping is stopped with it
-        scored = [(t.value(m["name"]), t) for t in self.trials.values() if t.status in (SUCCEEDED, STOPPED)]
-        scored = [(v, t) for v, t in scored if v is not None]
-        if not scored:
-            return None
-        return max(scored, key=lambda vt: (sign * vt[0], -vt[1].trial_id))[1]
+        name, done = m["name"], (SUCCEEDED, STOPPED)
+        # stopped trials count too: the one whose value fired early stopping is stopped with it.
+        # One plain pass (status and list read it on every call, at 10,000 trials too); ties go
+        # to the earliest trial.
+        best, best_key = None, None
+        for t in self.trials.values():
+            if t.status not in done:
+                continue
+            v = t.metrics.get(name)
+            if v is None or v != v:  # no value, or NaN
+                continue
+            key = (sign * v, -t.trial_id)
+            if best_key is None or key > best_key:
+                best, best_key = t, key
+        return best
 
     def lease_alive(self, now: float) -> bool:
         if self.engine is None:

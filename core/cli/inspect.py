@@ -13,7 +13,7 @@ from hpo.cli.common import db_option, handle_errors, print_json
 from hpo.errors import HpoError
 from hpo.state import GroupState
 from hpo.views.leaderboard import STATUSES, rank, ranking_records
-from hpo.views.planning import plan_of
+from hpo.plans import plan_of
 from hpo.views.snapshot import snapshot
 from hpo.views.source import load_group, open_readonly
 from hpo.views.summary import compare_record

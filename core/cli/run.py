@@ -16,7 +16,7 @@ from hpo.engine import Engine, engine_alive
 from hpo.errors import ConcurrencyError, HpoError
 from hpo.groups import create_group
 from hpo.state import GroupState
-from hpo.views.planning import plan_from
+from hpo.plans import plan_from
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 

@@ -15,8 +15,8 @@ from hpo.views import series
 from hpo.views.follow import follow
 from hpo.views.lines import print_end
 from hpo.views.live import LiveView, progress_view
-from hpo.views.planning import plan_of
-from hpo.views.source import launch_times, load_group, open_readonly
+from hpo.plans import plan_of
+from hpo.views.source import load_group, open_readonly
 
 AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
@@ -49,7 +49,6 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
     with progress_view(console, plan, live=False if plain else None) as view:
         idle = None
         if isinstance(view, LiveView):
-            view.attempt_started.update(launch_times(store, group_id))
             idle = view.refresh
         result = follow(store, group_id, view, on_start=view.refresh, on_idle=idle, interval=interval)
     print_end(console, result.state, plan.planned)

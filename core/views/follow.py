@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from hpo.engine import engine_alive
+from hpo.procs import engine_alive
 from hpo import snapshots
 from hpo.state import GroupState
 from hpo.store import EventStore, Stored

@@ -7,7 +7,7 @@ from rich.console import Console
 from hpo.state import GroupState
 from hpo.store import Stored
 from hpo.views.fmt import metrics_text, num, params_text
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import snapshot
 
 

@@ -21,7 +21,7 @@ from hpo.store import Stored
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import duration, metrics_text
 from hpo.views.lines import LineProgress
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import snapshot
 
 ALWAYS_REDRAW = {"TrialLaunched", "TrialFinished", "Stopped", "PluginFailed", "GroupFinished",
@@ -39,7 +39,6 @@ class LiveView:
         self.live = Live(console=console, refresh_per_second=refresh_per_second,
                          auto_refresh=True, transient=False)
         self._drawn = 0.0
-        self.attempt_started: dict[int, float] = {}  # trial -> launch of its current attempt
 
     def __enter__(self) -> "LiveView":
         self.live.start()
@@ -50,14 +49,12 @@ class LiveView:
 
     def refresh(self, state: GroupState) -> None:
         """Redraw now (the dashboard holds copies: the refresh thread never reads the state)."""
-        snap = snapshot(state, self.plan, attempt_started=self.attempt_started)
+        snap = snapshot(state, self.plan)
         self.live.update(dashboard(snap, ticking=True), refresh=True)
         self._drawn = time.monotonic()
 
     def __call__(self, s: Stored, state: GroupState) -> None:
         e = s.event
-        if e.type == "TrialLaunched":
-            self.attempt_started[e.trial_id] = s.time
         if e.type == "TrialFinished" and e.attempt > 0:
             self._print_finished(e, state)
         elif e.type == "Stopped" and e.scope == "group":
@@ -67,7 +64,7 @@ class LiveView:
 
     def _print_finished(self, e, state: GroupState) -> None:
         tr = state.trials[e.trial_id]
-        start = self.attempt_started.get(e.trial_id, tr.started_at)
+        start = tr.attempt_started_at or tr.started_at
         took = None if start is None or tr.finished_at is None else tr.finished_at - start
         why = f" ({e.reason})" if e.reason and e.status != "succeeded" else ""
         line = Text.from_markup(MARK.get(e.status, "-"))

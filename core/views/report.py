@@ -14,7 +14,7 @@ from hpo.state import GroupState
 from hpo.views import series
 from hpo.views.fmt import direction, duration, local_time, num, params_text
 from hpo.views.leaderboard import rank, sort_value
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import Snapshot, snapshot
 from hpo.views.svg import PALETTE, Chart, parallel_svg
 

@@ -9,9 +9,8 @@ before it).
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -100,26 +99,12 @@ def resolve_as_of(store: EventStore, group_id: str, as_of: str | None) -> tuple[
     return row[0], moment
 
 
-def launch_times(store: EventStore, group_id: str, until_seq: int | None = None) -> dict[int, float]:
-    """Trial -> when its latest attempt was launched (``TrialLaunched`` rows only, by index)."""
-    sql = "SELECT payload, ts FROM events WHERE group_id = ? AND type = 'TrialLaunched'"
-    args: list = [group_id]
-    if until_seq is not None:
-        sql += " AND seq <= ?"
-        args.append(until_seq)
-    out: dict[int, float] = {}
-    for payload, ts in store.conn.execute(sql + " ORDER BY seq", args):
-        out[int(json.loads(payload)["trial_id"])] = parse_ts(ts)
-    return out
-
-
 @dataclass
 class Loaded:
     """A group folded up to a point, and the moment it is seen at (None: now)."""
 
     state: GroupState
     moment: float | None = None
-    attempt_started: dict[int, float] = field(default_factory=dict)  # see launch_times
 
 
 def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
@@ -127,7 +112,7 @@ def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
     group_id = store.resolve(ref)
     seq, moment = resolve_as_of(store, group_id, as_of)
     state = snapshots.load_state(store, group_id, until_seq=seq)
-    return Loaded(state, moment, launch_times(store, group_id, seq))
+    return Loaded(state, moment)
 
 
 def open_readonly(db: Path | None) -> ReadOnlyStore:

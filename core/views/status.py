@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from hpo.engine import engine_alive
+from hpo.procs import engine_alive
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import duration, local_time, num
 from hpo.views.snapshot import Snapshot

@@ -6,14 +6,14 @@ from typing import Any
 
 from hpo.records import group_summary
 from hpo.state import GroupState
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import Snapshot, progress_record, snapshot
 
 
 def group_record(state: GroupState, plan: Plan, now: float | None = None) -> dict[str, Any]:
     """``hpo.records.group_summary`` plus the progress (done, planned, elapsed, remaining)."""
     snap = snapshot(state, plan, now)
-    rec = group_summary(state, plan.planned)
+    rec = group_summary(state, plan.planned, counts=snap.counts, best=snap.best)
     rec["progress"] = progress_record(snap)
     rec["engine_gone"] = snap.engine_gone
     return rec

@@ -2,7 +2,7 @@
 
 from hpo.state import GroupState
 from hpo.views.dashboard import dashboard
-from hpo.views.planning import Plan, plan_of
+from hpo.plans import Plan, plan_of
 from hpo.views.snapshot import progress_record, snapshot
 from hpo.views.source import ReadOnlyStore
 

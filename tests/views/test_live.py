@@ -9,7 +9,7 @@ from hpo.store import EventStore
 from hpo.views.follow import follow
 from hpo.views.lines import LineProgress
 from hpo.views.live import LiveView, progress_view
-from hpo.views.planning import plan_of
+from hpo.plans import plan_of
 
 from .conftest import GRID, make_group, recorder
 
@@ -19,7 +19,7 @@ def test_live_view_follows_an_engine_to_the_end(workdir):
     with EventStore(workdir / "hpo.db") as store:
         gid = make_group(store, workdir, GRID.format(name="live", python=sys.executable))
         engine = Engine(store, gid, poll_interval=0.01)
-        from hpo.views.planning import plan_from
+        from hpo.plans import plan_from
 
         with progress_view(console, plan_from(engine.searcher)) as view:
             assert isinstance(view, LiveView)

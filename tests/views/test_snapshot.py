@@ -8,7 +8,7 @@ import pytest
 from hpo import events as ev
 from hpo.state import GroupState, TrialState
 from hpo.store import EventStore
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import snapshot
 from hpo.views.source import ReadOnlyStore, load_group
 
@@ -59,6 +59,6 @@ def test_a_relaunched_attempt_runs_since_its_own_launch(workdir):
         loaded = load_group(store, "again")
         relaunch = store.read(gid)[-1]
     t = loaded.state.trials[1]
-    snap = snapshot(loaded.state, Plan(), now=relaunch.time, attempt_started=loaded.attempt_started)
+    snap = snapshot(loaded.state, Plan(), now=relaunch.time)
     assert t.started_at < relaunch.time - 1  # the state keeps the first attempt's start
     assert snap.running_since(t) == relaunch.time

@@ -7,7 +7,7 @@ import sys
 from hpo import events as ev
 from hpo.state import GroupState
 from hpo.store import EventStore
-from hpo.views.planning import Plan
+from hpo.plans import Plan
 from hpo.views.snapshot import snapshot
 from hpo.views.status import status_view
 
