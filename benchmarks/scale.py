@@ -12,7 +12,8 @@ into a fresh SQLite file through ``EventStore.append`` in batches, and measures:
   replay, resume and status use, and decoding every event into its model;
 - ``hpo status`` (a fresh process, through the snapshot cache: cold = first call builds it,
   warm = later calls);
-- suggest time of random, grid and hyperband at that history size (engine-built history);
+- suggest time of random, grid, hyperband and bo at that history size (engine-built history;
+  bo fits its GP on at most 256 of the trials, so its time is bounded);
 - the resident memory (peak RSS) of a process holding the engine for the group (plugins, state,
   history, every metric curve materialised).
 
@@ -42,6 +43,7 @@ from hpo.state import GroupState
 from hpo.store import EventStore, utcnow
 
 RESULTS = Path(__file__).parent / "results"
+TRIALS_RUN: list[int] = []  # the sizes of this run; the interleaved append check runs once, at the largest
 SPEC = {
     "version": None, "kind": None, "name": None, "description": None,
     "matrix": {
@@ -93,8 +95,9 @@ def build(path: Path, trials: int, reports: int) -> tuple[str, float, int]:
     return gid, spent, n - 1
 
 
-def raw_executemany(path: Path, rows: list[tuple], encode: bool = False) -> float:
-    """``encode``: rows hold payload dicts, JSON-encoded inside the timed loop (as an append must)."""
+def raw_executemany(path: Path, rows: list[tuple], encode: bool = False, cpu: bool = False):
+    """``encode``: rows hold payload dicts, JSON-encoded inside the timed loop (as an append must).
+    Returns the wall time, or with ``cpu`` (wall, CPU) seconds."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -103,7 +106,7 @@ def raw_executemany(path: Path, rows: list[tuple], encode: bool = False) -> floa
                  ' writer TEXT NOT NULL)')
     conn.execute('CREATE UNIQUE INDEX events_group_version ON events (group_id, version)')
     conn.execute('CREATE INDEX events_type ON events (type)')
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(0, len(rows), 5000):
         chunk = rows[i:i + 5000]
         if encode:
@@ -112,7 +115,30 @@ def raw_executemany(path: Path, rows: list[tuple], encode: bool = False) -> floa
         conn.executemany("INSERT INTO events (group_id, version, type, schema, payload, ts, writer)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)", chunk)
         conn.execute("COMMIT")
-    return time.perf_counter() - start
+    wall, used = time.perf_counter() - start, time.process_time() - cpu_start
+    conn.close()
+    return (wall, used) if cpu else wall
+
+
+def append_vs_raw(folder: Path, trials: int = 500, reports: int = 97, rounds: int = 5) -> dict:
+    """``EventStore.append`` against raw ``executemany`` of the same rows pre-encoded, the two
+    interleaved round by round into fresh files, in wall and CPU time (medians): the CPU ratio
+    holds still when other work shares the machine."""
+    events = [e for t in range(1, trials + 1) for e in trial_events(t, reports)]
+    rows = [("g", i + 1, *ev.encode(e), utcnow(), "bench") for i, e in enumerate(events)]
+    wall, cpu = [], []
+    for r in range(rounds):
+        store = EventStore(folder / f"ab-{trials}-{r}.db")
+        store.append("g", [ev.GroupCreated(group_id="g", name="g", spec={}, seed=1)], 0)
+        w0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(events), 5000):
+            store.append("g", events[i:i + 5000], 1 + i)
+        w1, c1 = time.perf_counter(), time.process_time()
+        store.close()
+        raw_w, raw_c = raw_executemany(folder / f"raw-ab-{trials}-{r}.db", rows, cpu=True)
+        wall.append(raw_w / (w1 - w0))
+        cpu.append(raw_c / (c1 - c0))
+    return {"append_vs_raw_wall": statistics.median(wall), "append_vs_raw_cpu": statistics.median(cpu)}
 
 
 def timed_status(db: Path) -> float:
@@ -162,14 +188,15 @@ from hpo.groups import build_searcher
 from hpo.spec import GroupSpec
 import copy
 for name, options in (("random", {"n_experiments": 10**6}), ("grid", {}),
-                      ("hyperband", {"max_iter": 81, "eta": 3, "resource": {"name": "epochs", "type": "int"}})):
+                      ("hyperband", {"max_iter": 81, "eta": 3, "resource": {"name": "epochs", "type": "int"}}),
+                      ("bo", {"n_initial_trials": 10, "n_iterations": 10**6})):
     data = copy.deepcopy(engine.state.spec)
     data["search"] = {"algorithm": name, "options": options, "path": "search"}
     if name == "grid":
         data["matrix"].pop("x")
     searcher = build_searcher(GroupSpec.from_json(data), 1, engine.registry)
     times = []
-    for _ in range(20):
+    for _ in range(5 if name == "bo" else 20):  # bo fits a GP on (a subsample of) the history
         start = time.perf_counter()
         engine.state._dirty.add(len(engine.state.trials))  # as after a report: one trial changed
         searcher.suggest(engine.state.history())
@@ -217,6 +244,7 @@ def measure(trials: int, reports: int, folder: Path) -> dict:
         "replay_s": replay_s, "replay_decoding_every_event_s": replay_events_s,
         "status_process_cold_s": status_cold,
         "status_process_warm_s": status_warm, "status_load_s": status_core,
+        **(append_vs_raw(folder) if trials == max(TRIALS_RUN) else {}),
         **probe(db),
     }
 
@@ -227,6 +255,7 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=97)
     args = ap.parse_args()
     results = []
+    TRIALS_RUN[:] = args.trials
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.trials:
             results.append(measure(n, args.reports, Path(tmp)))

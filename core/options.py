@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,10 +21,25 @@ def parse_options(model: type[BaseModel], options: dict[str, Any] | None, path: 
         where = f"{path}.{loc}" if loc else path
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            known = ", ".join(model.model_fields)
-            msg = f"unknown option {loc!r} (known options: {known})"
+            owner = _model_at(model, err["loc"][:-1])
+            known = ", ".join(owner.model_fields) if owner is not None else "see the plugin's docs"
+            msg = f"unknown option {str(err['loc'][-1])!r} (known options: {known})"
         elif err["type"] == "missing":
             msg = "this field is required"
         else:
             msg = f"{msg} (got {err.get('input')!r})"
         raise SpecError(msg, where) from None
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The (nested) model that holds the field at ``loc``, following sub-model annotations."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = [a for a in (field.annotation, *get_args(field.annotation))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
