@@ -24,7 +24,8 @@ def trial_record(t: TrialState) -> dict[str, Any]:
         "attempts": t.attempts,
         "started_at": iso(t.started_at),
         "finished_at": iso(t.finished_at),
-        "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
+        # the attempt that finished (a paused and resumed trial ran again from its relaunch)
+        "duration": (t.finished_at - since) if t.finished_at and (since := t.attempt_started_at or t.started_at) else None,
         "exit_code": t.exit_code,
         "reason": t.reason,
     }

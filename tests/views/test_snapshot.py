@@ -62,3 +62,14 @@ def test_a_relaunched_attempt_runs_since_its_own_launch(workdir):
     snap = snapshot(loaded.state, Plan(), now=relaunch.time)
     assert t.started_at < relaunch.time - 1  # the state keeps the first attempt's start
     assert snap.running_since(t) == relaunch.time
+
+
+def test_a_relaunched_trial_s_duration_counts_from_its_relaunch():
+    from hpo.records import trial_record
+
+    t = TrialState(1, {"x": 1}, {}, status="succeeded", started_at=0.0, attempt_started_at=100.0,
+                   finished_at=110.0, attempts=2)
+    rec = trial_record(t)
+    assert rec["duration"] == 10.0 and rec["started_at"].startswith("1970-01-01T00:00:00")
+    once = TrialState(2, {"x": 2}, {}, status="succeeded", started_at=5.0, finished_at=7.5)
+    assert trial_record(once)["duration"] == 2.5
