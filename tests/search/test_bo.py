@@ -80,11 +80,27 @@ def test_registers_through_the_hook():
 def test_defaults_are_filled_in():
     cfg = make().config
     uf = cfg.utility_function
-    assert (uf.acquisition_function, uf.kappa) == ("ucb", 2.576)
+    assert (uf.acquisition_function, uf.eps, uf.kappa) == ("ei", 0.0, None)
     gp = uf.gaussian_process
     assert (gp.kernel, gp.length_scale, gp.nu, gp.n_restarts_optimizer) == ("matern", 1.0, 2.5, 0)
     cfg = make(utility_function={"acquisition_function": "ei", "eps": 0.1}).config
     assert cfg.utility_function.gaussian_process.kernel == "matern"
+
+
+@pytest.mark.parametrize(
+    "utility,expected",
+    [
+        ({"kappa": 1.5}, ("ucb", 1.5, None)),  # Polyaxon's default acquisition is ucb
+        ({"kappa": 1.5, "eps": 0.1}, ("ucb", 1.5, 0.1)),
+        ({"eps": 0.1}, ("ei", None, 0.1)),
+        ({"n_warmup": 64}, ("ei", None, 0.0)),
+        ({"acquisition_function": "ucb", "kappa": 1.0}, ("ucb", 1.0, None)),
+        ({"acquisition_function": "poi", "eps": 0.01}, ("poi", None, 0.01)),
+    ],
+)
+def test_acquisition_when_not_named(utility, expected):
+    uf = make(utility_function=utility).config.utility_function
+    assert (uf.acquisition_function, uf.kappa, uf.eps) == expected
 
 
 @pytest.mark.parametrize(
@@ -236,7 +252,7 @@ def test_finds_the_minimum_of_a_1d_function():
 
 @pytest.mark.parametrize(
     "acquisition,budget",
-    [({"kappa": 2.576}, 50), ({"acquisition_function": "ei", "eps": 0.0}, 30)],
+    [({"kappa": 2.576}, 50), ({"acquisition_function": "ei", "eps": 0.0}, 30), ({}, 30)],
 )
 def test_finds_a_near_optimum_of_branin(acquisition, budget):
     searcher = make(seed=3, n_initial_trials=8, n_iterations=budget - 8, utility_function=acquisition)

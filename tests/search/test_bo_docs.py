@@ -38,7 +38,7 @@ def test_the_documented_defaults():
     }
     for field, value in table.items():
         assert f"| `{field}` | {value if not isinstance(value, str) else f'`{value}`'} |" in DOC, field
-    assert uf.kappa == 2.576
+    assert (uf.eps, uf.kappa) == (0.0, None)
 
 
 def test_the_normal_family_error_is_the_documented_one():

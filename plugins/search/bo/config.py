@@ -3,15 +3,20 @@
 The seed's shape is kept: ``n_initial_trials``, ``n_iterations`` and a ``utility_function`` with
 ``acquisition_function`` (ucb | ei | poi), ``kappa`` (ucb) or ``eps`` (ei, poi), ``n_warmup`` and
 ``n_iter`` (as real Polyaxon files write them) and a ``gaussian_process`` block.
+
+Without ``utility_function`` the acquisition is ei with eps 0. Inside a ``utility_function``
+block without ``acquisition_function``, a ``kappa`` means ucb (Polyaxon's default, so Polyaxon
+files that only set ``kappa`` keep their meaning); without ``kappa`` it is ei, with eps 0 unless
+``eps`` is given. An explicit ``ucb`` still needs ``kappa``, an explicit ``ei``/``poi`` ``eps``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_KAPPA = 2.576
+DEFAULT_EPS = 0.0  # ei when no acquisition function is named
 
 
 class GaussianProcessConfig(BaseModel):
@@ -26,12 +31,24 @@ class GaussianProcessConfig(BaseModel):
 class UtilityFunctionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    acquisition_function: Literal["ucb", "ei", "poi"] = "ucb"
+    # None: ucb when `kappa` is given (Polyaxon's default), else ei (see the module doc)
+    acquisition_function: Literal["ucb", "ei", "poi"] | None = None
     kappa: float | None = Field(None, ge=0)  # ucb: mean + kappa * std (standardised units)
     eps: float | None = Field(None, ge=0)  # ei/poi: required improvement (standardised units)
-    n_warmup: int = Field(1000, ge=1)  # random configurations scored before local search
+    n_warmup: int = Field(1000, ge=1)  # Sobol configurations scored before local search
     n_iter: int = Field(5, ge=0)  # L-BFGS-B starts (the best warm-up points)
     gaussian_process: GaussianProcessConfig = Field(default_factory=GaussianProcessConfig)
+
+    @model_validator(mode="after")
+    def _default_acquisition(self) -> "UtilityFunctionConfig":
+        if self.acquisition_function is None:
+            if self.kappa is not None:
+                self.acquisition_function = "ucb"
+            else:
+                self.acquisition_function = "ei"
+                if self.eps is None:
+                    self.eps = DEFAULT_EPS
+        return self
 
 
 class BOConfig(BaseModel):
@@ -39,9 +56,7 @@ class BOConfig(BaseModel):
 
     n_initial_trials: int = Field(5, ge=0)  # random suggestions before the model takes over
     n_iterations: int = Field(20, ge=0)  # model-based suggestions after them
-    utility_function: UtilityFunctionConfig = Field(
-        default_factory=lambda: UtilityFunctionConfig(kappa=DEFAULT_KAPPA)
-    )
+    utility_function: UtilityFunctionConfig = Field(default_factory=UtilityFunctionConfig)
 
     @property
     def budget(self) -> int:

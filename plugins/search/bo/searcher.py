@@ -124,10 +124,15 @@ class BOSearcher(Searcher):
             self.derived_seed(trial_id),
         )
         pending = [t for t in history.active() if self._encodable(t)]
+        best = float(y.max())
         if pending:
             Xp = np.array([self.encoder.encode(t.params) for t in pending])
-            post = post.condition(Xp, post.predict(Xp)[0])
-        acq = Acquisition(cfg.acquisition_function, cfg.kappa or 0.0, cfg.eps or 0.0, float(y.max()))
+            believed = post.predict(Xp)[0]
+            post = post.condition(Xp, believed)
+            # the imagined values count as observed ones, for the incumbent too: otherwise ei
+            # still expects to improve on a pending trial by landing right next to it
+            best = max(best, float(believed.max()))
+        acq = Acquisition(cfg.acquisition_function, cfg.kappa or 0.0, cfg.eps or 0.0, best)
         enumerate_all = self.encoder.enumerable and (self.encoder.size or 0) <= MAX_ENUMERATE
         candidates, _ = maximize(
             acq, post, self.encoder, rng, cfg.n_warmup, cfg.n_iter,

@@ -95,6 +95,9 @@ class _Numeric:
     def random(self, rng: np.random.Generator, Z: np.ndarray) -> None:
         Z[:, self.column] = rng.random(len(Z))
 
+    def from_cube(self, u: np.ndarray, Z: np.ndarray) -> None:
+        Z[:, self.column] = u
+
 
 class _Categorical:
     def __init__(self, name: str, dom: Categorical, column: int):
@@ -120,6 +123,10 @@ class _Categorical:
 
     def random(self, rng: np.random.Generator, Z: np.ndarray) -> None:
         idx = rng.integers(self.width, size=len(Z))
+        Z[:, self.column : self.column + self.width] = np.eye(self.width)[idx]
+
+    def from_cube(self, u: np.ndarray, Z: np.ndarray) -> None:
+        idx = np.minimum((u * self.width).astype(int), self.width - 1)
         Z[:, self.column : self.column + self.width] = np.eye(self.width)[idx]
 
 
@@ -175,6 +182,19 @@ class Encoder:
         Z = np.zeros((n, self.n_dims))
         for dim in self.dims:
             dim.random(rng, Z)
+        return self.snap(Z)
+
+    def sobol(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` snapped points from a scrambled Sobol sequence: one Sobol axis per parameter
+        (a categorical's axis picks its choice), so the points cover the space more evenly than
+        independent draws."""
+        from scipy.stats import qmc  # loaded only when a model runs
+
+        m = max(0, math.ceil(math.log2(max(n, 1))))  # whole powers of 2 keep the balance
+        U = qmc.Sobol(len(self.dims), scramble=True, seed=rng).random_base2(m)[:n]
+        Z = np.zeros((n, self.n_dims))
+        for j, dim in enumerate(self.dims):
+            dim.from_cube(U[:, j], Z)
         return self.snap(Z)
 
     def enumerate(self) -> np.ndarray:
