@@ -40,8 +40,9 @@ def hpo_methods(trials: int) -> dict[str, tuple[str, dict]]:
     bo = {"n_initial_trials": N_INITIAL, "n_iterations": trials - N_INITIAL}
     return {
         "random": ("random_search", {"n_experiments": trials}),
-        "bo": ("bo", bo),  # the defaults: ucb, kappa 2.576, Matern 2.5
-        "bo-ei": ("bo", {**bo, "utility_function": {"acquisition_function": "ei", "eps": 0.0}}),
+        "bo": ("bo", bo),  # the defaults: ei (log-EI), eps 0, Matern 2.5
+        # the default before log-EI: ucb with kappa 2.576
+        "bo-ucb": ("bo", {**bo, "utility_function": {"acquisition_function": "ucb", "kappa": 2.576}}),
     }
 
 
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int)
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--problems", default=",".join(PROBLEMS))
-    parser.add_argument("--methods", help="comma-separated subset: random,bo,bo-ei,grid,optuna-gp,optuna-tpe")
+    parser.add_argument("--methods", help="comma-separated subset: random,bo,bo-ucb,grid,optuna-gp,optuna-tpe")
     parser.add_argument("--no-optuna", action="store_true")
     parser.add_argument("--no-hyperband", action="store_true")
     parser.add_argument("--out", type=Path, help="default: results/search_quality[_quick].json")
