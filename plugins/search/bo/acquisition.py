@@ -25,11 +25,6 @@ from scipy.special import erfcx, log_ndtr, ndtr
 from .gp import Posterior
 from .space import Encoder
 
-try:  # optional: lets the independent L-BFGS-B runs share batched evaluations
-    from greenlet import greenlet
-except ImportError:  # pragma: no cover - the same results, one start at a time
-    greenlet = None
-
 FD_STEP = 1e-6
 PGTOL = 1e-5  # L-BFGS-B: projected-gradient tolerance (in length-scale units)
 FACTR = 1e7  # L-BFGS-B: relative reduction tolerance, in machine epsilons (scipy's default)
@@ -120,52 +115,30 @@ def _finite_difference(f, Z, value):
     return grads
 
 
-def batched_lbfgsb(fun_grad, starts: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+def lbfgsb_per_row(fun_grad, starts: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                    max_iter: int = MAX_ITER) -> np.ndarray:
     """One independent L-BFGS-B minimisation per row of ``starts``, bounds per row.
 
     ``fun_grad(X)`` returns the values (k,) and gradients (k, d) at the rows of X. Each run
-    keeps its own memory, line search and convergence test; with ``greenlet`` installed the runs
-    advance in lockstep so each step costs one batched evaluation, without it they run one
-    after the other: the same runs, up to the rounding of batched against single-row arithmetic.
+    keeps its own memory, line search and convergence test, and the runs go one after the other
+    (every environment gets the same arithmetic, so suggestions replay bit for bit).
     """
     k, d = starts.shape
     out = starts.copy()
     if k == 0:
         return out
 
-    def run_one(i, evaluate):
+    for i in range(k):
+        def single(x):
+            value, grad = fun_grad(x[None, :])
+            return float(value[0]), grad[0].copy()
+
         x, _, _ = fmin_l_bfgs_b(
-            evaluate, starts[i], bounds=list(zip(lower[i], upper[i])),
+            single, starts[i], bounds=list(zip(lower[i], upper[i])),
             factr=FACTR, pgtol=PGTOL, maxiter=max_iter, maxfun=4 * max_iter,
         )
         out[i] = x
-
-    if greenlet is None or k == 1:
-        for i in range(k):
-            def single(x):
-                value, grad = fun_grad(x[None, :])
-                return float(value[0]), grad[0].copy()
-            run_one(i, single)
-        return out
-
-    def lockstep(x):
-        value, grad = greenlet.getcurrent().parent.switch(x)
-        return float(value), grad.copy()
-
-    def body(i):
-        run_one(i, lockstep)
-        return None
-
-    lets = [greenlet(body) for _ in range(k)]
-    requests = [g.switch(i) for i, g in enumerate(lets)]
-    while True:
-        live = [(g, x) for g, x in zip(lets, requests) if x is not None]
-        if not live:
-            return out
-        lets = [g for g, _ in live]
-        values, grads = fun_grad(np.array([x for _, x in live]))
-        requests = [g.switch((values[j], grads[j])) for j, g in enumerate(lets)]
+    return out
 
 
 def _polish(
@@ -189,7 +162,7 @@ def _polish(
     U0 = starts / scale
     if fixed is not None:
         lower[:, fixed] = upper[:, fixed] = U0[:, fixed]
-    U = batched_lbfgsb(fun_grad, U0, lower, upper, max_iter)
+    U = lbfgsb_per_row(fun_grad, U0, lower, upper, max_iter)
     return np.clip(U * scale, 0.0, 1.0)
 
 
