@@ -42,7 +42,7 @@ def _config(params: dict) -> dict:
 def run_hyperband(seed: int, max_iter: int, eta: int) -> list[dict]:
     """Drive the searcher as the engine does at concurrency 1, keeping each trial's model.
 
-    Returns one row per trial, in launch order: its meta, loss and the epochs it trained.
+    Returns one row per trial, in launch order: its meta, params, loss and the epochs it trained.
     """
     block = {
         "max_iter": max_iter, "eta": eta, "resume": True,
@@ -70,7 +70,8 @@ def run_hyperband(seed: int, max_iter: int, eta: int) -> list[dict]:
         status = "failed" if model.diverged else "succeeded"
         trials.append(TrialRecord(trial_id, decision.params, status,
                                   None if model.diverged else loss, meta))
-        rows.append({"meta": meta, "loss": loss, "trained": model.epochs - before})
+        rows.append({"meta": meta, "params": decision.params, "loss": loss,
+                     "trained": model.epochs - before})
     return rows
 
 
