@@ -16,7 +16,8 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from collections.abc import Set as AbstractSet
+from typing import Callable, Iterator
 
 from hpo import events as ev
 from hpo import snapshots
@@ -27,7 +28,9 @@ from hpo.launching import LaunchPlanner
 from hpo.pluginmanager import Registry, default_registry
 from hpo.plans import plan_from
 from hpo.running import Exited, Launch, Reported, RunnerNotice
-from hpo.search import RUNNING, STOPPED, Exhausted, Suggestion, Wait
+from hpo.search import (
+    PENDING, RUNNING, STOPPED, Exhausted, SearchHistory, Suggestion, TrialRecord, Wait, params_key,
+)
 from hpo.spec import GroupSpec
 from hpo.state import GroupState, TrialState
 from hpo.stopping_view import stop_view
@@ -91,13 +94,15 @@ class Engine:
 
     # -- the log ---------------------------------------------------------------------------
 
-    def _append(self, events: list[ev.Event], record_launches: bool = True) -> list[Stored]:
+    def _append(self, events: list[ev.Event], record_launches: bool = True, retry: bool = True) -> list[Stored]:
         if self._unrecorded and record_launches:  # they happened before whatever follows
             events, self._unrecorded = self._unrecorded + list(events), []
         while True:
             try:
                 stored = self.store.append(self.group_id, events, self.state.version)
             except ConcurrencyError:
+                if not retry:
+                    raise
                 self._sync()
                 continue
             for s in stored:
@@ -218,7 +223,7 @@ class Engine:
         busy |= self._collect()
         if self.plugins.stoppers and time.monotonic() - self._stoppers_at > 1.0:
             self._run_stoppers()  # time-based rules (max_duration) fire without new reports
-        if not self._stopping():
+        if self.state.group_stop is None:  # an exhausted searcher still has its pending trials to run
             busy |= self._fill_slots()
         if self._stopping() and not self._active() and (self.state.group_stop or not self._interrupted()):
             self._finish()
@@ -366,38 +371,84 @@ class Engine:
             if not self._launch_if_room(tr):
                 return busy
             busy = True
-        while len(self._active()) < slots:
+        active = len(self._active())
+        while active < slots and not self._stopping():
             if self.plugins.stoppers:
                 self._run_stoppers()  # a budget or a failure rule may forbid the next trial
                 if self._stopping():
                     break
-            history = self.state.history()
-            try:
-                decision = self.searcher.suggest(history)
-            except Exception as exc:
-                self._plugin_failed(f"searcher {self.searcher.name}", exc)
+            # stoppers judge between suggestions; without them a round's suggestions are asked
+            # for together and recorded in one transaction
+            limit = 1 if self.plugins.stoppers else slots - active
+            new, halt, failure = self._suggest(limit)
+            busy |= bool(new) or failure is not None
+            active += len(new)
+            for tr in new:
+                if not self._launch_if_room(tr):
+                    halt = True  # it waits as pending, with the others of its round
+                    break
+            if failure is not None:
+                self._plugin_failed(f"searcher {self.searcher.name}", failure)
                 return True
-            if isinstance(decision, Wait):
-                break
-            if isinstance(decision, Exhausted):
-                self.exhausted = decision.reason
-                break
-            if not isinstance(decision, Suggestion):
-                self._plugin_failed(f"searcher {self.searcher.name}",
-                                    TypeError(f"suggest() returned {decision!r}"))
-                return True
-            trial_id = history.next_trial_id
-            params = json.loads(json.dumps(decision.params, default=_jsonable))
-            self._append([ev.Suggested(
-                trial_id=trial_id, params=params, meta=decision.meta, searcher=self.searcher.name,
-                searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
-                seen_version=self.state.version,
-            )], record_launches=False)
-            self._faults.hit("suggested")
-            busy = True
-            if not self._launch_if_room(self.state.trials[trial_id]):
+            if halt:
                 break
         return busy
+
+    def _suggest(self, limit: int) -> tuple[list[TrialState], bool, BaseException | None]:
+        """Ask the searcher for up to ``limit`` trials; record them in one transaction.
+
+        Returns the new trials, whether to stop asking (the searcher waits or is exhausted), and
+        the searcher's failure, if any (the trials it suggested before failing still run). The
+        n-th suggestion of a round sees the ones before it as pending trials, exactly as the log
+        has them at the version it records (``seen_version``), which is what
+        ``hpo replay --check`` rebuilds; if another process appended meanwhile, the round is
+        asked again on the new state.
+        """
+        while True:
+            base, version = self.state.history(), self.state.version
+            events: list[ev.Suggested] = []
+            records: list[TrialRecord] = []
+            keys: set[str] = set()
+            halt, failure = False, None
+            history = base
+            while len(events) < limit:
+                try:
+                    decision = self.searcher.suggest(history)
+                except Exception as exc:
+                    failure = exc
+                    break
+                if isinstance(decision, Wait):
+                    halt = True
+                    break
+                if isinstance(decision, Exhausted):
+                    self.exhausted, halt = decision.reason, True
+                    break
+                if not isinstance(decision, Suggestion):
+                    failure = TypeError(f"suggest() returned {decision!r}")
+                    break
+                trial_id = history.next_trial_id
+                params = json.loads(json.dumps(decision.params, default=_jsonable))
+                e = ev.Suggested(
+                    trial_id=trial_id, params=params, meta=decision.meta, searcher=self.searcher.name,
+                    searcher_version=self.searcher.version, seed=self.searcher.derived_seed(trial_id),
+                    seen_version=version + len(events),
+                )
+                events.append(e)
+                if len(events) < limit:  # what the state will hold once ``e`` is folded
+                    records.append(TrialRecord(trial_id, dict(e.params), PENDING, None, dict(e.meta)))
+                    keys.add(params_key(e.params))
+                    history = SearchHistory(base.trials + tuple(records),
+                                            keys=_Union(base.param_keys(), keys))
+            if not events:
+                return [], halt, failure
+            try:
+                self._append(events, record_launches=False, retry=False)
+            except ConcurrencyError:
+                self._sync()  # e.g. a stop request arrived: ask again, on the new state
+                continue
+            for _ in events:
+                self._faults.hit("suggested")
+            return [self.state.trials[e.trial_id] for e in events], halt, failure
 
     def _launch_if_room(self, tr: TrialState) -> bool:
         """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held): it waits."""
@@ -479,6 +530,23 @@ class _Decision:
     def __init__(self, reason: str, policy: str, group_status: str):
         self.reason, self.policy, self.group_status, self.evidence = reason, policy, group_status, {}
         self.stop_running = True
+
+
+class _Union(AbstractSet[str]):
+    """The params keys of the state plus those of a round's suggestions, without copying."""
+
+    def __init__(self, base: AbstractSet[str], extra: set[str]):
+        self.base, self.extra = base, extra
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.extra or key in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.base
+        yield from (k for k in self.extra if k not in self.base)
+
+    def __len__(self) -> int:
+        return len(self.base) + sum(1 for k in self.extra if k not in self.base)
 
 
 def _make_attempt_dir(path: Path) -> bool:
