@@ -33,8 +33,9 @@ def oracle(seed: int) -> dict:
         for r in rows:
             c = r["meta"]["config"]
             reached[c] = max(reached.get(c, 0), r["meta"]["rung"])
-        curves = {}
+        curves, params = {}, {}
         for r in first:
+            params[r["meta"]["config"]] = _config(r["params"])
             model = new_model(_config(r["params"]))
             curves[r["meta"]["config"]] = train(model, MAX_ITER, eval_at=budgets)
         best_c = min(curves, key=lambda c: curves[c][MAX_ITER])
@@ -42,13 +43,19 @@ def oracle(seed: int) -> dict:
         for b in budgets:
             order = sorted(curves, key=lambda c: (curves[c][b], c))
             ranks[b] = order.index(best_c) + 1
-        survivor = min(r["loss"] for r in rows if r["meta"]["resource"] == MAX_ITER)
+        last = [r for r in rows if r["meta"]["resource"] == MAX_ITER]
+        survivor = min(r["loss"] for r in last)
+        survivor_c = min(last, key=lambda r: r["loss"])["meta"]["config"]
         better_than_random = sum(1 for c in curves.values() if c[MAX_ITER] <= random_best)
         out["brackets"].append({
             "bracket": s, "configs": len(first), "survivor_loss": survivor,
             "best_config_loss_at_81": curves[best_c][MAX_ITER],
             "best_config_reached_rung": reached[best_c],
             "best_config_rank_at": ranks,
+            "best_config_curve": curves[best_c],
+            "best_config": params[best_c],
+            "survivor_curve": curves[survivor_c],
+            "survivor": params[survivor_c],
             "configs_beating_random_at_81": better_than_random,
         })
     return out
