@@ -150,6 +150,16 @@ class PluginFailed(Event):
     error: str
 
 
+class RunnerNoticed(Event):
+    """The runner reported something about the group rather than one trial (a host went down,
+    docker became unreachable). Recorded when the message changes, not on every poll."""
+
+    type: Literal["RunnerNoticed"] = "RunnerNoticed"
+    runner: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class GroupFinished(Event):
     """The group ended. ``stopped`` means paused by a user: it can be resumed."""
 
@@ -170,6 +180,7 @@ VOCABULARY: tuple[type[Event], ...] = (
     StopRequested,
     Stopped,
     PluginFailed,
+    RunnerNoticed,
     GroupFinished,
 )
 AnyEvent = Annotated[Union[VOCABULARY], Field(discriminator="type")]  # type: ignore[valid-type]

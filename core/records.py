@@ -79,4 +79,5 @@ def group_summary(state: GroupState, planned: int | None = None,
         "origin": state.origin,
         "stop": None if state.group_stop is None else state.group_stop.model_dump(),
         "plugin_failures": [f.model_dump() for f in state.plugin_failures],
+        "notices": [{**n, "at": iso(n["at"])} for n in state.notices],
     }

@@ -17,7 +17,7 @@ import hpo
 from hpo.state import GroupState
 from hpo.store import EventStore
 
-FORMAT = 2  # 2: GroupState.plan, TrialState.attempt_started_at
+FORMAT = 3  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices
 EVERY = 20_000  # write a new snapshot once this many events were folded past the last one
 
 

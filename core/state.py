@@ -20,6 +20,9 @@ from hpo.search import (
 from hpo.store import Stored, parse_ts
 
 
+NOTICES_KEPT = 20  # runner notices a state keeps (the log keeps them all)
+
+
 @dataclass
 class TrialState:
     trial_id: int
@@ -115,6 +118,7 @@ class GroupState:
     group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
     exhausted: str | None = None
     plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)  # the runner's, newest last (at most 20)
     # caches for history(): rebuilt only for trials that changed (never part of equality)
     _records: dict[int, TrialRecord] = field(default_factory=dict, compare=False, repr=False)
     _dirty: set[int] = field(default_factory=set, compare=False, repr=False)
@@ -257,6 +261,10 @@ class GroupState:
 
     def _on_PluginFailed(self, e: ev.PluginFailed, t: float) -> None:
         self.plugin_failures.append(e)
+
+    def _on_RunnerNoticed(self, e: ev.RunnerNoticed, t: float) -> None:
+        self.notices.append({"at": t, "runner": e.runner, "message": e.message, "details": dict(e.details)})
+        del self.notices[:-NOTICES_KEPT]
 
     def _on_GroupFinished(self, e: ev.GroupFinished, t: float) -> None:
         self.status, self.reason, self.finished_at = e.status, e.reason, t

@@ -56,6 +56,8 @@ class LineProgress:
             c.print(f"search stopped by {e.policy}: {e.reason}", markup=False, soft_wrap=True)
         elif e.type == "PluginFailed":
             c.print(f"{e.plugin} failed: {e.error}", markup=False, soft_wrap=True, style="red")
+        elif e.type == "RunnerNoticed":
+            c.print(f"runner {e.runner}: {e.message}", markup=False, soft_wrap=True, style="yellow")
 
 
 def print_end(console: Console, state: GroupState, planned: int | None = None) -> None:

@@ -59,6 +59,8 @@ class LiveView:
             self._print_finished(e, state)
         elif e.type == "Stopped" and e.scope == "group":
             self.live.console.print(f"search stopped by {e.policy}: {e.reason}", markup=False)
+        elif e.type == "RunnerNoticed":
+            self.live.console.print(f"runner {e.runner}: {e.message}", markup=False, style="yellow")
         if e.type in ALWAYS_REDRAW or time.monotonic() - self._drawn >= MIN_REDRAW_SECONDS:
             self.refresh(state)
 

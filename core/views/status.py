@@ -81,6 +81,9 @@ def status_view(snap: Snapshot) -> RenderableType:
     parts.append(lease_line(snap))
     for f in st.plugin_failures:
         parts.append(Text(f"plugin failure  {f.plugin}: {f.error}", style="red"))
+    if st.notices:  # the runner's latest word on the group (a host down, docker unreachable)
+        n = st.notices[-1]
+        parts.append(Text(f"runner  {local_time(n['at'])} {n['runner']}: {n['message']}", style="yellow"))
     created = f"created {local_time(st.created_at)}, seed {st.seed}"
     if st.finished_at and not snap.live:
         created += f", finished {local_time(st.finished_at)}"

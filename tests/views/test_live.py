@@ -62,3 +62,20 @@ def test_follow_gives_up_when_the_engine_is_gone(workdir):
         seen = []
         result = follow(store, gid, lambda s, st: seen.append(s), interval=0.01, grace=0.05)
     assert result.ended == "engine gone" and result.state.status == "running" and seen == []
+
+
+def test_both_views_print_a_runner_notice_as_it_happens():
+    from hpo.plans import Plan
+    from hpo.state import GroupState
+    from hpo.store import Stored
+
+    notice = Stored(7, "g", 7, "2026-01-01T00:00:00+00:00", "test",
+                    ev.RunnerNoticed(runner="ssh", message="SSH host gpu1: connection refused"))
+    state = GroupState(group_id="g", name="g", status="running")
+    plain = recorder(width=100, terminal=False)
+    LineProgress(plain)(notice, state)
+    assert plain.export_text().strip() == "runner ssh: SSH host gpu1: connection refused"
+    live = recorder(width=100, terminal=True)
+    with LiveView(live, Plan()) as view:
+        view(notice, state)
+    assert "runner ssh: SSH host gpu1: connection refused" in live.export_text()

@@ -61,3 +61,20 @@ def test_group_and_trial_stops_show_their_evidence(workdir):
     assert "trials stopped early: 1 by median" in text
     assert "trial 1: median: loss 0.9 worse than the median 0.5" in text
     assert "evidence: step=3 value=0.9 threshold=0.5 compared_trials=[2, 3, 4]" in text
+
+
+def test_status_shows_the_runner_s_latest_notice(workdir):
+    """A host that went down is in the log (RunnerNoticed), so `hpo status` can say so."""
+    import json as _json
+
+    from hpo.records import group_summary
+
+    with EventStore(workdir / "hpo.db") as store:
+        gid = make_group(store, workdir, GRID.format(name="notices", python=sys.executable))
+        store.append(gid, [ev.RunnerNoticed(runner="ssh", message=f"SSH host h{i}: unreachable",
+                                            details={"host": f"h{i}"}) for i in range(25)], 1)
+        state = GroupState.fold(store.read(gid))
+    assert len(state.notices) == 20 and state.notices[-1]["message"] == "SSH host h24: unreachable"
+    rec = _json.loads(_json.dumps(group_summary(state)))
+    assert rec["notices"][-1]["details"] == {"host": "h24"} and rec["notices"][0]["message"].endswith("h5: unreachable")
+    assert "ssh: SSH host h24: unreachable" in render(state)
