@@ -236,11 +236,17 @@ class EventStore:
 
     def resolve(self, ref: str) -> str:
         """A group id from an id, a unique id prefix, or a name (the newest group of that name)."""
-        created = self.groups()
-        ids = [s.group_id for s in created]
+        # ids and names straight from SQL: decoding every group's spec here cost more than the
+        # rest of `hpo status` on a group with a large matrix
+        with _wrapped("cannot read the log"):
+            created = self.conn.execute(
+                "SELECT group_id, json_extract(payload, '$.name') FROM events"
+                " WHERE type = 'GroupCreated' ORDER BY seq"
+            ).fetchall()
+        ids = [gid for gid, _ in created]
         if ref in ids:
             return ref
-        named = [s.group_id for s in created if s.event.name == ref]  # type: ignore[attr-defined]
+        named = [gid for gid, name in created if name == ref]
         if named:
             return named[-1]
         prefixed = [i for i in ids if i.startswith(ref)]
