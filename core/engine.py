@@ -91,6 +91,10 @@ class Engine:
         # TrialLaunched events of attempts already started, not yet written: they go into the
         # log with the next append (one transaction per launch round instead of one per trial)
         self._unrecorded: list[ev.Event] = []
+        # ids of the trials still to run or running (pending, running, or interrupted to run
+        # again): what a tick looks at, kept up to date in _apply, so a tick never scans every
+        # trial of a long group
+        self._open: set[int] = {tid for tid, tr in self.state.trials.items() if _is_open(tr)}
 
     # -- the log ---------------------------------------------------------------------------
 
@@ -118,6 +122,13 @@ class Engine:
 
     def _apply(self, s: Stored) -> None:
         self.state.apply(s)
+        trial_id = getattr(s.event, "trial_id", None)
+        if trial_id is not None:
+            tr = self.state.trials.get(trial_id)
+            if tr is not None and _is_open(tr):
+                self._open.add(trial_id)
+            else:
+                self._open.discard(trial_id)
         self._since_snapshot += 1
         if self._since_snapshot >= snapshots.EVERY or s.type == "GroupFinished":
             snapshots.write_snapshot(self.store, self.state)
@@ -241,11 +252,16 @@ class Engine:
 
     def _interrupted(self) -> list[TrialState]:
         """Trials stopped by a pause or lost with a crashed engine, to run again."""
-        return sorted((t for t in self.state.trials.values() if t.status == STOPPED and t.resumable),
-                      key=lambda t: t.trial_id)
+        trials = self.state.trials
+        return [trials[i] for i in sorted(self._open) if trials[i].status == STOPPED]
 
     def _active(self) -> list[TrialState]:
-        return [t for t in self.state.trials.values() if t.status in ("pending", RUNNING)]
+        trials = self.state.trials
+        return [trials[i] for i in self._open if trials[i].status in (PENDING, RUNNING)]
+
+    def _pending(self) -> list[TrialState]:
+        trials = self.state.trials
+        return [trials[i] for i in sorted(self._open) if trials[i].status == PENDING]
 
     def _handle_requests(self) -> bool:
         st, busy = self.state, False
@@ -365,8 +381,8 @@ class Engine:
         slots = self.concurrency if capacity is None else min(self.concurrency, capacity)
         # first the trials already suggested: pending ones (they hold a slot), then the ones a
         # crash or a pause interrupted (they need one); only then new suggestions
-        for tr in self.state.pending() + self._interrupted():
-            if tr.status != "pending" and len(self._active()) >= slots:
+        for tr in self._pending() + self._interrupted():
+            if tr.status != PENDING and len(self._active()) >= slots:
                 return busy
             if not self._launch_if_room(tr):
                 return busy
@@ -547,6 +563,11 @@ class _Union(AbstractSet[str]):
 
     def __len__(self) -> int:
         return len(self.base) + sum(1 for k in self.extra if k not in self.base)
+
+
+def _is_open(tr: TrialState) -> bool:
+    """Whether a trial still needs the engine: pending, running, or interrupted to run again."""
+    return tr.status in (PENDING, RUNNING) or (tr.status == STOPPED and tr.resumable)
 
 
 def _make_attempt_dir(path: Path) -> bool:
