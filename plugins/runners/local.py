@@ -386,7 +386,7 @@ def _base_env() -> dict[bytes, bytes]:
     it is one C call, where ``dict(os.environ)`` decodes and re-encodes every variable.
     """
     data = getattr(os.environ, "_data", None)
-    if isinstance(data, dict) and all(isinstance(k, bytes) for k in list(data)[:1]):
+    if isinstance(data, dict) and isinstance(next(iter(data), b""), bytes):
         return data.copy()
     return {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
 
