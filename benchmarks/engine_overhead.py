@@ -7,6 +7,10 @@ once. The baseline is the tightest loop the standard library allows: ``subproces
 shell=True)`` and ``os.wait()`` for any child. The hpo side is a real group (grid search over
 TRIALS values, local runner, SQLite event log in a temp folder), driven by the engine with its
 defaults. Prints the medians and the ratio; writes benchmarks/results/engine_overhead.json.
+
+Also prints the CPU time per trial of each side (its own process and its children, from
+``getrusage``): on a machine shared with other work the wall-clock ratio swings with the load,
+the CPU times much less.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,6 +65,12 @@ def hpo_group(trials: int, concurrency: int, folder: Path) -> float:
     return elapsed
 
 
+def cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its reaped children so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=200)
@@ -70,13 +81,25 @@ def main() -> None:
     global COMMAND
     COMMAND = args.command
     bare, engine = [], []
+    bare_cpu: list[tuple[float, float]] = []
+    engine_cpu: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:  # warm up: imports and plugin loading
         hpo_group(5, args.concurrency, Path(tmp))
     for _ in range(args.repeat):
+        before = cpu()
         bare.append(bare_loop(args.trials, args.concurrency))
+        after = cpu()
+        bare_cpu.append((after[0] - before[0], after[1] - before[1]))
         with tempfile.TemporaryDirectory() as tmp:
+            before = cpu()
             engine.append(hpo_group(args.trials, args.concurrency, Path(tmp)))
+            after = cpu()
+        engine_cpu.append((after[0] - before[0], after[1] - before[1]))
     b, e = statistics.median(bare), statistics.median(engine)
+
+    def per_trial_ms(samples: list[tuple[float, float]], i: int) -> float:
+        return 1000 * statistics.median(x[i] for x in samples) / args.trials
+
     result = {
         "command": args.command, "trials": args.trials, "concurrency": args.concurrency,
         "repeat": args.repeat,
@@ -84,6 +107,10 @@ def main() -> None:
         "bare_ms_per_trial": 1000 * b / args.trials, "engine_ms_per_trial": 1000 * e / args.trials,
         "overhead_ms_per_trial": 1000 * (e - b) / args.trials, "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "bare_cpu_ms_per_trial": {"self": per_trial_ms(bare_cpu, 0), "children": per_trial_ms(bare_cpu, 1)},
+        "engine_cpu_ms_per_trial": {"self": per_trial_ms(engine_cpu, 0),
+                                    "children": per_trial_ms(engine_cpu, 1)},
+        "load_average": os.getloadavg()[0],
     }
     RESULTS.mkdir(exist_ok=True)
     name = "engine_overhead" if args.command == "true" else "engine_overhead_" + args.command.replace(" ", "_")
@@ -91,6 +118,10 @@ def main() -> None:
     print(f"bare subprocess loop: {b:.3f}s ({result['bare_ms_per_trial']:.2f} ms/trial)")
     print(f"hpo engine:           {e:.3f}s ({result['engine_ms_per_trial']:.2f} ms/trial)")
     print(f"ratio {result['ratio']:.2f}x  (overhead {result['overhead_ms_per_trial']:.2f} ms/trial)")
+    bc, ec = result["bare_cpu_ms_per_trial"], result["engine_cpu_ms_per_trial"]
+    print(f"CPU per trial: bare loop {bc['self']:.2f} + its children {bc['children']:.2f} ms; "
+          f"engine {ec['self']:.2f} + its trials {ec['children']:.2f} ms "
+          f"(load average {result['load_average']:.1f})")
 
 
 if __name__ == "__main__":

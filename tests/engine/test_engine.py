@@ -145,3 +145,35 @@ def test_params_reach_the_command_env_and_api(store, workdir):
     gid = make(store, workdir, yaml_text)
     state = Engine(store, gid, poll_interval=0.01).run()
     assert state.trials[1].metrics == {"cli": 0.5, "api": 0.5, "const": 32.0}
+
+
+def test_a_launch_round_is_two_transactions_and_each_suggestion_saw_the_ones_before(store, workdir):
+    """Suggestions of a round: one append, each recording the version it saw (replay rebuilds
+    that history); their launches: one append after the starts; never a launch before its
+    suggestion is in the log."""
+    from hpo.lifecycle import replay_check
+
+    yaml_text = textwrap.dedent("""
+    settings:
+      concurrency: 4
+      random_search: {n_experiments: 8}
+      matrix:
+        x: {uniform: [0, 1]}
+    run:
+      cmd: sleep 0.3
+    """)
+    gid = make(store, workdir, yaml_text)
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "succeeded" and len(state.trials) == 8
+    events = store.read(gid)
+    first = [s for s in events if s.type == "Suggested"][:4]
+    assert len({s.seq - s.version for s in first}) == 1 and len({s.ts for s in first}) == 1
+    assert [s.event.seen_version for s in first] == [s.version - 1 for s in first]
+    launched = [s for s in events if s.type == "TrialLaunched"][:4]
+    assert len({s.ts for s in launched}) == 1 and launched[0].version == first[-1].version + 1
+    suggested_at = {s.event.trial_id: s.seq for s in events if s.type == "Suggested"}
+    assert all(suggested_at[s.event.trial_id] < s.seq for s in events if s.type == "TrialLaunched")
+    checked, mismatches = replay_check(store, gid)
+    assert checked == 8 and mismatches == []
+    for tr in state.trials.values():  # the wrapper wrote each attempt's files
+        assert {p.name for p in (workdir / tr.trial_dir).iterdir()} == {"stdout.log", "stderr.log", "exit_code"}
