@@ -288,7 +288,7 @@ class GroupState:
     def history(self) -> SearchHistory:
         """What searchers see; incremental: only trials changed since the last call are rebuilt."""
         name = self.metric_name
-        for trial_id in self._dirty:
+        for trial_id in sorted(self._dirty):  # new trials enter in id order (see _ascending)
             t = self.trials.get(trial_id)
             if t is not None:
                 self._records[trial_id] = TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)

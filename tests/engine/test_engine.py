@@ -177,3 +177,27 @@ def test_a_launch_round_is_two_transactions_and_each_suggestion_saw_the_ones_bef
     assert checked == 8 and mismatches == []
     for tr in state.trials.values():  # the wrapper wrote each attempt's files
         assert {p.name for p in (workdir / tr.trial_dir).iterdir()} == {"stdout.log", "stderr.log", "exit_code"}
+
+
+def test_history_stays_in_trial_order_when_a_round_suggests_several_trials():
+    """The engine folds a round's suggestions together; the history must still list trials in
+    id order (a set of dirty ids iterates 8 before 7)."""
+    from hpo import events as ev
+    from hpo.store import Stored
+
+    state, version = GroupState(), 0
+
+    def fold(*trial_ids):
+        nonlocal version
+        for tid in trial_ids:
+            version += 1
+            e = ev.Suggested(trial_id=tid, params={"x": tid}, searcher="grid", searcher_version="1",
+                             seed=0, seen_version=version - 1)
+            state.apply(Stored(version, "g", version, "2026-11-27T00:00:00+00:00", "w", e))
+
+    fold(1, 2, 3, 4, 5, 6)
+    state.history()
+    fold(7, 8)
+    state.history()
+    fold(9)
+    assert [t.trial_id for t in state.history().trials] == list(range(1, 10))

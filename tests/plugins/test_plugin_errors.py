@@ -125,8 +125,10 @@ class Sloppy(Stopper):
     (Sloppy, "decide() returned a decision without a reason"),
 ])
 def test_a_stopper_that_fails(store, tmp_path, stopper, message):
+    # the trials outlive their reports a little, so the stopper judges them while they run
+    run = {"cmd": "echo '@hpo step=1 loss={{ x }}'; echo '@hpo step=2 loss={{ x }}'; sleep 0.3"}
     with registered(plugin_of(stopper)):
-        state, events = run_group(store, tmp_path, stopping=[{"kind": stopper.name}])
+        state, events = run_group(store, tmp_path, stopping=[{"kind": stopper.name}], run=run)
     failure = failure_of(state)
     assert failure.plugin == f"stopper {stopper.name}" and failure.distribution == "(in-process)"
     assert message in failure.error
