@@ -168,6 +168,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 trials x 2 seeds")
     parser.add_argument("--trials", type=int)
     parser.add_argument("--seeds", type=int)
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="first seed (default 0): --seeds 20 --seed-offset 20 runs seeds 20-39")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--methods", help="comma-separated subset: random,bo,bo-ucb,grid,optuna-gp,optuna-tpe")
     parser.add_argument("--no-optuna", action="store_true")
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
     trials = args.trials or (20 if args.quick else 50)
     if args.out is None:
         args.out = RESULTS / ("search_quality_quick.json" if args.quick else "search_quality.json")
-    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    seeds = list(range(args.seed_offset, args.seed_offset + (args.seeds or (2 if args.quick else 5))))
     use_optuna = optuna_available() and not args.no_optuna
     console = Console(stderr=True)
     if not use_optuna and not args.no_optuna:
