@@ -242,8 +242,13 @@ class Engine:
         self._renew_lease()
         if busy:
             self._idle = 0.0005
-        else:  # back off from 0.5 ms to poll_interval while nothing happens; the runner's wait()
-            self.runner.wait(self._idle)  # returns early when a trial exits
+        elif getattr(self.runner, "wakes_on_exit", False):
+            # exits wake the runner's wait() at once; reports, stop requests and timeouts can
+            # wait for the next poll, so an idle engine costs a tick per poll_interval, not a
+            # burst of fast ticks after every launch
+            self.runner.wait(self.poll_interval)
+        else:  # back off from 0.5 ms to poll_interval while nothing happens
+            self.runner.wait(self._idle)
             self._idle = min(self._idle * 2, self.poll_interval)
         return False
 

@@ -106,6 +106,9 @@ class LocalRunner(Runner):
         self._wake: tuple[int, int] | None = None  # a pipe the fallback watcher threads write to
         self._gpus: GpuPool | None = None
         self._spawn_ok = hasattr(os, "posix_spawn")  # False once it cannot start a session here
+        # wait() returns as soon as a trial we started exits (pidfd, else a watcher thread), so
+        # the engine need not poll fast to notice exits
+        self.wakes_on_exit = _HAS_PIDFD or hasattr(os, "waitid")
 
     def _gpu_pool(self, needed: int) -> GpuPool | None:
         """The GPU pool, detected on first need; None while GPUs are neither asked for nor set."""
