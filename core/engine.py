@@ -295,6 +295,7 @@ class Engine:
             return False
         batch: list[ev.Event] = []
         steps: dict[int, int] = {}
+        last_notice = self.state.notices[-1]["message"] if self.state.notices else None
         for m in messages:
             if isinstance(m, Reported):
                 tr = self.state.trials[m.trial_id]
@@ -310,6 +311,10 @@ class Engine:
                 ))
             elif isinstance(m, RunnerNotice):
                 log.warning("runner: %s", m.message)
+                if m.message != last_notice:  # a host that stays down is one event, not one a poll
+                    batch.append(ev.RunnerNoticed(runner=self.runner.name, message=m.message,
+                                                  details=_plain(m.details)))
+                    last_notice = m.message
         self._append(batch)
         self._faults.hit("collected")
         if any(isinstance(m, Reported) for m in messages):
@@ -600,3 +605,9 @@ def _jsonable(value):
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"{value!r} is not JSON-serialisable")
+
+
+def _plain(details: dict) -> dict:
+    """A runner notice's details as JSON values (anything else as its text)."""
+    return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+            for k, v in details.items()}

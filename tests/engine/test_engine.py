@@ -201,3 +201,29 @@ def test_history_stays_in_trial_order_when_a_round_suggests_several_trials():
     state.history()
     fold(9)
     assert [t.trial_id for t in state.history().trials] == list(range(1, 10))
+
+
+def test_runner_notices_are_recorded_when_they_change(store, workdir):
+    """A runner's word on the group (a host down...) reaches the log once per change, not per poll."""
+    from hpo.running import RunnerNotice
+
+    gid = make(store, workdir, SEED_GRID.format(cmd=python_cmd()).replace("n_experiments: 10", "n_experiments: 4"))
+    engine = Engine(store, gid, poll_interval=0.01)
+    real_poll, polls = engine.runner.poll, []
+
+    def poll():
+        messages = list(real_poll())
+        polls.append(1)
+        if len(polls) <= 3:
+            messages.append(RunnerNotice("host h1 is down", {"host": "h1", "tries": 3, "error": OSError(113)}))
+        elif len(polls) == 4:
+            messages.append(RunnerNotice("host h1 is back"))
+        return messages
+
+    engine.runner.poll = poll
+    state = engine.run()
+    assert state.status == "succeeded" and len(polls) > 4
+    notices = [s.event for s in store.read(gid) if s.type == "RunnerNoticed"]
+    assert [(n.runner, n.message) for n in notices] == [("local", "host h1 is down"), ("local", "host h1 is back")]
+    assert notices[0].details == {"host": "h1", "tries": 3, "error": "113"}
+    assert GroupState.fold(store.read(gid)).notices[-1]["message"] == "host h1 is back"
