@@ -42,9 +42,15 @@ def _m002_snapshots(db: "sqlite_utils.Database") -> None:
     )
 
 
+def _m003_snapshot_curves(db: "sqlite_utils.Database") -> None:
+    """Snapshots keep the metric curves apart, so views that never read one skip them."""
+    db["snapshots"].add_column("curves", bytes)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("001_events", _m001_events),
     ("002_snapshots", _m002_snapshots),
+    ("003_snapshot_curves", _m003_snapshot_curves),
 ]
 
 

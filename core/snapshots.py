@@ -14,10 +14,12 @@ import pickle
 import sqlite3
 
 import hpo
-from hpo.state import GroupState
+from hpo.migrations import migrate, pending_migrations
+from hpo.state import GroupState, pickled_without_curves
 from hpo.store import EventStore
 
-FORMAT = 3  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices
+FORMAT = 4  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices;
+# 4: the curves in their own column
 EVERY = 20_000  # write a new snapshot once this many events were folded past the last one
 
 
@@ -25,25 +27,38 @@ def _key() -> str:
     return f"{hpo.__version__}/{FORMAT}"
 
 
-def read_snapshot(store: EventStore, group_id: str) -> GroupState | None:
+def read_snapshot(store: EventStore, group_id: str, curves: bool = True) -> GroupState | None:
+    """The group's snapshot, or None. Without ``curves`` the metric curves are not even read
+    (they are most of a big snapshot): the state's curves then hold only what is folded after
+    it, and it is marked ``curves_partial`` so that it is never written back."""
     try:
         row = store.conn.execute(
-            "SELECT format, state FROM snapshots WHERE group_id = ?", (group_id,)
+            f"SELECT format, state{', curves' if curves else ''} FROM snapshots WHERE group_id = ?",
+            (group_id,),
         ).fetchone()
     except sqlite3.Error:
         return None
-    if row is None or row[0] != _key():
+    if row is None or row[0] != _key() or (curves and row[2] is None):
         return None
     enabled = gc.isenabled()
     gc.disable()  # unpickling only allocates: a collection every few hundred objects halved its speed
     try:
         state = pickle.loads(row[1])
+        packed = pickle.loads(row[2]) if curves else None
     except Exception:  # a broken cache row is only a cache miss
         return None
     finally:
         if enabled:
             gc.enable()
-    return state if isinstance(state, GroupState) else None
+    if not isinstance(state, GroupState) or (curves and not isinstance(packed, dict)):
+        return None
+    for trial_id, t in state.trials.items():
+        if curves:
+            t.__dict__["_packed_curves"] = packed.get(trial_id, {})
+        else:
+            t.__dict__["curves"] = {}
+    state.curves_partial = not curves
+    return state
 
 
 def write_snapshot(store: EventStore, state: GroupState) -> None:
@@ -52,21 +67,32 @@ def write_snapshot(store: EventStore, state: GroupState) -> None:
     A read-only view (``hpo status``, ``hpo watch``) refreshes the cache through its own short
     connection that gives up at once when the engine is writing, so it never holds the engine up.
     """
-    blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    if state.curves_partial:
+        return
+    with pickled_without_curves():
+        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    curves = pickle.dumps({tid: t.packed_curves() for tid, t in state.trials.items()},
+                          protocol=pickle.HIGHEST_PROTOCOL)
     conn, own = store.conn, None
     if getattr(store, "writer", "") == "read-only":
         if not store.path.exists():
             return
         try:
             own = conn = sqlite3.connect(store.path, timeout=0.05, isolation_level=None)
+            if pending_migrations(conn):  # a log written by an older hpo: bring the cache up to date
+                import sqlite_utils
+
+                migrate(sqlite_utils.Database(conn))
         except sqlite3.Error:
+            if own is not None:
+                own.close()
             return
     try:
         conn.execute(
-            "INSERT INTO snapshots (group_id, version, format, state) VALUES (?, ?, ?, ?)"
+            "INSERT INTO snapshots (group_id, version, format, state, curves) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(group_id) DO UPDATE SET version = excluded.version,"
-            " format = excluded.format, state = excluded.state",
-            (state.group_id, state.version, _key(), blob),
+            " format = excluded.format, state = excluded.state, curves = excluded.curves",
+            (state.group_id, state.version, _key(), blob, curves),
         )
     except sqlite3.Error:
         pass  # a read-only file or a busy writer: the cache simply is not refreshed
@@ -76,9 +102,13 @@ def write_snapshot(store: EventStore, state: GroupState) -> None:
 
 
 def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
-               cache: bool = True) -> GroupState:
-    """The group's state, through its snapshot when there is a usable one."""
-    state = read_snapshot(store, group_id) if cache else None
+               cache: bool = True, curves: bool = True) -> GroupState:
+    """The group's state, through its snapshot when there is a usable one.
+
+    ``curves=False`` is for views that never read a metric curve (``hpo status``, ``hpo list``):
+    a snapshot's curves are then not read (see :func:`read_snapshot`).
+    """
+    state = read_snapshot(store, group_id, curves) if cache else None
     if state is not None and until_seq is not None and state.last_seq > until_seq:
         state = None  # the snapshot is past the requested point
     if state is None:

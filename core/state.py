@@ -9,9 +9,11 @@ from __future__ import annotations
 import gc
 import json
 import math
+import threading
+from contextlib import contextmanager
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from hpo import events as ev
 from hpo.search import (
@@ -21,6 +23,23 @@ from hpo.store import Stored, parse_ts
 
 
 NOTICES_KEPT = 20  # runner notices a state keeps (the log keeps them all)
+
+
+class _Pickling(threading.local):
+    without_curves = False
+
+
+_PICKLING = _Pickling()
+
+
+@contextmanager
+def pickled_without_curves() -> Iterator[None]:
+    """Pickle trial states without their curves (snapshots store those apart)."""
+    _PICKLING.without_curves = True
+    try:
+        yield
+    finally:
+        _PICKLING.without_curves = False
 
 
 @dataclass
@@ -52,17 +71,24 @@ class TrialState:
 
     # Pickling (snapshots) packs the curves into two flat arrays per metric; unpickling leaves
     # them packed until something reads ``curves``: `hpo status` on a group with a million
-    # reports then loads in milliseconds instead of rebuilding a million tuples.
+    # reports then loads in milliseconds instead of rebuilding a million tuples. Snapshots pickle
+    # the curves apart from the rest (see ``pickled_without_curves``), so views that never look
+    # at a curve need not read them at all.
+    def packed_curves(self) -> dict[str, tuple[bytes, bytes]]:
+        """The curves as two flat arrays (steps, values) per metric."""
+        if "curves" not in self.__dict__:
+            return self.__dict__.get("_packed_curves", {})
+        return {
+            name: (array("q", [s for s, _ in c]).tobytes(), array("d", [v for _, v in c]).tobytes())
+            for name, c in self.curves.items()
+        }
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        curves = state.pop("curves", None)
-        if curves is None:
-            state["_packed_curves"] = self.__dict__.get("_packed_curves", {})
-        else:
-            state["_packed_curves"] = {
-                name: (array("q", [s for s, _ in c]).tobytes(), array("d", [v for _, v in c]).tobytes())
-                for name, c in curves.items()
-            }
+        state.pop("curves", None)
+        state.pop("_packed_curves", None)
+        if not _PICKLING.without_curves:
+            state["_packed_curves"] = self.packed_curves()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -124,6 +150,9 @@ class GroupState:
     _dirty: set[int] = field(default_factory=set, compare=False, repr=False)
     _keys: set[str] = field(default_factory=set, compare=False, repr=False)
     _last_ts_text: str | None = field(default=None, compare=False, repr=False)
+    # loaded from a snapshot without its curves (`hpo status`): curves hold only what came after
+    # the snapshot, so this state is never written back as one
+    curves_partial: bool = field(default=False, compare=False, repr=False)
 
     # -- folding ---------------------------------------------------------------------------
 

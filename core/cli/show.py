@@ -42,7 +42,7 @@ def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
     rows = []
     for created in store.groups():
         try:
-            loaded = load_group(store, created.group_id, as_of)
+            loaded = load_group(store, created.group_id, as_of, curves=False)
         except AsOfError:
             continue  # created after that point
         rows.append(group_record(loaded.state, plan_of(loaded.state), loaded.moment))
@@ -69,7 +69,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
       hpo status quickstart
       hpo status quickstart --as-of 120      # as it was at event seq 120
     """
-    loaded = load_group(open_readonly(db), group, as_of)
+    loaded = load_group(open_readonly(db), group, as_of, curves=False)
     plan = plan_of(loaded.state)
     if as_json:
         print_json(group_record(loaded.state, plan, loaded.moment))

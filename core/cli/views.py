@@ -44,7 +44,7 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
     """
     store = open_readonly(db)
     group_id = store.resolve(group)
-    plan = plan_of(load_group(store, group_id).state)
+    plan = plan_of(load_group(store, group_id, curves=False).state)
     console = Console(highlight=False)
     with progress_view(console, plan, live=False if plain else None) as view:
         idle = None

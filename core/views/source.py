@@ -107,11 +107,14 @@ class Loaded:
     moment: float | None = None
 
 
-def load_group(store: EventStore, ref: str, as_of: str | None = None) -> Loaded:
-    """The group named ``ref`` (id, prefix or name), folded up to ``as_of``."""
+def load_group(store: EventStore, ref: str, as_of: str | None = None, curves: bool = True) -> Loaded:
+    """The group named ``ref`` (id, prefix or name), folded up to ``as_of``.
+
+    ``curves=False``: for views that never draw a metric curve (see ``snapshots.load_state``).
+    """
     group_id = store.resolve(ref)
     seq, moment = resolve_as_of(store, group_id, as_of)
-    state = snapshots.load_state(store, group_id, until_seq=seq)
+    state = snapshots.load_state(store, group_id, until_seq=seq, curves=curves)
     return Loaded(state, moment)
 
 

@@ -60,3 +60,54 @@ def test_dropping_the_snapshots_table_loses_nothing(tmp_path, monkeypatch):
     before = snapshots.load_state(store, "g")
     store.conn.execute("DROP TABLE snapshots")
     assert snapshots.load_state(store, "g") == before
+
+
+def test_a_view_can_skip_the_curves_and_never_writes_such_a_state_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "EVERY", 10)
+    store = EventStore(tmp_path / "hpo.db")
+    fill(store, "g", 5, 3)
+    snapshots.load_state(store, "g")  # writes the snapshot
+    written = store.conn.execute("SELECT version FROM snapshots").fetchone()
+    more = [ev.MetricReported(trial_id=5, attempt=1, step=4, metrics={"loss": 0.5}),
+            ev.GroupFinished(status="succeeded", reason="done")]
+    store.append("g", more * 1, store.version("g"))
+    light = snapshots.load_state(store, "g", curves=False)
+    full = GroupState.fold(store.read("g"))
+    assert light.curves_partial and not full.curves_partial
+    # everything but the curves is the full fold's; the curves hold only what came after
+    assert light.trials[5].metrics == full.trials[5].metrics and light.best().trial_id == full.best().trial_id
+    assert light.trials[5].curves == {"loss": [(4, 0.5)]} and light.trials[1].curves == {}
+    assert len(full.trials[5].curves["loss"]) == 4
+    monkeypatch.setattr(snapshots, "EVERY", 1)
+    assert snapshots.load_state(store, "g", curves=False).curves_partial
+    snapshots.write_snapshot(store, light)
+    assert store.conn.execute("SELECT version FROM snapshots").fetchone() == written  # not replaced
+    assert snapshots.load_state(store, "g") == full  # and the full load still has every point
+
+
+def test_a_snapshot_without_its_curves_is_a_miss(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "EVERY", 10)
+    store = EventStore(tmp_path / "hpo.db")
+    fill(store, "g", 5, 3)
+    snapshots.load_state(store, "g")
+    store.conn.execute("UPDATE snapshots SET curves = NULL")
+    assert snapshots.read_snapshot(store, "g") is None
+    assert snapshots.load_state(store, "g") == GroupState.fold(store.read("g"))
+
+
+def test_a_read_only_view_brings_an_older_log_s_cache_up_to_date(tmp_path, monkeypatch):
+    """A log from before the curves column: the view's short write connection migrates it."""
+    from hpo.views.source import ReadOnlyStore
+
+    monkeypatch.setattr(snapshots, "EVERY", 10)
+    store = EventStore(tmp_path / "hpo.db")
+    fill(store, "g", 5, 3)
+    store.conn.execute("DROP TABLE snapshots")
+    store.conn.execute('CREATE TABLE "snapshots" ("group_id" TEXT PRIMARY KEY, "version" INTEGER NOT NULL,'
+                       ' "format" TEXT NOT NULL, "state" BLOB NOT NULL)')
+    store.conn.execute("DELETE FROM _hpo_migrations WHERE name = '003_snapshot_curves'")
+    store.close()
+    with ReadOnlyStore(tmp_path / "hpo.db") as ro:
+        first = snapshots.load_state(ro, "g", curves=False)  # full fold, then the snapshot
+        assert snapshots.read_snapshot(ro, "g") is not None
+        assert snapshots.load_state(ro, "g") == first == GroupState.fold(ro.read("g"))

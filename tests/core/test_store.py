@@ -31,7 +31,7 @@ CREATE TABLE "snapshots" (
    "version" INTEGER NOT NULL,
    "format" TEXT NOT NULL,
    "state" BLOB NOT NULL
-);'''
+, "curves" BLOB);'''
 
 
 def created(gid="g1", name="n"):
