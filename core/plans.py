@@ -27,7 +27,6 @@ class Plan:
     brackets: list[dict[str, Any]] = field(default_factory=list)
     resource: str | None = None  # the name of hyperband's resource param
 
-
     def to_json(self) -> dict[str, Any]:
         return {"planned": self.planned, "brackets": self.brackets, "resource": self.resource}
 
@@ -40,7 +39,8 @@ def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
     """The group's plan: as its engine recorded it in the log (``EngineStarted.plan``), else
     asked of the searcher the spec selects (empty if that cannot be built here).
 
-    The recorded plan spares read-only commands loading every installed plugin.
+    The recorded plan spares read-only commands loading every installed plugin; a caller that
+    hands in its own ``registry`` asks that registry's searcher instead.
     """
     if state.plan is not None and registry is None:
         return Plan.from_json(state.plan)
