@@ -79,3 +79,17 @@ def engine_alive(engine: dict, now: float) -> bool:
     if engine.get("host") == socket.gethostname():
         return start_ticks(int(engine["pid"])) is not None
     return True
+
+
+def kill_recorded(pid_file: Path) -> None:
+    """Kill the process group a ``pid`` file records (``pid [start ticks [boot id]]``), if that
+    very process still runs (same start time and boot: not a recycled pid)."""
+    if not pid_file.exists():
+        return
+    parts = pid_file.read_text().split()
+    if not parts:
+        return
+    pid = int(parts[0])
+    ticks = int(parts[1]) if len(parts) > 1 and parts[1] != "None" else None
+    if alive(pid, ticks, parts[2] if len(parts) > 2 else None):
+        kill_group(pid, signal.SIGKILL)

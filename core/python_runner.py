@@ -191,12 +191,7 @@ class PythonRunner(Runner):
 
     def discard(self, launch: Launch) -> None:
         paths = attempt_paths(launch.trial_dir)
-        if paths["pid"].exists():
-            parts = paths["pid"].read_text().split()
-            pid = int(parts[0])
-            ticks = int(parts[1]) if len(parts) > 1 and parts[1] != "None" else None
-            if procs.alive(pid, ticks, parts[2] if len(parts) > 2 else None):
-                procs.kill_group(pid, signal.SIGKILL)
+        procs.kill_recorded(paths["pid"])
         for path in paths.values():
             path.unlink(missing_ok=True)
 

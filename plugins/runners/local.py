@@ -240,12 +240,7 @@ class LocalRunner(Runner):
                 procs.kill_group(os.getpgid(pid), signal.SIGKILL)  # the wrapper's whole group
             except ProcessLookupError:
                 pass
-        pid_file = d / "pid"  # written by hpo versions before the wrapper opened its own logs
-        if pid_file.exists():
-            parts = pid_file.read_text().split()
-            pid, ticks = int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] != "None" else None
-            if procs.alive(pid, ticks, parts[2] if len(parts) > 2 else None):
-                procs.kill_group(pid, signal.SIGKILL)
+        procs.kill_recorded(d / "pid")  # written by hpo versions before the wrapper opened its own logs
         for name in ("stdout.log", "stderr.log", EXIT_FILE, "exit_code.tmp", "pid"):
             (d / name).unlink(missing_ok=True)
 
