@@ -148,3 +148,41 @@ def test_log_ei_value_matches_plain_ei_in_the_searcher_units():
     ok = ei > 1e-300
     np.testing.assert_allclose(acq(post, Z)[ok], np.log(ei[ok]), rtol=1e-8, atol=1e-10)
     assert math.isfinite(float(acq(post, Z).min()))
+
+
+def test_mixed_space_reoptimises_the_continuous_columns_of_the_best_snapped_points(monkeypatch):
+    from hpo.plugins.search.bo import acquisition
+
+    matrix = {"x": {"uniform": [-2, 2]}, "n": {"range": [1, 8]},
+              "act": {"values": ["relu", "tanh", "elu"]}}
+    data = {"run": {"cmd": "true"}, "settings": {"matrix": matrix, "random_search": {"n_experiments": 1}}}
+    enc = Encoder(parse_spec(yaml.safe_dump(data, sort_keys=False)).matrix)
+    rng = np.random.default_rng(5)
+    X = enc.sobol(rng, 30)
+    params = [enc.decode(z) for z in X]
+    y = np.array([-(p["x"] - 0.37) ** 2 - 0.05 * (p["n"] - 5) ** 2 + (p["act"] == "tanh") for p in params])
+    y = (y - y.mean()) / y.std()
+    post = gp.fit(X, y, "matern", 1.0, 2.5, 0, 0)
+    acq = Acquisition("ei", 0.0, 0.0, float(y.max()))
+
+    rows = []
+    real = acquisition.lbfgsb_per_row
+
+    def counting(fun_grad, starts, lower, upper, max_iter=acquisition.MAX_ITER):
+        rows.append(len(starts))
+        return real(fun_grad, starts, lower, upper, max_iter)
+
+    monkeypatch.setattr(acquisition, "lbfgsb_per_row", counting)
+    incumbents = X[np.argsort(-y)[:3]]
+    cands, values = acquisition.maximize(acq, post, enc, np.random.default_rng(1), 500, 5, incumbents)
+    assert rows == [5 + 3, acquisition.REPOLISH]  # every start once, then only the best few again
+    np.testing.assert_array_equal(enc.snap(cands[:10]), cands[:10])  # reachable configurations
+    assert np.all(np.diff(values) <= 0)
+    np.testing.assert_allclose(values[:5], acq(post, cands[:5]))
+    # the winner's continuous column is a maximum along x given its discrete columns
+    best = cands[:1]
+    step = np.zeros_like(best)
+    step[0, 0] = 1e-3
+    for z in (best + step, best - step):
+        if 0 <= z[0, 0] <= 1:
+            assert acq(post, z)[0] <= values[0] + 1e-9

@@ -29,6 +29,7 @@ FD_STEP = 1e-6
 PGTOL = 1e-5  # L-BFGS-B: projected-gradient tolerance (in length-scale units)
 FACTR = 1e7  # L-BFGS-B: relative reduction tolerance, in machine epsilons (scipy's default)
 MAX_ITER = 200  # L-BFGS-B iterations per start
+REPOLISH = 3  # snapped optima whose continuous columns are optimised again (mixed spaces)
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
@@ -191,11 +192,28 @@ def maximize(
     top = np.argsort(-values, kind="stable")[:n_iter]
     starts = np.vstack([pool[top], incumbents]) if len(incumbents) else pool[top]
     polished = encoder.snap(_polish(acq, post, starts, max_iter))
+    polished_values = acq(post, polished)
     discrete = ~encoder.continuous
     if discrete.any() and not discrete.all():
-        # snapping moved the discrete columns: re-optimise the continuous ones around them
-        polished = encoder.snap(_polish(acq, post, polished, max_iter, fixed=discrete))
+        # snapping moved the discrete columns: re-optimise the continuous ones around them, for
+        # the few best snapped points only (the rest stay candidates as snapped). All eight cost
+        # a quarter of a mixed space's suggest time (median 85 -> 70 ms at 50 observations)
+        best = _distinct_best(polished, polished_values, REPOLISH)
+        repolished = encoder.snap(_polish(acq, post, polished[best], max_iter, fixed=discrete))
+        polished = np.vstack([repolished, polished])
+        polished_values = np.concatenate([acq(post, repolished), polished_values])
     pool = np.vstack([polished, pool])
-    values = np.concatenate([acq(post, polished), values])
+    values = np.concatenate([polished_values, values])
     order = np.argsort(-values, kind="stable")
     return pool[order], values[order]
+
+
+def _distinct_best(Z: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best rows of ``Z`` by ``values``, duplicates skipped."""
+    chosen: list[int] = []
+    for i in np.argsort(-values, kind="stable"):
+        if not any(np.array_equal(Z[i], Z[j]) for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) == k:
+                break
+    return np.array(chosen, dtype=int)
