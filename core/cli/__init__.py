@@ -31,6 +31,7 @@ COMMANDS = {
     "trials": "inspect:trials",
     "logs": "inspect:logs",
     "compare": "inspect:compare",
+    "importance": "inspect:importance",
     "plot": "views:plot",
     "report": "views:report",
     "whatif": "whatif:whatif",

@@ -17,7 +17,7 @@ from hpo.plans import plan_of
 from hpo.views.snapshot import snapshot
 from hpo.views.source import load_group, open_readonly
 from hpo.views.summary import compare_record
-from hpo.views.tables import compare_table, leaderboard_table
+from hpo.views.tables import compare_table, importance_table, leaderboard_table
 
 AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
 
@@ -155,3 +155,39 @@ def compare(groups: tuple[str, ...], db: Path | None, as_json: bool) -> None:
         print_json(records)
         return
     Console(highlight=False).print(compare_table(records))
+
+
+@click.command()
+@click.argument("group")
+@db_option
+@click.option("--metric", help="The metric to explain (default: the group's).")
+@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the shares as JSON.")
+@handle_errors
+def importance(group: str, db: Path | None, metric: str | None, as_of: str | None,
+               as_json: bool) -> None:
+    """Which params matter: each one's share of what explains the metric across GROUP's trials.
+
+    A random forest is fitted on the succeeded trials (params on their plot axes: log kinds in
+    log space, choices by position) and each param gets its share of the forest's impurity
+    decrease. The caption gives the forest's out-of-bag R²: near zero, the shares are noise.
+    Hyperband groups include the resource, which usually explains most.
+
+    \b
+    Example:
+      hpo importance quickstart
+      hpo importance digits-bo --metric loss --json
+    """
+    from hpo.views.importance import importances
+
+    state = load_group(open_readonly(db), group, as_of).state
+    imp = importances(state, metric)
+    if as_json:
+        print_json(imp.to_json())
+        return
+    console = Console(highlight=False)
+    console.print(importance_table(imp))
+    if imp.explains_little:
+        console.print("[yellow]the forest explains little of the metric (out-of-bag R² under "
+                      "0.1): the shares may be noise; more trials, or trials spread more widely "
+                      "over the space, would tell[/yellow]")

@@ -1,6 +1,6 @@
 """``hpo report``: one self-contained HTML file (inline CSS and SVG, no script, no network) with
 the group's summary, optimization history, parallel coordinates, learning curves, hyperband
-brackets, the leaderboard and the failures. The data behind the charts is embedded as JSON
+brackets, param importances, the leaderboard and the failures. The data behind the charts is embedded as JSON
 (``<script type="application/json" id="hpo-data">``) for anyone who wants to re-plot it.
 """
 
@@ -26,6 +26,7 @@ h1{font-size:20px;margin-bottom:4px} h2{font-size:16px;margin-top:28px;border-bo
 table{border-collapse:collapse;font-size:12px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
 th{background:#f4f4f4} td.l,th.l{text-align:left} .empty{color:#888;font-style:italic}
 pre{background:#f7f7f7;padding:6px;font-size:11px;white-space:pre-wrap}
+.bar{background:#4c78a8;height:10px}
 """
 STATUS_CLASS = {"succeeded": "ok", "failed": "bad", "stopped": "warn"}
 
@@ -140,6 +141,29 @@ def leaderboard_html(state: GroupState) -> str:
             + "".join(rows) + "</table>" + note)
 
 
+def importance_html(state: GroupState) -> tuple[str, dict[str, Any] | None]:
+    """Each param's share of what explains the metric, as bars (see ``hpo importance``)."""
+    from hpo.views.importance import ImportanceError, importances
+
+    try:
+        imp = importances(state)
+    except ImportError:
+        return _empty("scikit-learn is not installed: no importances"), None
+    except ImportanceError as exc:
+        return _empty(str(exc)), None
+    rows = "".join(
+        f'<tr><td class="l">{escape(p.name)}</td><td>{100 * p.share:.1f}%</td>'
+        f'<td class="l" style="width:320px"><div class="bar" style="width:{100 * p.share:.1f}%"></div></td>'
+        f'<td class="l meta">{p.axis}</td></tr>'
+        for p in imp.params
+    )
+    fit = "could not be estimated" if imp.r2 is None else f"{imp.r2:.2f}"
+    note = f"random forest on {imp.trials} succeeded trials, out-of-bag R² {fit}"
+    if imp.explains_little:
+        note += " — it explains little of the metric: the shares may be noise"
+    return (f'<table>{rows}</table><p class="meta">{escape(note)}</p>', imp.to_json())
+
+
 def failures_html(snap: Snapshot) -> str:
     if not snap.failures:
         return _empty("no trial failed")
@@ -158,9 +182,10 @@ def report_html(state: GroupState, plan: Plan, now: float | None = None) -> str:
     parallel_svg_, parallel_data = parallel_chart(state)
     curves_svg, curves_data = curves_chart(state, snap.best.trial_id if snap.best else None)
     brackets_svg, brackets_data = brackets_chart(state)
+    importance_table, importance_data = importance_html(state)
     data = {"group": state.group_id, "name": state.name, "metric": state.metric,
             "history": history_data, "parallel": parallel_data, "curves": curves_data,
-            "brackets": brackets_data}
+            "brackets": brackets_data, "importance": importance_data}
     sections = [
         ("optimization history", history_svg),
         ("parallel coordinates", parallel_svg_),
@@ -168,7 +193,8 @@ def report_html(state: GroupState, plan: Plan, now: float | None = None) -> str:
     ]
     if brackets_svg:
         sections.append(("hyperband brackets", brackets_svg))
-    sections += [("trials", leaderboard_html(state)), ("failures", failures_html(snap))]
+    sections += [("param importance", importance_table), ("trials", leaderboard_html(state)),
+                 ("failures", failures_html(snap))]
     body = "".join(f'<section><h2>{escape(title)}</h2>{html}</section>' for title, html in sections)
     payload = json.dumps(data, default=str).replace("</", "<\\/")
     return (

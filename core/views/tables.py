@@ -135,3 +135,20 @@ def _winner(records: list[dict[str, Any]]) -> int | None:
     scored = [(sign * r["best"]["value"], i) for i, r in enumerate(records)
               if r["best"] and r["best"]["value"] is not None]
     return max(scored)[1] if scored else None
+
+
+def importance_table(imp) -> Table:
+    """Params by their share of what explains the metric, with a bar each (``hpo importance``)."""
+    from rich.bar import Bar
+
+    fit = "out-of-bag R² could not be estimated" if imp.r2 is None else f"out-of-bag R² {imp.r2:.2f}"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  caption=f"random forest on {imp.trials} succeeded trials, {fit}",
+                  title=f"what explains {imp.metric}")
+    table.add_column("param")
+    table.add_column("share", justify="right")
+    table.add_column("", width=30)
+    table.add_column("axis", style="dim")
+    for p in imp.params:
+        table.add_row(p.name, f"{100 * p.share:.1f}%", Bar(1.0, 0.0, p.share, width=30), p.axis)
+    return table

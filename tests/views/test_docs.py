@@ -11,7 +11,7 @@ import pytest
 from hpo.cli import cli
 
 DOC = Path(__file__).parents[2] / "docs" / "views.md"
-VIEW_COMMANDS = ("run", "resume", "watch", "list", "status", "trials", "logs", "compare", "plot", "report")
+VIEW_COMMANDS = ("run", "resume", "watch", "list", "status", "trials", "logs", "compare", "importance", "plot", "report")
 
 
 def command_lines() -> list[str]:
