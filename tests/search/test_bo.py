@@ -198,12 +198,14 @@ def test_failed_trials_are_not_suggested_again():
 # -- purity and concurrency -----------------------------------------------------------------------
 
 
-def test_replay_gives_the_same_decisions_on_every_prefix():
-    trials, calls = simulate(make(seed=11, n_iterations=10), concurrency=3, order_seed=2)
-    fresh = make(seed=11, n_iterations=10)
+@pytest.mark.parametrize("gp", [{}, {"isotropic_term": True}])
+def test_replay_gives_the_same_decisions_on_every_prefix(gp):
+    block = {"n_iterations": 10, "utility_function": {"gaussian_process": gp}}
+    trials, calls = simulate(make(seed=11, **block), concurrency=3, order_seed=2)
+    fresh = make(seed=11, **block)
     for history, decision in calls:
         assert fresh.suggest(history) == decision
-    assert [t.params for t in simulate(make(seed=11, n_iterations=10), concurrency=3, order_seed=2)[0]] == [
+    assert [t.params for t in simulate(make(seed=11, **block), concurrency=3, order_seed=2)[0]] == [
         t.params for t in trials
     ]
 
@@ -287,7 +289,8 @@ def test_mixed_space_suggestions_are_reachable_values():
     assert min(t.value for t in trials) < 2.5
 
 
-@pytest.mark.parametrize("gp", [{"kernel": "rbf"}, {"nu": 1.5}, {"nu": 0.5}, {"nu": 1.9}])
+@pytest.mark.parametrize("gp", [{"kernel": "rbf"}, {"nu": 1.5}, {"nu": 0.5}, {"nu": 1.9},
+                                {"isotropic_term": True}, {"isotropic_term": True, "nu": 1.9}])
 def test_every_kernel_runs(gp):
     trials, _ = simulate(make(n_iterations=4, utility_function={"kappa": 1.0, "gaussian_process": gp}))
     assert len(trials) == 9 and len(set(keys(trials))) == 9

@@ -186,3 +186,46 @@ def test_mixed_space_reoptimises_the_continuous_columns_of_the_best_snapped_poin
     for z in (best + step, best - step):
         if 0 <= z[0, 0] <= 1:
             assert acq(post, z)[0] <= values[0] + 1e-9
+
+
+def _two_scale_posterior(kernel="matern", seed=0, n=25, d=3):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    y = np.sin(6 * X[:, 0]) + X[:, 1] ** 2 - X[:, 2]
+    y = (y - y.mean()) / y.std()
+    return gp.fit(X, y, kernel, 1.0, 2.5, 0, seed, isotropic_term=True), X, y
+
+
+@pytest.mark.parametrize("kernel", ["matern", "rbf"])
+def test_isotropic_term_predicts_what_scikit_learn_predicts(kernel):
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+
+    post, X, y = _two_scale_posterior(kernel)
+    assert post.amplitude2 > 0 and np.ndim(post.length_scale2) == 0 and len(post.length_scale) == 3
+    base = (lambda ls: RBF(ls)) if kernel == "rbf" else (lambda ls: Matern(ls, nu=2.5))
+    k = (ConstantKernel(post.amplitude) * base(post.length_scale)
+         + ConstantKernel(post.amplitude2) * base(post.length_scale2) + WhiteKernel(post.noise))
+    ref = GaussianProcessRegressor(k, alpha=gp.JITTER, optimizer=None).fit(X, y)
+    Z = np.random.default_rng(7).random((40, 3))
+    mu_ref, sd_ref = ref.predict(Z, return_std=True)
+    mu, sigma = post.predict(Z)
+    np.testing.assert_allclose(mu, mu_ref, atol=1e-6)
+    # scikit-learn's std is of a noisy observation: remove the noise to compare
+    np.testing.assert_allclose(sigma, np.sqrt(np.maximum(sd_ref**2 - post.noise, 1e-12)), atol=1e-5)
+
+
+def test_isotropic_term_gradients_match_finite_differences():
+    post, _, y = _two_scale_posterior()
+    acq = Acquisition("ei", 0.0, 0.0, float(y.max()))
+    Z = np.random.default_rng(1).random((6, 3)) * 0.8 + 0.1
+    value, grad = acq(post, Z, grad=True)
+    h = 1e-6
+    for j in range(3):
+        step = np.zeros_like(Z)
+        step[:, j] = h
+        fd = (acq(post, Z + step) - acq(post, Z - step)) / (2 * h)
+        np.testing.assert_allclose(grad[:, j], fd, rtol=1e-4, atol=1e-6)
+    # conditioning on imagined points keeps the term
+    cond = post.condition(Z[:2], post.predict(Z[:2])[0])
+    assert (cond.amplitude2, cond.length_scale2) == (post.amplitude2, post.length_scale2)

@@ -35,6 +35,7 @@ def test_the_documented_defaults():
         "utility_function.n_warmup": uf.n_warmup, "utility_function.n_iter": uf.n_iter,
         "gaussian_process.kernel": gp.kernel, "gaussian_process.length_scale": gp.length_scale,
         "gaussian_process.nu": gp.nu, "gaussian_process.n_restarts_optimizer": gp.n_restarts_optimizer,
+        "gaussian_process.isotropic_term": gp.isotropic_term,
     }
     for field, value in table.items():
         assert f"| `{field}` | {value if not isinstance(value, str) else f'`{value}`'} |" in DOC, field

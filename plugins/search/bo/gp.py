@@ -1,9 +1,11 @@
 """The Gaussian process: scikit-learn fits the kernel hyperparameters, numpy does the rest.
 
 ``fit`` runs ``GaussianProcessRegressor`` on standardised targets to choose the amplitude, one
-length scale per input column (ARD) and the noise level; :class:`Posterior` then predicts the
-mean and standard deviation, with their gradients, for whole batches of points at once, which
-is what makes maximising the acquisition function fast enough to run on every suggestion.
+length scale per input column (ARD) and the noise level — and, with ``isotropic_term``, a
+second term of the same kernel with its own amplitude and one length scale shared by every
+column; :class:`Posterior` then predicts the mean and standard deviation, with their gradients,
+for whole batches of points at once, which is what makes maximising the acquisition function
+fast enough to run on every suggestion.
 """
 
 from __future__ import annotations
@@ -40,22 +42,30 @@ class Posterior:
     noise: float
     kernel: str  # rbf | matern
     nu: float
+    amplitude2: float = 0.0  # the isotropic term's amplitude (0: no such term)
+    length_scale2: float = 1.0  # its one length scale, shared by every column
 
     @classmethod
-    def build(cls, X, y, amplitude, length_scale, noise, kernel, nu) -> "Posterior":
-        K = amplitude * _correlation(X, X, length_scale, kernel, nu)[0]
+    def build(cls, X, y, amplitude, length_scale, noise, kernel, nu,
+              amplitude2: float = 0.0, length_scale2: float = 1.0) -> "Posterior":
+        K = _covariance(X, X, amplitude, length_scale, amplitude2, length_scale2, kernel, nu)[0]
         K[np.diag_indices_from(K)] += noise + JITTER
         L = cholesky(K, lower=True)
         alpha = cho_solve((L, True), y)
-        return cls(X, y, L, alpha, amplitude, length_scale, noise, kernel, nu)
+        return cls(X, y, L, alpha, amplitude, length_scale, noise, kernel, nu, amplitude2, length_scale2)
 
     def condition(self, Xnew: np.ndarray, ynew: np.ndarray) -> "Posterior":
         """The same kernel with more (possibly imagined) observations."""
         X = np.vstack([self.X, Xnew])
         y = np.concatenate([self.y, ynew])
         return Posterior.build(
-            X, y, self.amplitude, self.length_scale, self.noise, self.kernel, self.nu
+            X, y, self.amplitude, self.length_scale, self.noise, self.kernel, self.nu,
+            self.amplitude2, self.length_scale2,
         )
+
+    @property
+    def prior_variance(self) -> float:
+        return self.amplitude + self.amplitude2
 
     @property
     def has_gradient(self) -> bool:
@@ -63,19 +73,31 @@ class Posterior:
 
     def predict(self, Z: np.ndarray, grad: bool = False):
         """Mean and std of the latent function at ``Z`` (k, d); with ``grad``, their gradients."""
-        corr, dcorr = _correlation(Z, self.X, self.length_scale, self.kernel, self.nu, grad)
-        Ks = self.amplitude * corr
+        Ks, dKs = _covariance(Z, self.X, self.amplitude, self.length_scale, self.amplitude2,
+                              self.length_scale2, self.kernel, self.nu, grad)
         mu = Ks @ self.alpha
         V = solve_triangular(self.L, Ks.T, lower=True)
-        var = np.maximum(self.amplitude - np.einsum("nk,nk->k", V, V), 1e-12)
+        var = np.maximum(self.prior_variance - np.einsum("nk,nk->k", V, V), 1e-12)
         sigma = np.sqrt(var)
         if not grad:
             return mu, sigma
-        dKs = self.amplitude * dcorr
         dmu = np.einsum("knd,n->kd", dKs, self.alpha)
         W = solve_triangular(self.L.T, V, lower=False)
         dvar = -2.0 * np.einsum("knd,nk->kd", dKs, W)
         return mu, sigma, dmu, dvar / (2.0 * sigma[:, None])
+
+
+def _covariance(A, B, amplitude, length_scale, amplitude2, length_scale2, kernel, nu, grad=False):
+    """Prior covariance (k, n) between rows of A and B and, with ``grad``, its d/dA (k, n, d):
+    the ARD term, plus the isotropic one when ``amplitude2`` > 0."""
+    corr, dcorr = _correlation(A, B, length_scale, kernel, nu, grad)
+    K = amplitude * corr
+    dK = None if dcorr is None else amplitude * dcorr
+    if amplitude2 > 0:
+        corr2, dcorr2 = _correlation(A, B, np.full(A.shape[1], length_scale2), kernel, nu, grad)
+        K = K + amplitude2 * corr2
+        dK = None if dK is None or dcorr2 is None else dK + amplitude2 * dcorr2
+    return K, dK
 
 
 def _correlation(A, B, length_scale, kernel, nu, grad=False):
@@ -107,16 +129,24 @@ def _correlation(A, B, length_scale, kernel, nu, grad=False):
     return corr, (factor[:, :, None] * D / length_scale if grad else None)
 
 
-def fit(X: np.ndarray, y: np.ndarray, kernel: str, length_scale: float, nu: float,
-        n_restarts: int, seed: int) -> Posterior:
-    """Fit the hyperparameters on (X, standardised y) by maximum marginal likelihood."""
-    d = X.shape[1]
-    ls = np.full(d, float(length_scale))
+def _base(kernel: str, length_scale, nu: float):
     if kernel == "rbf":
-        base = RBF(length_scale=ls, length_scale_bounds=LENGTH_SCALE_BOUNDS)
+        return RBF(length_scale=length_scale, length_scale_bounds=LENGTH_SCALE_BOUNDS)
+    return Matern(length_scale=length_scale, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=nu)
+
+
+def fit(X: np.ndarray, y: np.ndarray, kernel: str, length_scale: float, nu: float,
+        n_restarts: int, seed: int, isotropic_term: bool = False) -> Posterior:
+    """Fit the hyperparameters on (X, standardised y) by maximum a posteriori (the marginal
+    likelihood times the weak priors below)."""
+    d = X.shape[1]
+    ard = _base(kernel, np.full(d, float(length_scale)), nu)
+    if isotropic_term:
+        model = (ConstantKernel(0.7, AMPLITUDE_BOUNDS) * ard
+                 + ConstantKernel(0.3, AMPLITUDE_BOUNDS) * _base(kernel, float(length_scale), nu)
+                 + WhiteKernel(1e-3, NOISE_BOUNDS))
     else:
-        base = Matern(length_scale=ls, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=nu)
-    model = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * base + WhiteKernel(1e-3, NOISE_BOUNDS)
+        model = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * ard + WhiteKernel(1e-3, NOISE_BOUNDS)
     gpr = GaussianProcessRegressor(
         model, alpha=JITTER, normalize_y=False, n_restarts_optimizer=n_restarts,
         random_state=seed % (2**32), optimizer=_map_optimizer(model),
@@ -125,9 +155,16 @@ def fit(X: np.ndarray, y: np.ndarray, kernel: str, length_scale: float, nu: floa
         warnings.simplefilter("ignore")
         gpr.fit(X, y)
     k = gpr.kernel_
+    noise = float(k.k2.noise_level)
+    if isotropic_term:
+        first, second = k.k1.k1, k.k1.k2
+        return Posterior.build(
+            X, y, float(first.k1.constant_value), np.atleast_1d(first.k2.length_scale).astype(float),
+            noise, kernel, float(nu), float(second.k1.constant_value), float(second.k2.length_scale),
+        )
     return Posterior.build(
         X, y, float(k.k1.k1.constant_value), np.atleast_1d(k.k1.k2.length_scale).astype(float),
-        float(k.k2.noise_level), kernel, float(nu),
+        noise, kernel, float(nu),
     )
 
 

@@ -121,7 +121,7 @@ class BOSearcher(Searcher):
         gpc = cfg.gaussian_process
         post = gp.fit(
             X, y, gpc.kernel, gpc.length_scale, gpc.nu, gpc.n_restarts_optimizer,
-            self.derived_seed(trial_id),
+            self.derived_seed(trial_id), gpc.isotropic_term,
         )
         pending = [t for t in history.active() if self._encodable(t)]
         best = float(y.max())
