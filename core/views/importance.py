@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hpo.errors import HpoError
 from hpo.search import SUCCEEDED
 from hpo.state import GroupState
-from hpo.views.series import make_axis
+from hpo.views.series import param_axes
 
 MIN_TRIALS = 8  # fewer finished trials than this cannot support a forest's out-of-bag estimate
 N_TREES = 64
@@ -71,14 +71,7 @@ def importances(state: GroupState, metric: str | None = None) -> Importances:
             f"group {state.name} has {len(trials)} succeeded trial(s) with a value of "
             f"{metric!r}{hint}; importances need at least {MIN_TRIALS}"
         )
-    matrix = state.spec.get("matrix") or {}
-    names = list(matrix)
-    for t in trials:
-        names += [k for k in t.params if k not in names]
-    axes = [make_axis(p, [t.params.get(p) for t in trials if p in t.params],
-                      (matrix.get(p) or {}).get("kind", ""), (matrix.get(p) or {}).get("values"))
-            for p in names]
-    varying = [a for a in axes if _varies(a, trials)]
+    varying = [a for a in param_axes(state, trials) if _varies(a, trials)]
     if not varying:
         raise ImportanceError(f"no param of group {state.name} takes more than one value")
 

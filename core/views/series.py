@@ -117,17 +117,23 @@ def make_axis(name: str, values: list[Any], kind_hint: str = "", declared: list[
     return Axis(name, "category", categories=categories)
 
 
-def parallel(state: GroupState) -> Parallel:
-    """One axis per param (matrix order) and a last one for the metric; finished trials only."""
-    name = state.metric_name
-    trials = [t for t in _ordered(state) if t.status == SUCCEEDED and t.value(name) is not None]
+def param_axes(state: GroupState, trials: list[TrialState]) -> list[Axis]:
+    """One axis per param of ``trials``: the matrix's in its order, then any others (such as
+    hyperband's resource) in the order the trials first show them."""
     matrix = state.spec.get("matrix") or {}
     names = list(matrix)
     for t in trials:
         names += [k for k in t.params if k not in names]
-    axes = [make_axis(p, [t.params.get(p) for t in trials if p in t.params],
+    return [make_axis(p, [t.params.get(p) for t in trials if p in t.params],
                       (matrix.get(p) or {}).get("kind", ""), (matrix.get(p) or {}).get("values"))
             for p in names]
+
+
+def parallel(state: GroupState) -> Parallel:
+    """One axis per param (matrix order) and a last one for the metric; finished trials only."""
+    name = state.metric_name
+    trials = [t for t in _ordered(state) if t.status == SUCCEEDED and t.value(name) is not None]
+    axes = param_axes(state, trials)
     axes.append(make_axis(name or "metric", [t.value(name) for t in trials]))
     lines = [
         ParallelLine(t.trial_id, t.value(name),  # type: ignore[arg-type]
