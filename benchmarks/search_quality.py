@@ -1,6 +1,6 @@
 """Search-quality benchmark of the built-in searchers (and Optuna's, when it is installed).
 
-    python benchmarks/search_quality.py            # 50 trials x 5 seeds, every problem (~15 min)
+    python benchmarks/search_quality.py            # 50 trials x 5 seeds, every problem (~17-20 min)
     python benchmarks/search_quality.py --quick    # 20 trials x 2 seeds, a smoke run (~2 min)
 
 Prints rich tables and writes ``benchmarks/results/search_quality.json`` (``..._quick.json`` with
@@ -117,7 +117,6 @@ def run_problem(problem, seeds, trials, use_optuna, console, methods=None) -> di
         "methods": summary,
         "bo_suggest_ms_at_50_obs": (1000 * float(np.median(timing50["bo"]))
                                     if timing50.get("bo") else None),
-        "bo_suggest_ms_at_50_obs_per_seed": [1000 * t for t in timing50.get("bo", [])],
         "suggest_ms_at_50_obs_per_seed": {m: [1000 * t for t in ts] for m, ts in timing50.items()},
     }
 

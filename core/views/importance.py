@@ -11,6 +11,7 @@ describe noise, and the views say so.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 from hpo.errors import HpoError
@@ -83,8 +84,6 @@ def importances(state: GroupState, metric: str | None = None) -> Importances:
     forest = RandomForestRegressor(
         n_estimators=N_TREES, min_samples_leaf=2, oob_score=True, random_state=SEED, n_jobs=1
     )
-    import warnings
-
     with warnings.catch_warnings():  # few trials: some may be in no tree's out-of-bag sample
         warnings.simplefilter("ignore")
         forest.fit(X, y)

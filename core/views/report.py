@@ -1,7 +1,8 @@
 """``hpo report``: one self-contained HTML file (inline CSS and SVG, no script, no network) with
 the group's summary, optimization history, parallel coordinates, learning curves, hyperband
-brackets, param importances, the leaderboard and the failures. The data behind the charts is embedded as JSON
-(``<script type="application/json" id="hpo-data">``) for anyone who wants to re-plot it.
+brackets, param importances, the leaderboard and the failures. The data behind the charts is
+embedded as JSON (``<script type="application/json" id="hpo-data">``) for anyone who wants to
+re-plot it.
 """
 
 from __future__ import annotations
@@ -147,8 +148,6 @@ def importance_html(state: GroupState) -> tuple[str, dict[str, Any] | None]:
 
     try:
         imp = importances(state)
-    except ImportError:
-        return _empty("scikit-learn is not installed: no importances"), None
     except ImportanceError as exc:
         return _empty(str(exc)), None
     rows = "".join(
