@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hpo.pluginmanager import default_registry
-from hpo.search import SearchHistory, Suggestion, TrialRecord
+from hpo.contracts.registry import default_registry
+from hpo.contracts.searcher import SearchHistory, Suggestion, TrialRecord
 from hpo.spec import parse_spec
 
 OBSERVATIONS_FOR_TIMING = 50

@@ -26,10 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 RESULTS = Path(__file__).parent / "results"
 COMMAND = "true"  # --command changes it, e.g. "sleep 0.2" for trials that do some work

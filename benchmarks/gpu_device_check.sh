@@ -13,7 +13,7 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tm
 export PYTHONPATH=/tmp/site
 hpo() { python3 -m hpo "$@"; }
 nvidia-smi -L | tee "$OUT/nvidia-smi.txt"
-python3 -c "from hpo.gpus import detect_gpus; print('detected:', detect_gpus(None))" | tee "$OUT/detected.txt"
+python3 -c "from hpo.runkit.gpus import detect_gpus; print('detected:', detect_gpus(None))" | tee "$OUT/detected.txt"
 work=$(mktemp -d)
 cat > "$work/probe.py" <<'PY'
 import os, time, hpo

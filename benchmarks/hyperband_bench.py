@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from drivers import make_spec, run_hpo, searcher_for
-from hpo.search import SearchHistory, Suggestion, TrialRecord
+from hpo.contracts.searcher import SearchHistory, Suggestion, TrialRecord
 from learning_curve import MATRIX, RESOURCE, new_model, train
 
 RESULTS = Path(__file__).parent / "results"

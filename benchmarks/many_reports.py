@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore, parse_ts
+from hpo.eventlog.store import EventStore, parse_ts
 
 RESULTS = Path(__file__).parent / "results"
 

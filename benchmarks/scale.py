@@ -33,14 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpo import events as ev
-from hpo import snapshots
-from hpo.groups import build_searcher
-from hpo.plans import plan_from
-from hpo.pluginmanager import default_registry
+from hpo.eventlog import events as ev
+from hpo.eventlog import snapshots
+from hpo.engine.composition import build_searcher
+from hpo.engine.plans import plan_from
+from hpo.contracts.registry import default_registry
 from hpo.spec import GroupSpec
-from hpo.state import GroupState
-from hpo.store import EventStore, utcnow
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, utcnow
 
 RESULTS = Path(__file__).parent / "results"
 TRIALS_RUN: list[int] = []  # the sizes of this run; the interleaved append check runs once, at the largest
@@ -153,8 +153,8 @@ def timed_status(db: Path) -> float:
 
 
 def status_inprocess(db: Path) -> float:
-    from hpo import snapshots
-    from hpo.records import group_summary
+    from hpo.eventlog import snapshots
+    from hpo.views.records import group_summary
 
     store = EventStore(db)
     start = time.perf_counter()
@@ -166,8 +166,8 @@ def status_inprocess(db: Path) -> float:
 
 PROBE = """
 import json, resource, sys, time
-from hpo.engine import Engine
-from hpo.store import EventStore
+from hpo.engine.loop import Engine
+from hpo.eventlog.store import EventStore
 store = EventStore(sys.argv[1])
 engine = Engine(store, "scale")
 history = engine.state.history()
@@ -184,7 +184,7 @@ def peak_rss_mb():
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out = {"rss_mb": peak_rss_mb()}
-from hpo.groups import build_searcher
+from hpo.engine.composition import build_searcher
 from hpo.spec import GroupSpec
 import copy
 for name, options in (("random", {"n_experiments": 10**6}), ("grid", {}),

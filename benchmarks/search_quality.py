@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from drivers import OBSERVATIONS_FOR_TIMING, make_spec, run_hpo, run_optuna, searcher_for  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
-from hpo.search import SearchHistory  # noqa: E402
+from hpo.contracts.searcher import SearchHistory  # noqa: E402
 
 N_INITIAL = 10  # the same random start Optuna's GPSampler uses
 RESULTS = Path(__file__).parent / "results"

@@ -18,14 +18,14 @@ __version__ = "0.1.0"
 
 # The Python API loads on first use, so `import hpo` in a trial script stays fast.
 _LAZY = {
-    "Group": "hpo.api",
-    "TrialResult": "hpo.api",
-    "WaitForResults": "hpo.api",
-    "create_group": "hpo.api",
-    "load_group": "hpo.api",
-    "optimize": "hpo.api",
-    "Trial": "hpo.objective",
-    "TrialStopped": "hpo.objective",
+    "Group": "hpo.api.group",
+    "TrialResult": "hpo.api.group",
+    "WaitForResults": "hpo.api.group",
+    "create_group": "hpo.api.group",
+    "load_group": "hpo.api.group",
+    "optimize": "hpo.api.group",
+    "Trial": "hpo.api.objective",
+    "TrialStopped": "hpo.api.objective",
 }
 __all__ = ["__version__", "checkpoint_dir", "params", "report", "trial_id", *_LAZY]
 

@@ -45,7 +45,7 @@ class LazyGroup(click.Group):
 
     def _load_plugin_commands(self) -> None:
         if not self._plugins_loaded:
-            from hpo.pluginmanager import default_plugin_manager
+            from hpo.contracts.registry import default_plugin_manager
 
             LazyGroup._plugins_loaded = True
             default_plugin_manager().hook.hpo_register_commands(cli=self)

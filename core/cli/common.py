@@ -12,10 +12,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from hpo import snapshots
+from hpo.eventlog import snapshots
 from hpo.errors import HpoError, SpecError
-from hpo.state import GroupState
-from hpo.store import EventStore, default_db_path
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, default_db_path
 
 if TYPE_CHECKING:
     from hpo.spec import GroupSpec
@@ -54,8 +54,8 @@ def open_store(db: Path | None) -> EventStore:
 
 def read_spec(path: Path) -> tuple["GroupSpec", str]:
     """Load a spec file with every installed algorithm name known; return it with its text."""
-    from hpo.groups import validate as validate_plugins
-    from hpo.pluginmanager import default_registry
+    from hpo.engine.composition import validate as validate_plugins
+    from hpo.contracts.registry import default_registry
     from hpo.spec import load_spec
 
     # the built-in algorithms have their seed keys (grid_search, random_search, hyperband, bo);

@@ -11,10 +11,10 @@ from rich.console import Console
 
 from hpo.cli.common import db_option, handle_errors, print_json
 from hpo.errors import HpoError
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views.leaderboard import STATUSES, rank, ranking_records
-from hpo.plans import plan_of
-from hpo.views.snapshot import snapshot
+from hpo.engine.plans import plan_of
+from hpo.views.overview import overview
 from hpo.views.source import load_group, open_readonly
 from hpo.views.summary import compare_record
 from hpo.views.tables import compare_table, importance_table, leaderboard_table
@@ -150,7 +150,7 @@ def compare(groups: tuple[str, ...], db: Path | None, as_json: bool) -> None:
     records = []
     for ref in groups:
         state = load_group(store, ref).state
-        records.append(compare_record(snapshot(state, plan_of(state))))
+        records.append(compare_record(overview(state, plan_of(state))))
     if as_json:
         print_json(records)
         return

@@ -9,13 +9,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hpo import snapshots
+from hpo.eventlog import snapshots
 from hpo.cli.common import db_option, handle_errors, open_store, print_json
-from hpo.lifecycle import fork as fork_group
-from hpo.lifecycle import replay_check, resolve_until
-from hpo.lifecycle import restart as restart_group
-from hpo.records import group_summary, trial_records
-from hpo.state import GroupState
+from hpo.engine.lifecycle import fork as fork_group
+from hpo.engine.lifecycle import replay_check, resolve_until
+from hpo.engine.lifecycle import restart as restart_group
+from hpo.views.records import group_summary, trial_records
+from hpo.eventlog.state import GroupState
 
 
 @click.command()

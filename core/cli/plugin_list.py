@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hpo.cli.common import handle_errors, print_json
-from hpo.pluginmanager import default_registry
+from hpo.contracts.registry import default_registry
 
 
 @click.command()

@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.cli.common import db_option, handle_errors, open_store, read_spec
 from hpo.cli.progress import LiveView, print_end, progress_view
-from hpo.engine import Engine, engine_alive
+from hpo.engine.loop import Engine, engine_alive
 from hpo.errors import ConcurrencyError, HpoError
-from hpo.groups import create_group
-from hpo.state import GroupState
-from hpo.plans import plan_from
+from hpo.engine.composition import create_group
+from hpo.eventlog.state import GroupState
+from hpo.engine.plans import plan_from
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 

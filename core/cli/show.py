@@ -12,10 +12,10 @@ import click
 from rich.console import Console
 
 from hpo.cli.common import db_option, handle_errors, load_state, open_store, print_json
-from hpo.events import encode
-from hpo.records import flat_record, trial_records
-from hpo.plans import plan_of
-from hpo.views.snapshot import snapshot
+from hpo.eventlog.events import encode
+from hpo.views.records import flat_record, trial_records
+from hpo.engine.plans import plan_of
+from hpo.views.overview import overview
 from hpo.views.source import AsOfError, load_group, open_readonly
 from hpo.views.status import status_view
 from hpo.views.summary import group_record
@@ -74,7 +74,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
     if as_json:
         print_json(group_record(loaded.state, plan, loaded.moment))
         return
-    snap = snapshot(loaded.state, plan, loaded.moment)
+    snap = overview(loaded.state, plan, loaded.moment)
     Console(highlight=False).print(status_view(snap))
 
 

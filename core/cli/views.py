@@ -15,7 +15,7 @@ from hpo.views import series
 from hpo.views.follow import follow
 from hpo.views.lines import print_end
 from hpo.views.live import LiveView, progress_view
-from hpo.plans import plan_of
+from hpo.engine.plans import plan_of
 from hpo.views.source import load_group, open_readonly
 
 AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."

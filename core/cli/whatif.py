@@ -10,10 +10,10 @@ from rich.console import Console
 
 from hpo.cli.common import db_option, handle_errors, load_state, open_store, print_json
 from hpo.errors import SpecError
-from hpo.pluginmanager import default_registry
+from hpo.contracts.registry import default_registry
 from hpo.spec.metric import MetricSpec
-from hpo.stopping_view import trial_curves
-from hpo.whatif import simulate
+from hpo.engine.stop_view import trial_curves
+from hpo.views.whatif import simulate
 
 
 @click.command()

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from hpo.plugin_guard import check_decision
-from hpo.search import (
+from hpo.contracts.guard import check_decision
+from hpo.contracts.searcher import (
     RUNNING,
     Decision,
     SearchHistory,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pluggy
 
-from hpo.hookspecs import hookimpl
-from hpo.pluginmanager import Registry, default_plugin_manager
-from hpo.running import Runner
-from hpo.search import Searcher
-from hpo.stopping import Stopper
+from hpo.contracts.hookspecs import hookimpl
+from hpo.contracts.registry import Registry, default_plugin_manager
+from hpo.contracts.runner import Runner
+from hpo.contracts.searcher import Searcher
+from hpo.contracts.stopper import Stopper
 
 KINDS = (("searchers", Searcher), ("runners", Runner), ("stoppers", Stopper))
 

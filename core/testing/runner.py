@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from hpo.running import Exited, Launch, Message, Reported, Runner
+from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
 from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
 
 BEHAVIOURS = {

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from hpo.plugin_guard import check_decision
-from hpo.search import Exhausted, SearchHistory, Searcher, Wait
+from hpo.contracts.guard import check_decision
+from hpo.contracts.searcher import Exhausted, SearchHistory, Searcher, Wait
 from hpo.spec import GroupSpec, parse_spec
 from hpo.testing.histories import fingerprint, history, inside, normalised, record, simulate
 
@@ -156,9 +156,9 @@ class SearcherConformance:
 
     def test_a_real_group_runs_and_replays(self, tmp_path):
         """Run a group through the engine (Python trials, 2 at a time); ``replay --check`` it."""
-        from hpo.api import optimize
-        from hpo.lifecycle import replay_check
-        from hpo.pluginmanager import default_registry
+        from hpo.api.group import optimize
+        from hpo.engine.lifecycle import replay_check
+        from hpo.contracts.registry import default_registry
         from hpo.testing.plugins import plugin_of, registered
 
         spec = self.group_spec()

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from hpo.plugin_guard import check_stop_decisions
+from hpo.contracts.guard import check_stop_decisions
 from hpo.spec.metric import MetricSpec
-from hpo.stopping import StopDecision, Stopper, StopView, TrialCurves
+from hpo.contracts.stopper import StopDecision, Stopper, StopView, TrialCurves
 from hpo.testing.histories import fingerprint
 
 HOUR = 3600.0

@@ -1,5 +1,5 @@
 """The live view's picture of a group: progress bar, running trials, best trial, failures and,
-for hyperband, the brackets. Built from a :class:`Snapshot` as plain rich renderables holding
+for hyperband, the brackets. Built from a :class:`Overview` as plain rich renderables holding
 only copied values, so a refresh thread can draw it while the engine goes on changing the state.
 """
 
@@ -15,9 +15,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from hpo.state import TrialState
+from hpo.eventlog.state import TrialState
 from hpo.views.fmt import direction, duration, num, params_text
-from hpo.views.snapshot import RungProgress, Snapshot
+from hpo.views.overview import RungProgress, Overview
 
 MAX_RUNNING_ROWS = 10
 MAX_FAILURES = 3
@@ -61,7 +61,7 @@ class ProgressLine:
         yield table
 
 
-def header(snap: Snapshot) -> Text:
+def header(snap: Overview) -> Text:
     st = snap.state
     algo = st.spec.get("search", {}).get("algorithm") or "-"
     status = st.status
@@ -76,7 +76,7 @@ def header(snap: Snapshot) -> Text:
     return text
 
 
-def counts_line(snap: Snapshot) -> Text:
+def counts_line(snap: Overview) -> Text:
     text = Text("trials  ", style="bold")
     parts = [(s, snap.counts.get(s, 0)) for s in ("succeeded", "failed", "stopped", "running", "pending")]
     for i, (name, n) in enumerate(parts):
@@ -86,7 +86,7 @@ def counts_line(snap: Snapshot) -> Text:
     return text
 
 
-def best_line(snap: Snapshot) -> Text:
+def best_line(snap: Overview) -> Text:
     text = Text("best    ", style="bold")
     b, metric = snap.best, snap.state.metric_name
     if b is None:
@@ -98,7 +98,7 @@ def best_line(snap: Snapshot) -> Text:
     return text
 
 
-def _metric_names(snap: Snapshot, trials: list[TrialState]) -> list[str]:
+def _metric_names(snap: Overview, trials: list[TrialState]) -> list[str]:
     names: list[str] = []
     if snap.state.metric_name:
         names.append(snap.state.metric_name)
@@ -107,7 +107,7 @@ def _metric_names(snap: Snapshot, trials: list[TrialState]) -> list[str]:
     return names[:MAX_METRIC_COLUMNS]
 
 
-def running_table(snap: Snapshot) -> RenderableType:
+def running_table(snap: Overview) -> RenderableType:
     trials = snap.running
     if not trials:
         return Text("running  none", style="dim")
@@ -137,7 +137,7 @@ def running_table(snap: Snapshot) -> RenderableType:
     return Group(*parts)
 
 
-def failures_block(snap: Snapshot) -> RenderableType | None:
+def failures_block(snap: Overview) -> RenderableType | None:
     if not snap.failures:
         return None
     lines = Text()
@@ -163,7 +163,7 @@ def rung_cell(r: RungProgress) -> Text:
     return Text(f"{r.finished}/{planned}" + (f" +{r.running}" if r.running else ""), style=style)
 
 
-def brackets_table(snap: Snapshot) -> RenderableType | None:
+def brackets_table(snap: Overview) -> RenderableType | None:
     """Hyperband's brackets as rows and rungs as columns: finished/planned (+running) @resource."""
     if not snap.rungs:
         return None
@@ -192,7 +192,7 @@ def brackets_table(snap: Snapshot) -> RenderableType | None:
     return Group(title, table, Text(f"cells: finished/planned (+running) @{resource}", style="dim"))
 
 
-def dashboard(snap: Snapshot, ticking: bool = False) -> RenderableType:
+def dashboard(snap: Overview, ticking: bool = False) -> RenderableType:
     """The whole picture, in a panel titled with the group."""
     parts: list[RenderableType] = [
         ProgressLine(snap.done, snap.plan.planned, snap.started_at, snap.elapsed, snap.remaining,

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from hpo.procs import engine_alive
-from hpo import snapshots
-from hpo.state import GroupState
-from hpo.store import EventStore, Stored
+from hpo.runkit.procs import engine_alive
+from hpo.eventlog import snapshots
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, Stored
 
 FINISHED = ("succeeded", "failed", "stopped")
 

@@ -15,8 +15,8 @@ import warnings
 from dataclasses import dataclass
 
 from hpo.errors import HpoError
-from hpo.search import SUCCEEDED
-from hpo.state import GroupState
+from hpo.contracts.searcher import SUCCEEDED
+from hpo.eventlog.state import GroupState
 from hpo.views.series import param_axes
 
 MIN_TRIALS = 8  # fewer finished trials than this cannot support a forest's out-of-bag estimate

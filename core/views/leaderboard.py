@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo.errors import HpoError
-from hpo.state import GroupState, TrialState
+from hpo.eventlog.state import GroupState, TrialState
 
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 BUILTIN_KEYS = ("trial", "step", "duration")

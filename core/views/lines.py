@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from hpo.state import GroupState
-from hpo.store import Stored
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import Stored
 from hpo.views.fmt import metrics_text, num, params_text
-from hpo.plans import Plan
-from hpo.views.snapshot import snapshot
+from hpo.engine.plans import Plan
+from hpo.views.overview import overview
 
 
 class LineProgress:
@@ -23,7 +23,7 @@ class LineProgress:
 
     def refresh(self, state: GroupState) -> None:
         """One line for where a group stands (``hpo watch`` starts with it)."""
-        snap = snapshot(state, self.plan)
+        snap = overview(state, self.plan)
         self.console.print(f"group {state.name} ({state.group_id}) {state.status}: {self._progress(state)}",
                            markup=False, soft_wrap=True)
         for t in snap.running:

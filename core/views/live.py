@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from hpo.state import GroupState
-from hpo.store import Stored
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import duration, metrics_text
 from hpo.views.lines import LineProgress
-from hpo.plans import Plan
-from hpo.views.snapshot import snapshot
+from hpo.engine.plans import Plan
+from hpo.views.overview import overview
 
 ALWAYS_REDRAW = {"TrialLaunched", "TrialFinished", "Stopped", "PluginFailed", "GroupFinished",
                  "EngineStarted"}
@@ -49,7 +49,7 @@ class LiveView:
 
     def refresh(self, state: GroupState) -> None:
         """Redraw now (the dashboard holds copies: the refresh thread never reads the state)."""
-        snap = snapshot(state, self.plan)
+        snap = overview(state, self.plan)
         self.live.update(dashboard(snap, ticking=True), refresh=True)
         self._drawn = time.monotonic()
 

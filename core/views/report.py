@@ -11,12 +11,12 @@ import json
 from html import escape
 from typing import Any
 
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views import series
 from hpo.views.fmt import direction, duration, local_time, num, params_text
 from hpo.views.leaderboard import rank, sort_value
-from hpo.plans import Plan
-from hpo.views.snapshot import Snapshot, snapshot
+from hpo.engine.plans import Plan
+from hpo.views.overview import Overview, overview
 from hpo.views.svg import PALETTE, Chart, parallel_svg
 
 MAX_TABLE_ROWS = 500
@@ -105,7 +105,7 @@ def _empty(text: str) -> str:
     return f'<p class="empty">{escape(text)}</p>'
 
 
-def summary_html(snap: Snapshot) -> str:
+def summary_html(snap: Overview) -> str:
     st, b = snap.state, snap.best
     status = f'<b class="{STATUS_CLASS.get(st.status, "")}">{escape(st.status)}</b>'
     of = f"/{snap.plan.planned}" if snap.plan.planned else ""
@@ -163,7 +163,7 @@ def importance_html(state: GroupState) -> tuple[str, dict[str, Any] | None]:
     return (f'<table>{rows}</table><p class="meta">{escape(note)}</p>', imp.to_json())
 
 
-def failures_html(snap: Snapshot) -> str:
+def failures_html(snap: Overview) -> str:
     if not snap.failures:
         return _empty("no trial failed")
     items = []
@@ -176,7 +176,7 @@ def failures_html(snap: Snapshot) -> str:
 
 def report_html(state: GroupState, plan: Plan, now: float | None = None) -> str:
     """The whole report as one HTML string."""
-    snap = snapshot(state, plan, now)
+    snap = overview(state, plan, now)
     history_svg, history_data = history_chart(state)
     parallel_svg_, parallel_data = parallel_chart(state)
     curves_svg, curves_data = curves_chart(state, snap.best.trial_id if snap.best else None)

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo.search import SUCCEEDED
-from hpo.state import GroupState, TrialState
+from hpo.contracts.searcher import SUCCEEDED
+from hpo.eventlog.state import GroupState, TrialState
 
 LOG_KINDS = {"logspace", "geomspace", "loguniform", "qloguniform", "lognormal", "qlognormal"}
 

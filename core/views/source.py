@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hpo.errors import HpoError, StoreError
-from hpo.migrations import migrate
-from hpo import snapshots
-from hpo.state import GroupState
-from hpo.store import EventStore, default_db_path, parse_ts
+from hpo.eventlog.migrations import migrate
+from hpo.eventlog import snapshots
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, default_db_path, parse_ts
 
 
 class ReadOnlyStore(EventStore):

@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from hpo.procs import engine_alive
+from hpo.runkit.procs import engine_alive
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import duration, local_time, num
-from hpo.views.snapshot import Snapshot
+from hpo.views.overview import Overview
 
 MAX_TRIAL_STOPS = 5
 
@@ -23,7 +23,7 @@ def evidence_text(evidence: dict[str, Any]) -> str:
                     for k, v in evidence.items() if k not in skip)
 
 
-def stop_lines(snap: Snapshot) -> list[Text]:
+def stop_lines(snap: Overview) -> list[Text]:
     st, out = snap.state, []
     if st.group_stop is not None:
         stop = st.group_stop
@@ -51,7 +51,7 @@ def stop_lines(snap: Snapshot) -> list[Text]:
     return out
 
 
-def lease_line(snap: Snapshot) -> Text:
+def lease_line(snap: Overview) -> Text:
     st = snap.state
     eng = st.engine
     if eng is None:
@@ -72,7 +72,7 @@ def lease_line(snap: Snapshot) -> Text:
     return text
 
 
-def status_view(snap: Snapshot) -> RenderableType:
+def status_view(snap: Overview) -> RenderableType:
     st = snap.state
     parts: list[RenderableType] = [dashboard(snap)]
     parts += stop_lines(snap)

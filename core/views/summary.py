@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpo.records import group_summary
-from hpo.state import GroupState
-from hpo.plans import Plan
-from hpo.views.snapshot import Snapshot, progress_record, snapshot
+from hpo.views.records import group_summary
+from hpo.eventlog.state import GroupState
+from hpo.engine.plans import Plan
+from hpo.views.overview import Overview, progress_record, overview
 
 
 def group_record(state: GroupState, plan: Plan, now: float | None = None) -> dict[str, Any]:
-    """``hpo.records.group_summary`` plus the progress (done, planned, elapsed, remaining)."""
-    snap = snapshot(state, plan, now)
+    """``hpo.views.records.group_summary`` plus the progress (done, planned, elapsed, remaining)."""
+    snap = overview(state, plan, now)
     rec = group_summary(state, plan.planned, counts=snap.counts, best=snap.best)
     rec["progress"] = progress_record(snap)
     rec["engine_gone"] = snap.engine_gone
@@ -34,7 +34,7 @@ def budget(state: GroupState) -> dict[str, Any]:
             "resource": resource if has_resource else None}
 
 
-def compare_record(snap: Snapshot) -> dict[str, Any]:
+def compare_record(snap: Overview) -> dict[str, Any]:
     st, best = snap.state, snap.best
     time_to_best = None
     if best is not None and best.finished_at is not None and st.created_at is not None:

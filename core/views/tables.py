@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views.dashboard import STATUS_STYLE
 from hpo.views.fmt import direction, duration, num, params_text
 from hpo.views.leaderboard import Ranking, sort_value

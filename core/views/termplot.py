@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from hpo.errors import HpoError
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views import series
 
 KINDS = ("history", "parallel", "curves", "brackets")

@@ -6,9 +6,9 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from hpo.errors import HpoError
-from hpo.procs import signame
-from hpo.gpus import GpuPool
-from hpo.running import Exited, Launch
+from hpo.runkit.procs import signame
+from hpo.runkit.gpus import GpuPool
+from hpo.contracts.runner import Exited, Launch
 
 REDACTED = "***"
 

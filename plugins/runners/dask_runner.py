@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo.gpus import detect_gpus
-from hpo.hookspecs import hookimpl
-from hpo.logtail import LogTail, output_tail
-from hpo.running import Launch, Message, Reported, Runner, RunnerNotice
+from hpo.runkit.gpus import detect_gpus
+from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.logtail import LogTail, output_tail
+from hpo.contracts.runner import Launch, Message, Reported, Runner, RunnerNotice
 
 from ._common import RunnerUnavailable, exited
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus
-from hpo.hookspecs import hookimpl
-from hpo.logtail import LogTail, output_tail
-from hpo.running import Launch, Message, Reported, Runner, RunnerNotice
+from hpo.runkit.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus
+from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.logtail import LogTail, output_tail
+from hpo.contracts.runner import Launch, Message, Reported, Runner, RunnerNotice
 from hpo.trial import CHECKPOINT_DIR_ENV, TRIAL_DIR_ENV
 
 from ._common import Redactor, RunnerUnavailable, exited

@@ -26,11 +26,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo import procs
-from hpo.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus, visible_devices_env
-from hpo.hookspecs import hookimpl
-from hpo.logtail import LogTail, output_tail
-from hpo.running import Exited, Launch, Message, Reported, Runner
+from hpo.runkit import procs
+from hpo.runkit.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus, visible_devices_env
+from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.logtail import LogTail, output_tail
+from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
 
 # $1: the user's command, $2: the attempt's folder (absolute), $3: the workdir. The wrapper opens
 # its own log files (appending) and changes to the workdir, so starting a trial costs the engine

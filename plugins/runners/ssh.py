@@ -2,7 +2,7 @@
 
 ``runner: {kind: ssh, hosts: [{host, port, user, identity_file, slots, gpus, python, workdir,
 env}], known_hosts, strict_host_key_checking, env_passthrough}``. Each host offers ``slots``
-trials at once (and its GPUs, see :mod:`hpo.gpus`); a trial goes to the host with the most free
+trials at once (and its GPUs, see :mod:`hpo.runkit.gpus`); a trial goes to the host with the most free
 slots. On the host the command runs detached under ``setsid`` with its stdout in a file; the
 runner fetches new bytes of that file over the master connection, one round trip per host and
 poll for all of that host's trials, mirrors them into the attempt's local ``stdout.log`` and
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpo.gpus import GpuError, GpuPool, parse_gpu_list
-from hpo.hookspecs import hookimpl
-from hpo.logtail import LogTail, output_tail
-from hpo.running import Exited, Launch, Message, Reported, Runner, RunnerNotice
+from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
+from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.logtail import LogTail, output_tail
+from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner, RunnerNotice
 
 from . import _remote_sh as sh
 from ._common import Machine, Redactor, RunnerUnavailable, exited

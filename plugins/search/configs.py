@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.errors import SpecError
-from hpo.hookspecs import hookimpl
-from hpo.search import Decision, Exhausted, SearchHistory, Searcher, Suggestion
+from hpo.contracts.hookspecs import hookimpl
+from hpo.contracts.searcher import Decision, Exhausted, SearchHistory, Searcher, Suggestion
 
 
 class ConfigsConfig(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from hpo.errors import SpecError
-from hpo.hookspecs import hookimpl
-from hpo.plugins.search.budget import NExperimentsConfig
-from hpo.search import Decision, Exhausted, SearchHistory, Searcher, Suggestion
+from hpo.contracts.hookspecs import hookimpl
+from hpo.plugins.search.n_experiments import NExperimentsConfig
+from hpo.contracts.searcher import Decision, Exhausted, SearchHistory, Searcher, Suggestion
 
 
 class GridSearcher(Searcher):

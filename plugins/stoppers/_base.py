@@ -13,9 +13,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hpo.errors import SpecError
-from hpo.search import RUNNING
+from hpo.contracts.searcher import RUNNING
 from hpo.spec.metric import MetricSpec
-from hpo.stopping import StopDecision, Stopper, StopView
+from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
 from ._curves import Series, series_of
 

@@ -18,7 +18,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hpo.stopping import Curve
+from hpo.contracts.stopper import Curve
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import math
 
 from pydantic import Field, model_validator
 
-from hpo.stopping import StopDecision
+from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
 from ._curves import Series

@@ -12,8 +12,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hpo.search import PENDING
-from hpo.stopping import StopDecision, Stopper, StopView
+from hpo.contracts.searcher import PENDING
+from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from hpo.hookspecs import hookimpl
+from hpo.contracts.hookspecs import hookimpl
 
 from .asha import Asha
 from .budget import Budget

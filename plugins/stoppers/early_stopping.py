@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hpo.errors import SpecError
-from hpo.options import parse_options
-from hpo.stopping import StopDecision, Stopper, StopView
+from hpo.contracts.options import parse_options
+from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
 from ._base import fmt
 

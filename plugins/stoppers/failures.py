@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hpo.search import FAILED, FINISHED_STATUSES
-from hpo.stopping import StopDecision, Stopper, StopView
+from hpo.contracts.searcher import FAILED, FINISHED_STATUSES
+from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
 
 class FailuresConfig(BaseModel):

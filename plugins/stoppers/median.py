@@ -13,7 +13,7 @@ import statistics
 
 from pydantic import Field
 
-from hpo.stopping import StopDecision
+from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
 from ._curves import Series, checkpoint

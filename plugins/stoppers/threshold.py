@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hpo.stopping import StopDecision
+from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
 from ._curves import Series, checkpoint

@@ -12,10 +12,10 @@ import time
 import pytest
 
 import hpo
-from hpo import api
+from hpo.api import group as api
 from hpo.errors import HpoError, SpecError
-from hpo.lifecycle import replay_check
-from hpo.search import Exhausted, Searcher, Suggestion, Wait
+from hpo.engine.lifecycle import replay_check
+from hpo.contracts.searcher import Exhausted, Searcher, Suggestion, Wait
 from hpo.spec import parse_spec
 from hpo.testing import plugin_of, registered
 
@@ -301,7 +301,7 @@ def test_a_finished_group_takes_no_more(db):
 
 
 def test_import_hpo_stays_light():
-    code = "import sys, hpo; print('hpo.api' in sys.modules, 'hpo.engine' in sys.modules); hpo.create_group; print('hpo.api' in sys.modules)"
+    code = "import sys, hpo; print('hpo.api.group' in sys.modules, 'hpo.engine.loop' in sys.modules); hpo.create_group; print('hpo.api.group' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "True"]
     assert {"create_group", "optimize", "load_group", "Trial", "TrialStopped"} <= set(dir(hpo))

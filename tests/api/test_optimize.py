@@ -14,7 +14,7 @@ import pytest
 
 import hpo
 from hpo.errors import HpoError, SpecError
-from hpo.lifecycle import replay_check
+from hpo.engine.lifecycle import replay_check
 
 from .conftest import RANDOM, hpo_cli, types_of
 

@@ -1,7 +1,6 @@
 from pathlib import Path
 
-from hpo import events as ev
-
+from hpo.eventlog import events as ev
 DOC = (Path(__file__).parents[2] / "docs" / "events.md").read_text()
 
 

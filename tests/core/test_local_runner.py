@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hpo import procs
+from hpo.runkit import procs
 from hpo.plugins.runners.local import LocalConfig, LocalRunner
-from hpo.running import Exited, Launch, Reported
+from hpo.contracts.runner import Exited, Launch, Reported
 
 
 def launch(tmp_path: Path, cmd: str, trial_id=1, attempt=1, timeout=None, env=None) -> Launch:

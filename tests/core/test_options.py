@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from hpo.errors import SpecError
-from hpo.options import parse_options
+from hpo.contracts.options import parse_options
 
 
 class Inner(BaseModel):

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from hpo.logtail import LogTail
-from hpo.protocol import ProtocolError, format_report, parse_line
+from hpo.runkit.logtail import LogTail
+from hpo.trial.protocol import ProtocolError, format_report, parse_line
 
 
 def test_key_value_and_json_forms():

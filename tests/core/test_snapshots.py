@@ -2,10 +2,10 @@
 
 import pickle
 
-from hpo import events as ev
-from hpo import snapshots
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog import events as ev
+from hpo.eventlog import snapshots
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 
 def fill(store, gid, trials, reports):

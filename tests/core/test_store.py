@@ -3,10 +3,10 @@ import threading
 
 import pytest
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.errors import ConcurrencyError, GroupNotFound, StoreError
-from hpo.migrations import MIGRATIONS
-from hpo.store import EventStore
+from hpo.eventlog.migrations import MIGRATIONS
+from hpo.eventlog.store import EventStore
 
 EXPECTED_SCHEMA = '''CREATE TABLE "_hpo_migrations" (
    "name" TEXT PRIMARY KEY,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 SCRIPT = textwrap.dedent(
     """

@@ -2,10 +2,10 @@
 
 import textwrap
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 
 from .conftest import python_cmd
 
@@ -151,7 +151,7 @@ def test_a_launch_round_is_two_transactions_and_each_suggestion_saw_the_ones_bef
     """Suggestions of a round: one append, each recording the version it saw (replay rebuilds
     that history); their launches: one append after the starts; never a launch before its
     suggestion is in the log."""
-    from hpo.lifecycle import replay_check
+    from hpo.engine.lifecycle import replay_check
 
     yaml_text = textwrap.dedent("""
     settings:
@@ -182,8 +182,8 @@ def test_a_launch_round_is_two_transactions_and_each_suggestion_saw_the_ones_bef
 def test_history_stays_in_trial_order_when_a_round_suggests_several_trials():
     """The engine folds a round's suggestions together; the history must still list trials in
     id order (a set of dirty ids iterates 8 before 7)."""
-    from hpo import events as ev
-    from hpo.store import Stored
+    from hpo.eventlog import events as ev
+    from hpo.eventlog.store import Stored
 
     state, version = GroupState(), 0
 
@@ -205,7 +205,7 @@ def test_history_stays_in_trial_order_when_a_round_suggests_several_trials():
 
 def test_runner_notices_are_recorded_when_they_change(store, workdir):
     """A runner's word on the group (a host down...) reaches the log once per change, not per poll."""
-    from hpo.running import RunnerNotice
+    from hpo.contracts.runner import RunnerNotice
 
     gid = make(store, workdir, SEED_GRID.format(cmd=python_cmd()).replace("n_experiments: 10", "n_experiments: 4"))
     engine = Engine(store, gid, poll_interval=0.01)

@@ -15,13 +15,13 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from hpo import events as ev
-from hpo.engine import Engine
-from hpo.groups import create_group
-from hpo.lifecycle import fork
+from hpo.eventlog import events as ev
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
+from hpo.engine.lifecycle import fork
 from hpo.spec import parse_spec
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 HERE = Path(__file__).parent
 

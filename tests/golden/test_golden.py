@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hpo import events as ev
-from hpo.lifecycle import replay_check
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog import events as ev
+from hpo.engine.lifecycle import replay_check
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 from .make_golden import snapshot
 
@@ -61,7 +61,7 @@ def test_event_schemas_change_only_with_a_version_bump_and_an_upcaster():
         if cls.SCHEMA == old["schema"]:
             assert fingerprint == old["fingerprint"], (
                 f"{name} changed without a schema bump: raise {name}.SCHEMA and register an "
-                f"upcaster in hpo.events.UPCASTERS[({name!r}, {old['schema']})]"
+                f"upcaster in hpo.eventlog.events.UPCASTERS[({name!r}, {old['schema']})]"
             )
         else:
             assert cls.SCHEMA > old["schema"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 
 def hpo_cmd(*args: str) -> list[str]:

@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import load_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 from .conftest import state_of, write_spec
 

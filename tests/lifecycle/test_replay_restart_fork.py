@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.groups import create_group
-from hpo.lifecycle import fork, replay_check, restart
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
+from hpo.engine.lifecycle import fork, replay_check, restart
 from hpo.spec import parse_spec
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 from .conftest import run_hpo
 

@@ -3,10 +3,10 @@
 import socket
 import time
 
-from hpo import events as ev
-from hpo.engine import Engine
+from hpo.eventlog import events as ev
+from hpo.engine.loop import Engine
 from hpo.errors import LeaseHeld
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 from .conftest import kill9, run_hpo, spawn, state_of, wait_for, write_spec
 
@@ -63,7 +63,7 @@ def test_a_second_engine_refuses_while_the_first_is_alive(tmp_path):
 
 def test_an_expired_lease_is_taken_over_and_recorded(tmp_path, slow_grid):
     from hpo.spec import load_spec
-    from hpo.groups import create_group
+    from hpo.engine.composition import create_group
 
     store = EventStore(tmp_path / ".hpo" / "hpo.db")
     gid = create_group(store, load_spec(slow_grid), seed=0, source_path=str(slow_grid))
@@ -78,7 +78,7 @@ def test_an_expired_lease_is_taken_over_and_recorded(tmp_path, slow_grid):
 
 def test_a_live_remote_lease_refuses(tmp_path, slow_grid):
     from hpo.spec import load_spec
-    from hpo.groups import create_group
+    from hpo.engine.composition import create_group
 
     store = EventStore(tmp_path / ".hpo" / "hpo.db")
     gid = create_group(store, load_spec(slow_grid), seed=0, source_path=str(slow_grid))

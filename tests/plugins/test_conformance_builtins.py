@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from hpo.objective import TrialStopped, bind, unbind
+from hpo.api.objective import TrialStopped, bind, unbind
 from hpo.plugins.runners.local import LocalRunner
 from hpo.plugins.search.bo import BOSearcher
 from hpo.plugins.search.configs import ConfigsSearcher
@@ -19,7 +19,7 @@ from hpo.plugins.stoppers.failures import Failures
 from hpo.plugins.stoppers.median import Median
 from hpo.plugins.stoppers.threshold import Threshold
 from hpo.plugins.stoppers.truncation import Truncation
-from hpo.python_runner import PythonRunner
+from hpo.plugins.runners.python_runner import PythonRunner
 from hpo.testing import RunnerConformance, SearcherConformance, StopperConformance
 
 LOSS = {"name": "loss", "optimization": "minimize"}

@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 import hpo
-from hpo import hookspecs
+from hpo.contracts import hookspecs
 from hpo.cli import cli
-from hpo.pluginmanager import default_plugin_manager
+from hpo.contracts.registry import default_plugin_manager
 from hpo.testing import registered
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def test_hpo_event_recorded_example(tmp_path, monkeypatch):
 def test_a_failing_observer_never_breaks_the_engine(tmp_path, monkeypatch, caplog):
     from types import SimpleNamespace
 
-    from hpo.hookspecs import hookimpl
+    from hpo.contracts.hookspecs import hookimpl
 
     def explode(group_id, seq, event):
         raise RuntimeError("observer bug")

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from hpo.running import Exited, Runner
-from hpo.search import Exhausted, Searcher, Suggestion, Wait
-from hpo.stopping import StopDecision, Stopper
+from hpo.contracts.runner import Exited, Runner
+from hpo.contracts.searcher import Exhausted, Searcher, Suggestion, Wait
+from hpo.contracts.stopper import StopDecision, Stopper
 from hpo.testing import (
     RunnerConformance,
     SearcherConformance,

@@ -20,7 +20,7 @@ import optuna  # noqa: E402
 
 import hpo  # noqa: E402
 from hpo.errors import SpecError  # noqa: E402
-from hpo.lifecycle import replay_check  # noqa: E402
+from hpo.engine.lifecycle import replay_check  # noqa: E402
 from hpo.plugins.search.optuna_adapter import OptunaSearcher  # noqa: E402
 from hpo.spec import parse_spec  # noqa: E402
 from hpo.testing import SearcherConformance, history, record  # noqa: E402

@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from hpo import pluginmanager
-from hpo.engine import Engine
+from hpo.contracts import registry as pluginmanager
+from hpo.engine.loop import Engine
 from hpo.errors import PluginError, SpecError
-from hpo.groups import create_group
-from hpo.hookspecs import hookimpl
-from hpo.pluginmanager import Registry, failed_plugins, get_plugin_manager
-from hpo.running import Exited, Reported, Runner
-from hpo.search import Searcher, Suggestion
+from hpo.engine.composition import create_group
+from hpo.contracts.hookspecs import hookimpl
+from hpo.contracts.registry import Registry, failed_plugins, get_plugin_manager
+from hpo.contracts.runner import Exited, Reported, Runner
+from hpo.contracts.searcher import Searcher, Suggestion
 from hpo.spec import parse_spec
-from hpo.state import GroupState
-from hpo.stopping import StopDecision, Stopper
-from hpo.store import EventStore
+from hpo.eventlog.state import GroupState
+from hpo.contracts.stopper import StopDecision, Stopper
+from hpo.eventlog.store import EventStore
 from hpo.testing import plugin_of, registered
 
 from pydantic import BaseModel
@@ -232,7 +232,7 @@ def test_registering_something_else_is_skipped_and_named(caplog):
     with registered(plugin, pm=pm), caplog.at_level(logging.WARNING):
         registry = Registry(pm)
         assert "nope" not in registry.names("searcher") and "grid" in registry.names("searcher")
-        with pytest.raises(PluginError, match="no searcher named 'nope'.*plugin 'odd'.*expected a subclass of hpo.search.Searcher"):
+        with pytest.raises(PluginError, match="no searcher named 'nope'.*plugin 'odd'.*expected a subclass of hpo.contracts.searcher.Searcher"):
             registry.get("searcher", "nope")
     assert "failed to register" in caplog.text
 
@@ -258,7 +258,7 @@ def broken_distribution(tmp_path, monkeypatch):
     fake_distribution(root, "hpo-broken", {
         "broken_import": "raise ImportError('needs libfoo')",
         "broken_hook": """
-            from hpo.hookspecs import hookimpl
+            from hpo.contracts.hookspecs import hookimpl
             @hookimpl
             def hpo_register_searcher(register):  # misspelt: no such hook
                 pass

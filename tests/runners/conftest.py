@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.running import Exited, Launch
+from hpo.contracts.runner import Exited, Launch
 
 from ._dockerd import Dockerd, dockerd_missing
 from ._sshd import Keys, NetNamespace, SshServer, required, sshd_missing

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-GPU checks of GPU slots, for a machine with an NVIDIA GPU: the full tests when hpo's
-# dependencies are installed there, else a standalone check of hpo.gpus (stdlib only) with the
+# dependencies are installed there, else a standalone check of hpo.runkit.gpus (stdlib only) with the
 # CUDA driver counting the devices a trial sees. Output also goes to $OUT/log.txt.
 set -u
 OUT=${OUT:-/tmp/hpo-gpu-check}
@@ -13,11 +13,11 @@ if $PY -c "import pydantic, pluggy, numpy, scipy, sklearn, yaml, sqlite_utils, r
   $PY -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -2
   $PY -m pytest -q -p no:cacheprovider tests/runners/test_gpu_device.py tests/runners/test_gpus.py 2>&1 | tail -15
 else
-  echo "deps: missing ($($PY -c 'import pydantic' 2>&1 | tail -1)); standalone check of hpo.gpus"
+  echo "deps: missing ($($PY -c 'import pydantic' 2>&1 | tail -1)); standalone check of hpo.runkit.gpus"
   $PY - <<'PYEOF'
 import os, subprocess, sys, types
 pkg = types.ModuleType("hpo"); pkg.__path__ = ["core"]; sys.modules["hpo"] = pkg
-from hpo.gpus import GpuPool, detect_gpus, visible_devices_env
+from hpo.runkit.gpus import GpuPool, detect_gpus, visible_devices_env
 os.environ.pop("HPO_GPUS", None); os.environ.pop("CUDA_VISIBLE_DEVICES", None)
 devs = detect_gpus(); print("detected:", devs)
 listed = [l for l in subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.splitlines() if l.startswith("GPU ")]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from hpo import procs
-from hpo.running import Runner
+from hpo.runkit import procs
+from hpo.contracts.runner import Runner
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hpo.running import Reported
+from hpo.contracts.runner import Reported
 from hpo.spec.template import render
 
 from .conftest import drain, exits, make_launch

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hpo import procs
+from hpo.runkit import procs
 from hpo.plugins.runners._common import RunnerUnavailable
 from hpo.plugins.runners.dask_runner import DaskRunner
-from hpo.running import Reported
+from hpo.contracts.runner import Reported
 
 from ._sshd import free_port, required
 from .conftest import drain, exits, make_launch

@@ -10,7 +10,7 @@ import pytest
 
 from hpo.plugins.runners._common import RunnerUnavailable
 from hpo.plugins.runners.docker import DockerRunner
-from hpo.running import Reported
+from hpo.contracts.runner import Reported
 
 from .conftest import drain, exits, make_launch
 from .kits import docker_kit

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpo.pluginmanager import default_registry
+from hpo.contracts.registry import default_registry
 
 DOC = Path(__file__).parents[2] / "docs" / "runners.md"
 EXAMPLES = [block for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S) if "runner:" in block]

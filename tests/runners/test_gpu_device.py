@@ -13,13 +13,13 @@ import sys
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.gpus import detect_gpus, query_nvidia_smi
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.runkit.gpus import detect_gpus, query_nvidia_smi
+from hpo.engine.composition import create_group
 from hpo.plugins.runners.local import LocalConfig, LocalRunner
-from hpo.running import Reported
+from hpo.contracts.runner import Reported
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 from .conftest import drain, exits, make_launch
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.gpus import GpuError, GpuPool, detect_gpus
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.runkit.gpus import GpuError, GpuPool, detect_gpus
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 
 def fake_nvidia_smi(folder: Path, body: str) -> Path:

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 from .kits import dask_kit, docker_kit, local_kit, ssh_kit
 
@@ -92,7 +92,7 @@ def test_a_host_killed_mid_group(store, tmp_path, sshd, second_host, known_hosts
             second_host.kill_host()
 
     cmd = 'echo "token $HPO_TEST_TOKEN"; echo "@hpo score={{ x }}"; sleep 1'
-    with caplog.at_level(logging.WARNING, logger="hpo.engine"):
+    with caplog.at_level(logging.WARNING, logger="hpo.engine.loop"):
         gid, state = run_group(store, tmp_path, runner, cmd, listeners=[kill_when_busy])
     assert killed, "the second host never ran two trials at once"
     assert state.status == "succeeded"

@@ -12,7 +12,7 @@ import pytest
 from hpo.errors import SpecError
 from hpo.plugins.runners._common import RunnerUnavailable
 from hpo.plugins.runners.ssh import SshRunner
-from hpo.running import Reported, RunnerNotice
+from hpo.contracts.runner import Reported, RunnerNotice
 
 from ._sshd import free_port
 from .conftest import drain, exits, make_launch

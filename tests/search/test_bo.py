@@ -11,7 +11,7 @@ import yaml
 
 from hpo.errors import SpecError
 from hpo.plugins.search.bo import BOSearcher, hpo_register_searchers
-from hpo.search import Exhausted, SearchHistory, Suggestion, TrialRecord
+from hpo.contracts.searcher import Exhausted, SearchHistory, Suggestion, TrialRecord
 from hpo.spec import parse_spec
 
 BRANIN_MIN = 0.397887

@@ -9,7 +9,7 @@ import yaml
 
 from hpo.errors import SpecError
 from hpo.plugins.search.hyperband import HyperbandSearcher, hpo_register_searchers, plan
-from hpo.search import Exhausted, SearchHistory, Suggestion, TrialRecord, Wait
+from hpo.contracts.searcher import Exhausted, SearchHistory, Suggestion, TrialRecord, Wait
 from hpo.spec import parse_spec
 
 def make_spec(metric="minimize", matrix=None, **options):

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from hpo.plugins.search.hyperband.plan import plan, plan_json
+from hpo.plugins.search.hyperband.brackets import plan, plan_json
 
 TRIAL = r"""
 x=$1; epochs=$2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hpo.plugins.search.hyperband.plan import plan, plan_json, planned_trials, s_max
+from hpo.plugins.search.hyperband.brackets import plan, plan_json, planned_trials, s_max
 
 
 def table(max_iter, eta, resource_type="int"):

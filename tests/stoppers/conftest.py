@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from hpo.spec.metric import MetricSpec
-from hpo.stopping import StopView, TrialCurves
+from hpo.contracts.stopper import StopView, TrialCurves
 
 
 def make_trial(trial_id: int, status: str = "running", **curves) -> TrialCurves:

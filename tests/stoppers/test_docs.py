@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpo.groups import build_stoppers
-from hpo.pluginmanager import Registry
+from hpo.engine.composition import build_stoppers
+from hpo.contracts.registry import Registry
 from hpo.spec import parse_spec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "stopping.md"

@@ -5,11 +5,11 @@ import textwrap
 
 import pytest
 
-from hpo.engine import Engine
-from hpo.groups import build_stoppers, create_group
-from hpo.pluginmanager import Registry
+from hpo.engine.loop import Engine
+from hpo.engine.composition import build_stoppers, create_group
+from hpo.contracts.registry import Registry
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 SCRIPT = textwrap.dedent(
     """

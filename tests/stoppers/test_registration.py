@@ -1,5 +1,5 @@
-from hpo.pluginmanager import Registry
-from hpo.stopping import Stopper
+from hpo.contracts.registry import Registry
+from hpo.contracts.stopper import Stopper
 
 EXPECTED = {"early_stopping", "failures", "budget", "median", "truncation", "threshold", "asha"}
 

@@ -5,8 +5,8 @@ from rich.console import Console
 
 from hpo.plugins.stoppers.early_stopping import EarlyStopping
 from hpo.plugins.stoppers.median import Median
-from hpo.stopping import StopDecision, Stopper, StopView
-from hpo.whatif import LOCKSTEP_NOTE, simulate
+from hpo.contracts.stopper import StopDecision, Stopper, StopView
+from hpo.views.whatif import LOCKSTEP_NOTE, simulate
 
 
 def median(metric, **options):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hpo.engine import Engine
-from hpo.groups import create_group
+from hpo.engine.loop import Engine
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 SCRIPT = textwrap.dedent(
     """

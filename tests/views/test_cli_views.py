@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from hpo.cli import cli
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The live view's picture, rendered through rich's recording console."""
 
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views.dashboard import dashboard
-from hpo.plans import Plan, plan_of
-from hpo.views.snapshot import progress_record, snapshot
+from hpo.engine.plans import Plan, plan_of
+from hpo.views.overview import progress_record, overview
 from hpo.views.source import ReadOnlyStore
 
 from .conftest import recorder
@@ -22,7 +22,7 @@ def fold(db, gid, until_seq=None) -> GroupState:
 
 def test_finished_grid_group_shows_progress_best_and_failures(logged):
     state = fold(logged["db"], logged["grid"])
-    snap = snapshot(state, plan_of(state))
+    snap = overview(state, plan_of(state))
     text = render(dashboard(snap))
     assert "grid (" + logged["grid"] + ") · grid · loss ↓ · succeeded" in text
     assert "4/4 trials  100%" in text
@@ -40,7 +40,7 @@ def test_a_point_in_the_middle_shows_running_trials_with_their_metrics(logged):
     cut = next(s.seq for s in events if s.type == "MetricReported" and s.event.trial_id == 2
                and s.event.step == 2)
     state = fold(logged["db"], logged["grid"], cut)
-    snap = snapshot(state, plan_of(state), now=state.last_ts)
+    snap = overview(state, plan_of(state), now=state.last_ts)
     assert 2 in [t.trial_id for t in snap.running]
     text = render(dashboard(snap))
     assert "· running" in text
@@ -52,7 +52,7 @@ def test_a_point_in_the_middle_shows_running_trials_with_their_metrics(logged):
 
 def test_unknown_plan_shows_a_count_without_a_total(logged):
     state = fold(logged["db"], logged["grid"])
-    text = render(dashboard(snapshot(state, Plan())))
+    text = render(dashboard(overview(state, Plan())))
     assert "4 trials" in text and "/4" not in text.split("\n")[1]
 
 
@@ -60,7 +60,7 @@ def test_hyperband_shows_brackets_and_rungs(logged):
     state = fold(logged["db"], logged["hb"])
     plan = plan_of(state)
     assert plan.planned == 6 and [b["bracket"] for b in plan.brackets] == [1, 0]
-    snap = snapshot(state, plan)
+    snap = overview(state, plan)
     text = render(dashboard(snap))
     newest = state.trials[max(state.trials)].meta  # "now" is the rung of the newest trial
     assert (f"hyperband  last: bracket {newest['bracket']} · rung {newest['rung']} · "
@@ -72,5 +72,5 @@ def test_hyperband_shows_brackets_and_rungs(logged):
 
 def test_the_dashboard_fits_narrow_terminals(logged):
     state = fold(logged["db"], logged["hb"])
-    text = render(dashboard(snapshot(state, plan_of(state))), width=60)
+    text = render(dashboard(overview(state, plan_of(state))), width=60)
     assert all(len(line) <= 60 for line in text.splitlines())

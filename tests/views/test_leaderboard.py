@@ -2,7 +2,7 @@
 
 import pytest
 
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 from hpo.views.leaderboard import SortError, rank, ranking_records
 from hpo.views.source import ReadOnlyStore
 

@@ -3,13 +3,13 @@
 import re
 import sys
 
-from hpo import events as ev
-from hpo.engine import Engine
-from hpo.store import EventStore
+from hpo.eventlog import events as ev
+from hpo.engine.loop import Engine
+from hpo.eventlog.store import EventStore
 from hpo.views.follow import follow
 from hpo.views.lines import LineProgress
 from hpo.views.live import LiveView, progress_view
-from hpo.plans import plan_of
+from hpo.engine.plans import plan_of
 
 from .conftest import GRID, make_group, recorder
 
@@ -19,7 +19,7 @@ def test_live_view_follows_an_engine_to_the_end(workdir):
     with EventStore(workdir / "hpo.db") as store:
         gid = make_group(store, workdir, GRID.format(name="live", python=sys.executable))
         engine = Engine(store, gid, poll_interval=0.01)
-        from hpo.plans import plan_from
+        from hpo.engine.plans import plan_from
 
         with progress_view(console, plan_from(engine.searcher)) as view:
             assert isinstance(view, LiveView)
@@ -65,9 +65,9 @@ def test_follow_gives_up_when_the_engine_is_gone(workdir):
 
 
 def test_both_views_print_a_runner_notice_as_it_happens():
-    from hpo.plans import Plan
-    from hpo.state import GroupState
-    from hpo.store import Stored
+    from hpo.engine.plans import Plan
+    from hpo.eventlog.state import GroupState
+    from hpo.eventlog.store import Stored
 
     notice = Stored(7, "g", 7, "2026-01-01T00:00:00+00:00", "test",
                     ev.RunnerNoticed(runner="ssh", message="SSH host gpu1: connection refused"))

@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 
-from hpo import events as ev
-from hpo.groups import build_searcher
-from hpo.pluginmanager import default_registry
-from hpo.plans import Plan, plan_from, plan_of
+from hpo.eventlog import events as ev
+from hpo.engine.composition import build_searcher
+from hpo.contracts.registry import default_registry
+from hpo.engine.plans import Plan, plan_from, plan_of
 from hpo.spec import GroupSpec
-from hpo.state import GroupState
-from hpo.store import EventStore
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
 
 from .conftest import GRID, make_group
 
@@ -60,7 +60,7 @@ def test_status_imports_neither_numpy_nor_the_plugins(logged):
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'scipy', 'sklearn', 'yaml')\n"
-        "               or m.startswith('hpo.plugins') or m == 'hpo.pluginmanager')\n"
+        "               or m.startswith('hpo.plugins') or m == 'hpo.contracts.registry')\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, logged["grid"]], capture_output=True, text=True,
@@ -70,7 +70,7 @@ def test_status_imports_neither_numpy_nor_the_plugins(logged):
 
 
 def store_event(state: GroupState, event: ev.Event):
-    from hpo.store import Stored
+    from hpo.eventlog.store import Stored
 
     return Stored(state.last_seq + 1, state.group_id, state.version + 1, "2026-01-01T00:00:00+00:00",
                   "test", event)

@@ -62,7 +62,7 @@ def test_hyperband_report_draws_the_brackets_with_promotions(logged, tmp_path):
 
 
 def test_report_as_of_an_early_point(logged, tmp_path):
-    from hpo.store import EventStore
+    from hpo.eventlog.store import EventStore
 
     with EventStore(logged["db"]) as store:
         first_finish = next(s.seq for s in store.read(logged["grid"]) if s.type == "TrialFinished")

@@ -4,11 +4,11 @@ import socket
 import subprocess
 import sys
 
-from hpo import events as ev
-from hpo.state import GroupState
-from hpo.store import EventStore
-from hpo.plans import Plan
-from hpo.views.snapshot import snapshot
+from hpo.eventlog import events as ev
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore
+from hpo.engine.plans import Plan
+from hpo.views.overview import overview
 from hpo.views.status import status_view
 
 from .conftest import GRID, make_group, recorder
@@ -16,7 +16,7 @@ from .conftest import GRID, make_group, recorder
 
 def render(state, now=None) -> str:
     console = recorder(120)
-    console.print(status_view(snapshot(state, Plan(), now)))
+    console.print(status_view(overview(state, Plan(), now)))
     return console.export_text()
 
 
@@ -67,7 +67,7 @@ def test_status_shows_the_runner_s_latest_notice(workdir):
     """A host that went down is in the log (RunnerNoticed), so `hpo status` can say so."""
     import json as _json
 
-    from hpo.records import group_summary
+    from hpo.views.records import group_summary
 
     with EventStore(workdir / "hpo.db") as store:
         gid = make_group(store, workdir, GRID.format(name="notices", python=sys.executable))

@@ -64,7 +64,7 @@ def test_without_plotext_the_message_says_what_to_install(logged, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["history", "parallel", "curves"])
 def test_a_group_without_results_says_so(workdir, kind):
-    from hpo.store import EventStore
+    from hpo.eventlog.store import EventStore
 
     from .conftest import GRID, make_group
 
@@ -76,7 +76,7 @@ def test_a_group_without_results_says_so(workdir, kind):
 
 
 def test_a_group_without_a_metric_points_at_curves_of_a_reported_one(workdir):
-    from hpo.store import EventStore
+    from hpo.eventlog.store import EventStore
 
     from .conftest import run_group
 

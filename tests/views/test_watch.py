@@ -11,9 +11,9 @@ import textwrap
 from click.testing import CliRunner
 
 from hpo.cli import cli
-from hpo.groups import create_group
+from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
-from hpo.store import EventStore
+from hpo.eventlog.store import EventStore
 from hpo.views.source import ReadOnlyStore, load_group
 
 SLOW = textwrap.dedent(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpo.hookspecs import hookimpl
+from hpo.contracts.hookspecs import hookimpl
 
 from .config import BOConfig, GaussianProcessConfig, UtilityFunctionConfig
 from .searcher import BOSearcher

@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hpo.errors import SpecError
-from hpo.search import Exhausted, Searcher, SearchHistory, Suggestion, TrialRecord
+from hpo.contracts.searcher import Exhausted, Searcher, SearchHistory, Suggestion, TrialRecord
 
 from .config import BOConfig
 from .space import Encoder

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hpo.hookspecs import hookimpl
+from hpo.contracts.hookspecs import hookimpl
 
-from .plan import Bracket, Rung, plan, plan_json
+from .brackets import Bracket, Rung, plan, plan_json
 from .searcher import HyperbandConfig, HyperbandSearcher
 
 __all__ = ["Bracket", "HyperbandConfig", "HyperbandSearcher", "Rung", "plan", "plan_json"]

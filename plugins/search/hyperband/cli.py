@@ -8,7 +8,7 @@ import click
 
 from hpo.errors import SpecError
 
-from .plan import Bracket, plan_json
+from .brackets import Bracket, plan_json
 
 
 def _table(brackets: list[Bracket], resource: str, max_iter: float, eta: float):

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from hpo.errors import SpecError
-from hpo.search import (
+from hpo.contracts.searcher import (
     SUCCEEDED,
     Exhausted,
     Searcher,
@@ -26,7 +26,7 @@ from hpo.search import (
     Wait,
 )
 
-from .plan import Bracket, plan, planned_trials
+from .brackets import Bracket, plan, planned_trials
 
 
 class Resource(BaseModel):

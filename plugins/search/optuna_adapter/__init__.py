@@ -7,7 +7,7 @@ Optuna itself is imported only when a group uses the algorithm.
 
 from __future__ import annotations
 
-from hpo.hookspecs import hookimpl
+from hpo.contracts.hookspecs import hookimpl
 
 from .searcher import OptunaConfig, OptunaSearcher
 

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.errors import SpecError
-from hpo.search import (
+from hpo.contracts.searcher import (
     PENDING,
     RUNNING,
     STOPPED,

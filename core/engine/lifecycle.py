@@ -14,14 +14,14 @@ from typing import Any
 
 import yaml
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.errors import HpoError, SpecError
-from hpo.groups import build_searcher, create_group
-from hpo.pluginmanager import Registry, default_registry
-from hpo.search import Suggestion
+from hpo.engine.composition import build_searcher, create_group
+from hpo.contracts.registry import Registry, default_registry
+from hpo.contracts.searcher import Suggestion
 from hpo.spec import GroupSpec
-from hpo.state import GroupState
-from hpo.store import EventStore, parse_ts
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, parse_ts
 
 
 def resolve_until(store: EventStore, group_id: str, until: str | None) -> int | None:

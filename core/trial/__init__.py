@@ -2,7 +2,7 @@
 
 Trials never open the database. Params arrive in the ``HPO_PARAMS`` environment variable (JSON)
 and in the command template; metrics leave as protocol lines on stdout (see
-:mod:`hpo.protocol`), which the runner carries back to the engine.
+:mod:`hpo.trial.protocol`), which the runner carries back to the engine.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hpo.protocol import format_report
+from hpo.trial.protocol import format_report
 
 PARAMS_ENV = "HPO_PARAMS"
 TRIAL_ID_ENV = "HPO_TRIAL_ID"

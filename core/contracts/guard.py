@@ -17,9 +17,9 @@ import types
 from typing import Any, Callable
 
 from hpo.errors import PluginError, SpecError
-from hpo.running import Message, Runner
-from hpo.search import Exhausted, Searcher, Suggestion, Wait
-from hpo.stopping import StopDecision, Stopper
+from hpo.contracts.runner import Message, Runner
+from hpo.contracts.searcher import Exhausted, Searcher, Suggestion, Wait
+from hpo.contracts.stopper import StopDecision, Stopper
 
 BUILTIN_DISTRIBUTION = "hpo-groups"
 
@@ -181,7 +181,7 @@ def check_stop_decisions(decisions: Any, origin: Origin | None = None) -> list[S
 
 def check_messages(messages: Any, origin: Origin | None = None) -> list[Message]:
     """A list of Reported / Exited / RunnerNotice with numeric metrics and a known status."""
-    from hpo.running import Exited, Reported, RunnerNotice
+    from hpo.contracts.runner import Exited, Reported, RunnerNotice
 
     if not isinstance(messages, (list, tuple)):
         raise _fail(origin, f"poll() returned {messages!r}; expected a list of messages")

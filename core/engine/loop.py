@@ -19,22 +19,22 @@ from pathlib import Path
 from collections.abc import Set as AbstractSet
 from typing import Callable, Iterator
 
-from hpo import events as ev
-from hpo import snapshots
-from hpo.procs import engine_alive
+from hpo.eventlog import events as ev
+from hpo.eventlog import snapshots
+from hpo.runkit.procs import engine_alive
 from hpo.errors import ConcurrencyError, HpoError, LeaseHeld
-from hpo.groups import build_plugins
-from hpo.launching import LaunchPlanner
-from hpo.pluginmanager import Registry, default_registry
-from hpo.plans import plan_from
-from hpo.running import Exited, Launch, Reported, RunnerNotice
-from hpo.search import (
+from hpo.engine.composition import build_plugins
+from hpo.engine.attempts import LaunchPlanner
+from hpo.contracts.registry import Registry, default_registry
+from hpo.engine.plans import plan_from
+from hpo.contracts.runner import Exited, Launch, Reported, RunnerNotice
+from hpo.contracts.searcher import (
     PENDING, RUNNING, STOPPED, Exhausted, SearchHistory, Suggestion, TrialRecord, Wait, params_key,
 )
 from hpo.spec import GroupSpec
-from hpo.state import GroupState, TrialState
-from hpo.stopping_view import stop_view
-from hpo.store import EventStore, Stored
+from hpo.eventlog.state import GroupState, TrialState
+from hpo.engine.stop_view import stop_view
+from hpo.eventlog.store import EventStore, Stored
 
 log = logging.getLogger(__name__)
 Listener = Callable[[Stored, GroupState], None]

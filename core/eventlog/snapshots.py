@@ -14,9 +14,9 @@ import pickle
 import sqlite3
 
 import hpo
-from hpo.migrations import migrate, pending_migrations
-from hpo.state import GroupState, pickled_without_curves
-from hpo.store import EventStore
+from hpo.eventlog.migrations import migrate, pending_migrations
+from hpo.eventlog.state import GroupState, pickled_without_curves
+from hpo.eventlog.store import EventStore
 
 FORMAT = 4  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices;
 # 4: the curves in their own column

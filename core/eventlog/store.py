@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.errors import ConcurrencyError, GroupNotFound, StoreError
-from hpo.migrations import migrate, pending_migrations
+from hpo.eventlog.migrations import migrate, pending_migrations
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -17,10 +17,10 @@ import socket
 import threading
 from collections import deque
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.errors import ConcurrencyError, HpoError
-from hpo.running import EmptyConfig, Exited, Launch, Message, Reported, Runner
-from hpo.store import EventStore
+from hpo.contracts.runner import EmptyConfig, Exited, Launch, Message, Reported, Runner
+from hpo.eventlog.store import EventStore
 
 
 class ApiRunner(Runner):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from hpo.state import GroupState, TrialState
+from hpo.eventlog.state import GroupState, TrialState
 
 META_COLUMNS = ("bracket", "rung", "resource", "parent")
 

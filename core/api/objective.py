@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import HpoError
-from hpo.protocol import format_report
+from hpo.trial.protocol import format_report
 
 Sink = Callable[[int | None, dict[str, float | None]], None]
 DEFAULT_METRIC = "value"  # what a returned number is called when the group has no metric

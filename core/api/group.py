@@ -33,17 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hpo import groups
-from hpo.api_runner import ApiRunner, Heartbeat
-from hpo.api_spec import SpecLike, for_ask_tell, for_objective, read_spec
-from hpo.engine import Engine, LeaseLost
+from hpo.engine import composition as groups
+from hpo.api.ask_tell import ApiRunner, Heartbeat
+from hpo.api.specs import SpecLike, for_ask_tell, for_objective, read_spec
+from hpo.engine.loop import Engine, LeaseLost
 from hpo.errors import HpoError
-from hpo.objective import Trial, bind, result_metrics, unbind
-from hpo.pluginmanager import Registry, default_registry
-from hpo.records import flat_record, trial_records
+from hpo.api.objective import Trial, bind, result_metrics, unbind
+from hpo.contracts.registry import Registry, default_registry
+from hpo.views.records import flat_record, trial_records
 from hpo.spec import GroupSpec
-from hpo.state import GroupState
-from hpo.store import EventStore, default_db_path
+from hpo.eventlog.state import GroupState
+from hpo.eventlog.store import EventStore, default_db_path
 from hpo.trial import PARAMS_ENV
 
 BACKENDS = ("process", "thread")
@@ -354,7 +354,7 @@ def optimize(
 ) -> Group:
     """Run ``objective(trial)`` as the trials of a new group; return the finished group.
 
-    ``objective`` takes one :class:`~hpo.objective.Trial` (``trial.params``,
+    ``objective`` takes one :class:`~hpo.api.objective.Trial` (``trial.params``,
     ``trial.report(step=..., **metrics)``) and returns the metric's value, a dict of metrics,
     or None. An exception fails its trial (the traceback is the trial's output). ``n_trials``
     caps the trials started (a ``budget`` stopping rule); the searcher's own budget also ends

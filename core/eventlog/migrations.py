@@ -34,7 +34,7 @@ def _m001_events(db: "sqlite_utils.Database") -> None:
 
 
 def _m002_snapshots(db: "sqlite_utils.Database") -> None:
-    """A cache of folded state (see hpo.snapshots); dropping it loses nothing."""
+    """A cache of folded state (see hpo.eventlog.snapshots); dropping it loses nothing."""
     db["snapshots"].create(
         {"group_id": str, "version": int, "format": str, "state": bytes},
         pk="group_id",

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from hpo import events as ev
-from hpo.state import GroupState, TrialState
-from hpo.store import EventStore
-from hpo.plans import Plan
-from hpo.views.snapshot import snapshot
+from hpo.eventlog import events as ev
+from hpo.eventlog.state import GroupState, TrialState
+from hpo.eventlog.store import EventStore
+from hpo.engine.plans import Plan
+from hpo.views.overview import overview
 from hpo.views.source import ReadOnlyStore, load_group
 
 from .conftest import GRID, make_group
@@ -26,7 +26,7 @@ def test_time_left_uses_the_mean_trial_time_and_the_concurrency():
                                                         "lease_seconds": 15, "pid": 1, "host": "x"})
     state.trials = {1: trial(1, "succeeded", 0.0, 10.0), 2: trial(2, "succeeded", 0.0, 10.0),
                     3: trial(3, "running", 96.0), 4: trial(4, "running", 96.0)}
-    snap = snapshot(state, Plan(planned=6), now=100.0)
+    snap = overview(state, Plan(planned=6), now=100.0)
     # the running two need 6 s more each, two more wait for 10 s each, over two slots
     assert snap.done == 2 and snap.remaining == pytest.approx((6 + 6 + 2 * 10) / 2)
     # a long pause in the group's past (elapsed 100 s for 2 trials) does not inflate it
@@ -36,7 +36,7 @@ def test_trials_a_pause_interrupted_are_not_done():
     state = GroupState(status="stopped", created_at=0.0, finished_at=5.0)
     state.trials = {1: trial(1, "succeeded", 0.0, 2.0), 2: trial(2, "stopped", 0.0, 5.0, resumable=True),
                     3: trial(3, "stopped", 0.0, 4.0)}
-    snap = snapshot(state, Plan(planned=5))
+    snap = overview(state, Plan(planned=5))
     assert snap.done == 2 and snap.counts["stopped"] == 2 and snap.remaining == 0.0
 
 
@@ -59,13 +59,13 @@ def test_a_relaunched_attempt_runs_since_its_own_launch(workdir):
         loaded = load_group(store, "again")
         relaunch = store.read(gid)[-1]
     t = loaded.state.trials[1]
-    snap = snapshot(loaded.state, Plan(), now=relaunch.time)
+    snap = overview(loaded.state, Plan(), now=relaunch.time)
     assert t.started_at < relaunch.time - 1  # the state keeps the first attempt's start
     assert snap.running_since(t) == relaunch.time
 
 
 def test_a_relaunched_trial_s_duration_counts_from_its_relaunch():
-    from hpo.records import trial_record
+    from hpo.views.records import trial_record
 
     t = TrialState(1, {"x": 1}, {}, status="succeeded", started_at=0.0, attempt_started_at=100.0,
                    finished_at=110.0, attempts=2)

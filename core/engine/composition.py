@@ -11,14 +11,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hpo import events as ev
+from hpo.eventlog import events as ev
 from hpo.errors import PluginError, SpecError
-from hpo.pluginmanager import Registry, default_registry
-from hpo.running import Runner
-from hpo.search import Searcher
+from hpo.contracts.registry import Registry, default_registry
+from hpo.contracts.runner import Runner
+from hpo.contracts.searcher import Searcher
 from hpo.spec import GroupSpec
-from hpo.stopping import Stopper
-from hpo.store import EventStore
+from hpo.contracts.stopper import Stopper
+from hpo.eventlog.store import EventStore
 
 
 @dataclass

@@ -7,7 +7,7 @@ does too), so a Python objective gets everything a command gets from the engine:
 - ``process`` (the default): every attempt is a forked process in its own session whose stdout
   and stderr go to the attempt's files, exactly like a local trial. Reports come back through
   the same line protocol; a stop is SIGTERM (raised in the objective as
-  :class:`~hpo.objective.TrialStopped`, so ``finally`` blocks run) then SIGKILL after the grace
+  :class:`~hpo.api.objective.TrialStopped`, so ``finally`` blocks run) then SIGKILL after the grace
   period; a timeout fails the attempt; a trial outlives an engine killed with ``kill -9`` and a
   resumed engine reattaches it (pid, process start time, boot id, exit-status file).
   One process per attempt, not a worker pool: a pool cannot stop or time out one task, and one
@@ -32,10 +32,10 @@ from typing import IO, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo import procs
-from hpo.hookspecs import hookimpl
-from hpo.logtail import LogTail, output_tail
-from hpo.objective import (
+from hpo.runkit import procs
+from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.logtail import LogTail, output_tail
+from hpo.api.objective import (
     ObjectiveError,
     TrialStopped,
     attempt_paths,
@@ -44,8 +44,8 @@ from hpo.objective import (
     result_metrics,
     trial_from_env,
 )
-from hpo.protocol import format_report
-from hpo.running import Exited, Launch, Message, Reported, Runner
+from hpo.trial.protocol import format_report
+from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
 from hpo.trial import PARAMS_ENV
 
 

@@ -1,6 +1,6 @@
 """Where and how a trial attempt runs: its folders, its command line and its environment.
 
-The engine asks for a :class:`~hpo.running.Launch` and hands it to the runner; everything here
+The engine asks for a :class:`~hpo.contracts.runner.Launch` and hands it to the runner; everything here
 is derived from the spec, the group and the trial's state, so a resumed engine builds exactly
 the same launch again.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpo.running import Launch
+from hpo.contracts.runner import Launch
 from hpo.spec import GroupSpec
 from hpo.spec.template import render
-from hpo.state import GroupState, TrialState
+from hpo.eventlog.state import GroupState, TrialState
 from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
 
 

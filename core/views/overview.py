@@ -1,4 +1,4 @@
-"""A :class:`Snapshot`: everything the live view and ``hpo status`` show, computed from a
+"""A :class:`Overview`: everything the live view and ``hpo status`` show, computed from a
 :class:`GroupState` and the algorithm's :class:`Plan` at one moment. Pure: no I/O, no clock
 unless ``now`` is left out.
 """
@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo.procs import engine_alive
-from hpo.search import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED
-from hpo.state import GroupState, TrialState
-from hpo.plans import Plan
+from hpo.runkit.procs import engine_alive
+from hpo.contracts.searcher import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED
+from hpo.eventlog.state import GroupState, TrialState
+from hpo.engine.plans import Plan
 
 LIVE = ("created", "running")
 
@@ -29,7 +29,7 @@ class RungProgress:
 
 
 @dataclass
-class Snapshot:
+class Overview:
     state: GroupState
     plan: Plan
     now: float
@@ -62,12 +62,12 @@ class Snapshot:
         return None
 
 
-def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapshot:
-    """The snapshot at ``now`` (default: the clock while the group runs, else its last event)."""
+def overview(state: GroupState, plan: Plan, now: float | None = None) -> Overview:
+    """The overview at ``now`` (default: the clock while the group runs, else its last event)."""
     seen_now = now is None
     if now is None:
         now = time.time() if state.status in LIVE else (state.finished_at or state.last_ts or 0.0)
-    snap = Snapshot(state, plan, now, seen_now=seen_now)
+    snap = Overview(state, plan, now, seen_now=seen_now)
     if seen_now and state.status == "running":
         snap.engine_gone = state.engine is None or not engine_alive(state.engine, now)
     trials = sorted(state.trials.values(), key=lambda t: t.trial_id)
@@ -95,7 +95,7 @@ def snapshot(state: GroupState, plan: Plan, now: float | None = None) -> Snapsho
     return snap
 
 
-def _remaining(snap: Snapshot, trials: list[TrialState]) -> float | None:
+def _remaining(snap: Overview, trials: list[TrialState]) -> float | None:
     """Time left: the trials still to run, at the mean duration of the finished ones, spread
     over the group's concurrency (so a pause in the group's past does not inflate it)."""
     if not snap.live:
@@ -147,8 +147,8 @@ def _current_rung(rungs: list[RungProgress], trials: list[TrialState]) -> RungPr
     return None
 
 
-def progress_record(snap: Snapshot) -> dict[str, Any]:
-    """The JSON form of the progress part of a snapshot."""
+def progress_record(snap: Overview) -> dict[str, Any]:
+    """The JSON form of the progress part of an overview."""
     cur = snap.current
     return {
         "done": snap.done,

@@ -15,11 +15,11 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from hpo import events as ev
-from hpo.search import (
+from hpo.eventlog import events as ev
+from hpo.contracts.searcher import (
     FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, SearchHistory, TrialRecord, params_key,
 )
-from hpo.store import Stored, parse_ts
+from hpo.eventlog.store import Stored, parse_ts
 
 
 NOTICES_KEPT = 20  # runner notices a state keeps (the log keeps them all)

@@ -1,12 +1,12 @@
-"""Fold the :class:`~hpo.stopping.StopView` that stoppers see from a :class:`GroupState`."""
+"""Fold the :class:`~hpo.contracts.stopper.StopView` that stoppers see from a :class:`GroupState`."""
 
 from __future__ import annotations
 
 import time
 
 from hpo.spec.metric import MetricSpec
-from hpo.state import GroupState
-from hpo.stopping import StopView, TrialCurves
+from hpo.eventlog.state import GroupState
+from hpo.contracts.stopper import StopView, TrialCurves
 
 
 def trial_curves(state: GroupState) -> tuple[TrialCurves, ...]:

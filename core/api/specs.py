@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hpo.errors import SpecError
-from hpo.objective import objective_ref
-from hpo.pluginmanager import Registry
+from hpo.api.objective import objective_ref
+from hpo.contracts.registry import Registry
 from hpo.spec import GroupSpec, RunnerSpec, StopperSpec, parse_spec
 from hpo.spec.parse import BUILTIN_ALGORITHMS
 from hpo.spec.yamlload import load_yaml

@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hpo.state import GroupState
+from hpo.eventlog.state import GroupState
 
 if TYPE_CHECKING:
-    from hpo.pluginmanager import Registry
-    from hpo.search import Searcher
+    from hpo.contracts.registry import Registry
+    from hpo.contracts.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
         return Plan.from_json(state.plan)
     if not state.spec:
         return Plan()
-    from hpo.groups import build_searcher
-    from hpo.pluginmanager import default_registry
+    from hpo.engine.composition import build_searcher
+    from hpo.contracts.registry import default_registry
     from hpo.spec import GroupSpec
 
     try:

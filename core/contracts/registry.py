@@ -7,7 +7,7 @@ Built-in plugins are registered through the same entry points as third-party one
 A plugin that fails to import, implements a hook that does not exist, or fails while registering
 is skipped with a warning naming it and its distribution, and the error for a spec that needs
 what it would have registered says why it is missing. The classes the registry hands out are
-guarded (:mod:`hpo.plugin_guard`): what a plugin raises or returns wrong at run time becomes a
+guarded (:mod:`hpo.contracts.guard`): what a plugin raises or returns wrong at run time becomes a
 :class:`PluginError` naming the plugin and its distribution.
 """
 
@@ -22,12 +22,12 @@ from typing import Any
 
 import pluggy
 
-from hpo import hookspecs
+from hpo.contracts import hookspecs
 from hpo.errors import PluginError
-from hpo.plugin_guard import guard
-from hpo.running import Runner
-from hpo.search import Searcher
-from hpo.stopping import Stopper
+from hpo.contracts.guard import guard
+from hpo.contracts.runner import Runner
+from hpo.contracts.searcher import Searcher
+from hpo.contracts.stopper import Stopper
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hpo"
@@ -40,7 +40,7 @@ class Registered:
 
     kind: str  # searcher | runner | stopper
     name: str
-    cls: type  # the plugin's class, guarded (a subclass; see hpo.plugin_guard)
+    cls: type  # the plugin's class, guarded (a subclass; see hpo.contracts.guard)
     plugin: str  # the entry-point name of the module that registered it
     distribution: str
     version: str

@@ -1,0 +1,1 @@
+"""The Python API: create, drive and read experiment groups from Python code."""

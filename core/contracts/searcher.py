@@ -1,0 +1,175 @@
+"""The contract between the engine and a search algorithm.
+
+A searcher is a plain class that a plugin registers through ``hpo_register_searchers``. The
+engine builds one per group from the spec and the group seed, then calls :meth:`Searcher.suggest`
+with the history it has folded from the event log. ``suggest`` must be a pure function of
+``(spec, seed, history)``: it keeps no memory between calls and changes no state, which is what
+makes ``hpo replay --check`` and crash-proof resume possible.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from hpo.errors import SpecError
+from hpo.contracts.options import parse_options
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hpo.spec import GroupSpec
+
+PENDING = "pending"  # suggested, not yet launched
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+STOPPED = "stopped"
+FINISHED_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED})
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """What a searcher may know of one trial."""
+
+    trial_id: int  # 1-based, in suggestion order, never reused
+    params: dict[str, Any]
+    status: str  # pending | running | succeeded | failed | stopped
+    value: float | None = None  # last reported value of the group's metric, if any
+    meta: dict[str, Any] = field(default_factory=dict)  # what the searcher put in its Suggestion
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def active(self) -> bool:
+        return self.status in (PENDING, RUNNING)
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """A canonical text form of a params dict: equal params, equal keys."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class SearchHistory:
+    """Every trial of the group so far, in ``trial_id`` order (pending ones included).
+
+    ``keys`` (optional, read-only) is the set of :func:`params_key` of every trial's params; the
+    engine keeps it up to date so that searchers avoiding duplicates need not rebuild it.
+    """
+
+    trials: tuple[TrialRecord, ...] = ()
+    keys: AbstractSet[str] | None = field(default=None, compare=False, repr=False)
+
+    def param_keys(self) -> AbstractSet[str]:
+        """:func:`params_key` of every trial so far."""
+        if self.keys is None:
+            object.__setattr__(self, "keys", frozenset(params_key(t.params) for t in self.trials))
+        return self.keys  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    @property
+    def next_trial_id(self) -> int:
+        return len(self.trials) + 1
+
+    def completed(self) -> list[TrialRecord]:
+        """Succeeded trials that reported a value for the metric."""
+        return [t for t in self.trials if t.status == SUCCEEDED and t.value is not None]
+
+    def active(self) -> list[TrialRecord]:
+        return [t for t in self.trials if t.active]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Run a trial with these params. ``meta`` is recorded in the ``Suggested`` event."""
+
+    params: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing to suggest until some active trial finishes (e.g. a hyperband rung is incomplete)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    """The algorithm will never suggest again; ``reason`` is shown to the user."""
+
+    reason: str
+
+
+Decision = Suggestion | Wait | Exhausted
+
+
+class EmptyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class Searcher(ABC):
+    """Base class of search algorithms.
+
+    Subclasses set ``name`` (the spec key, e.g. ``random_search`` selects ``random``), ``version``
+    and ``Config`` (a pydantic model of the options in the algorithm's block), and implement
+    :meth:`suggest`. The engine calls ``suggest`` once per free slot, each time with the history
+    including the trials it just suggested, so a searcher sees its own pending suggestions.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    Config: ClassVar[type[BaseModel]] = EmptyConfig
+    needs_metric: ClassVar[bool] = False
+
+    def __init__(self, spec: "GroupSpec", seed: int):
+        self.spec = spec
+        self.seed = int(seed)
+        self.space = spec.matrix
+        self.metric = spec.metric
+        self.config = self.parse_config(spec.search.options, spec.search.path)
+        self.check_spec(spec)
+
+    @classmethod
+    def parse_config(cls, options: dict[str, Any], path: str) -> BaseModel:
+        """Validate the block's options; errors name the YAML path."""
+        return parse_options(cls.Config, options, path)
+
+    def check_spec(self, spec: "GroupSpec") -> None:
+        """Reject specs this algorithm cannot run (override; raise SpecError naming the path)."""
+        if self.needs_metric and spec.metric is None:
+            raise SpecError(
+                f"the {self.name} algorithm needs a metric: add `metric: {{name: ..., "
+                "optimization: maximize|minimize}}` to its block",
+                spec.search.path,
+            )
+
+    def rng(self, trial_id: int) -> "np.random.Generator":
+        """The generator for one suggestion: derived from the group seed and the trial id only."""
+        import numpy as np
+
+        return np.random.default_rng([self.seed, int(trial_id)])
+
+    def derived_seed(self, trial_id: int) -> int:
+        """A printable form of the per-suggestion seed, recorded in ``Suggested``."""
+        import numpy as np
+
+        return int(np.random.SeedSequence([self.seed, int(trial_id)]).generate_state(1)[0])
+
+    def planned_trials(self) -> int | None:
+        """How many trials the algorithm plans in total, when it knows (for progress views)."""
+        return None
+
+    @abstractmethod
+    def suggest(self, history: SearchHistory) -> Decision:
+        """Return the next decision for the trial ``history.next_trial_id``. Must not mutate self."""
