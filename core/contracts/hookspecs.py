@@ -20,7 +20,7 @@ hookimpl = pluggy.HookimplMarker("hpo")
 
 @hookspec
 def hpo_register_searchers(register: Callable[[type], None]) -> None:
-    """Register search algorithms: call ``register(cls)`` for each :class:`hpo.contracts.searcher.Searcher`.
+    """Register search algorithms: call ``register(cls)`` for each :class:`hpo.search.Searcher`.
 
     Called whenever a registry is built (every command, every engine), before any spec is read;
     it only registers classes, so keep it cheap. The engine builds the selected class with
@@ -32,7 +32,7 @@ def hpo_register_searchers(register: Callable[[type], None]) -> None:
 
 @hookspec
 def hpo_register_runners(register: Callable[[type], None]) -> None:
-    """Register trial runners: call ``register(cls)`` for each :class:`hpo.contracts.runner.Runner`.
+    """Register trial runners: call ``register(cls)`` for each :class:`hpo.running.Runner`.
 
     Called whenever a registry is built. The engine builds the selected class with
     ``cls(cls.parse_config(options, path))``, then calls ``start``/``poll``/``stop`` as it runs.
@@ -44,7 +44,7 @@ def hpo_register_runners(register: Callable[[type], None]) -> None:
 
 @hookspec
 def hpo_register_stoppers(register: Callable[[type], None]) -> None:
-    """Register stopping policies: call ``register(cls)`` for each :class:`hpo.contracts.stopper.Stopper`.
+    """Register stopping policies: call ``register(cls)`` for each :class:`hpo.stopping.Stopper`.
 
     Called whenever a registry is built. The engine builds every entry of ``stopping:`` with
     ``cls(cls.parse_config(options, path), metric)`` and calls ``decide(view)`` after new reports

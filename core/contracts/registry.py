@@ -51,6 +51,11 @@ class Registered:
         return getattr(self.cls, "hpo_plugin_class", self.cls)
 
 
+# each contract's base class, and the stable path plugin authors import it from
+_BASES = {"searcher": (Searcher, "hpo.search.Searcher"), "runner": (Runner, "hpo.running.Runner"),
+          "stopper": (Stopper, "hpo.stopping.Stopper")}
+
+
 def _names(env: str) -> set[str] | None:
     raw = os.environ.get(env)
     if raw is None:
@@ -126,10 +131,10 @@ class Registry:
                     _skip(self.pm, plugin_name, f"{dist} {version}".strip(), "failed to register", exc)
 
     def _register(self, kind: str, cls: Any, plugin: str, dist: str, version: str) -> None:
-        base = {"searcher": Searcher, "runner": Runner, "stopper": Stopper}[kind]
+        base, public = _BASES[kind]
         if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise PluginError(f"registered {cls!r} as a {kind}; expected a subclass of "
-                              f"{base.__module__}.{base.__name__}", plugin, dist)
+            raise PluginError(f"registered {cls!r} as a {kind}; expected a subclass of {public}",
+                              plugin, dist)
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"registered {cls!r} without a `name`", plugin, dist)

@@ -32,18 +32,10 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.runkit.logtail import LogTail, output_tail
 from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
 
-# $1: the user's command, $2: the attempt's folder (absolute), $3: the workdir. The wrapper opens
-# its own log files (appending) and changes to the workdir, so starting a trial costs the engine
-# no file-system call. The subshell keeps `exit` in the command from skipping the bookkeeping.
-# The wrapper outlives the SIGTERM of a stop (the subshell gets the default action back), so the
-# command has its grace period and its status is recorded. The status is written with one
-# `echo` (a shell builtin: no `mv` to fork and exec); a reader takes it only once its newline is
-# there, so a half-written file is never read as a status.
-WRAPPER = (
-    'trap : TERM; exec >>"$2/stdout.log" 2>>"$2/stderr.log" && cd -- "$3" || exit 126; '
-    '( eval "$1" ); rc=$?; echo $rc > "$2/exit_code"; exit $rc'
+from ._local_wrapper import (
+    EXIT_FILE, FORGOTTEN, WRAPPER, base_env, read_exit_file, reap, reap_forgotten, wrappers_of,
 )
-EXIT_FILE = "exit_code"
+
 # signals Python ignores that a trial must get back with their default action (as subprocess does)
 _RESET_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
@@ -128,7 +120,7 @@ class LocalRunner(Runner):
     def start(self, launch: Launch) -> dict[str, Any]:
         if not os.path.isdir(launch.workdir):  # the wrapper's `cd` would fail: say it here
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(launch.workdir))
-        env = _base_env()
+        env = base_env()
         for key, value in launch.env.items():
             env[os.fsencode(key)] = os.fsencode(value)
         pool = self._gpu_pool(launch.gpus)
@@ -146,7 +138,7 @@ class LocalRunner(Runner):
     def _spawn(self, launch: Launch, env: dict[bytes, bytes], devices: tuple[str, ...]) -> dict[str, Any]:
         d = os.path.abspath(launch.trial_dir)
         argv = [self.config.shell, "-c", WRAPPER, "hpo-trial", launch.command, d, str(launch.workdir)]
-        _reap_forgotten()
+        reap_forgotten()
         popen = None
         pid = self._posix_spawn(argv, env) if self._spawn_ok else None
         if pid is None:
@@ -235,7 +227,7 @@ class LocalRunner(Runner):
 
     def discard(self, launch: Launch) -> None:
         d = launch.trial_dir
-        for pid in _wrappers_of(os.path.abspath(d)):
+        for pid in wrappers_of(os.path.abspath(d)):
             try:
                 procs.kill_group(os.getpgid(pid), signal.SIGKILL)  # the wrapper's whole group
             except ProcessLookupError:
@@ -298,12 +290,12 @@ class LocalRunner(Runner):
                 att.child = False
             else:
                 return os.waitstatus_to_exitcode(status) if pid else None
-        code = _read_exit_file(att.exit_file)
+        code = read_exit_file(att.exit_file)
         if code is not None:
             return code
         if procs.alive(att.pid, att.ticks, att.boot):
             return None
-        code = _read_exit_file(att.exit_file)  # it may have written it between the read and the check
+        code = read_exit_file(att.exit_file)  # it may have written it between the read and the check
         return "the process vanished without an exit status" if code is None else code
 
     def _exited(self, att: _Attempt, code: int | str) -> Exited:
@@ -335,79 +327,13 @@ class LocalRunner(Runner):
                 if att.popen is not None:
                     att.popen.wait()
                 elif att.child:
-                    _reap(att.pid, block=True)
+                    reap(att.pid, block=True)
             elif att.child and att.popen is None:
-                _FORGOTTEN.add(att.pid)  # still running: reaped once it ends (next start, or exit)
+                FORGOTTEN.add(att.pid)  # still running: reaped once it ends (next start, or exit)
             att.close_pidfd()
         self._attempts.clear()
         if self._gpus is not None:
             self._gpus = GpuPool(self._gpus.devices)
-
-
-# Children an engine left running when it closed without stopping them (it crashed, or lost its
-# lease): reaped by a later start in this process, like subprocess does for its forgotten Popens.
-_FORGOTTEN: set[int] = set()
-
-
-def _reap(pid: int, block: bool = False) -> bool:
-    try:
-        return os.waitpid(pid, 0 if block else os.WNOHANG)[0] != 0
-    except ChildProcessError:
-        return True
-
-
-def _reap_forgotten() -> None:
-    for pid in list(_FORGOTTEN):
-        if _reap(pid):
-            _FORGOTTEN.discard(pid)
-
-
-def _read_exit_file(path: Path) -> int | str | None:
-    """The status the wrapper wrote; None while there is none (or it is still being written)."""
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return None
-    if not text.endswith(b"\n"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return "unreadable exit status file"
-
-
-def _base_env() -> dict[bytes, bytes]:
-    """A copy of this process's environment, as bytes (what posix_spawn passes on unchanged).
-
-    ``os.environ._data`` is the encoded dict ``os.environ`` keeps in step with every change; copying
-    it is one C call, where ``dict(os.environ)`` decodes and re-encodes every variable.
-    """
-    data = getattr(os.environ, "_data", None)
-    if isinstance(data, dict) and isinstance(next(iter(data), b""), bytes):
-        return data.copy()
-    return {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
-
-
-def _wrappers_of(trial_dir: str) -> list[int]:
-    """Our wrapper processes running for ``trial_dir`` (found by their command line in /proc)."""
-    want = [b"-c", WRAPPER.encode(), b"hpo-trial"]
-    folder, found = os.fsencode(trial_dir), []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if argv[1:4] == want and len(argv) > 5 and argv[5] == folder:
-            found.append(int(entry))
-    return found
 
 
 @hookimpl

@@ -18,8 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,51 +30,10 @@ from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner, Runn
 from . import _remote_sh as sh
 from ._common import Machine, Redactor, RunnerUnavailable, exited
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
-from ._ssh_config import SshConfig, SshHostConfig
+from ._ssh_config import SshConfig
+from ._ssh_hosts import Attempt, Host, run_twice
 
 _SIGNALS = {"TERM": 15, "KILL": 9}
-
-
-@dataclass
-class _Host:
-    cfg: SshHostConfig
-    client: SshClient
-    machine: Machine
-    up: bool = True
-    down_reason: str = ""
-    down_since: float = 0.0
-    next_poll: float = 0.0
-    inflight: Future | None = None
-    inflight_signals: dict[str, str] = field(default_factory=dict)  # key -> signal sent with it
-    lost: list[str] = field(default_factory=list)  # run folders of attempts lost while it was down
-    trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
-
-    @property
-    def name(self) -> str:
-        return self.cfg.label
-
-
-@dataclass
-class _Attempt:
-    launch: Launch
-    host: _Host
-    rundir: str
-    started: float
-    tail: LogTail
-    fetched: int = 0  # remote stdout bytes already in the local mirror
-    stop_reason: str | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
-    signal_due: str | None = None
-    signal_sent: int | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.launch.trial_id}-{self.launch.attempt}"
-
-    @property
-    def mirror(self) -> Path:
-        return self.launch.trial_dir / "stdout.log"
 
 
 class SshRunner(Runner):
@@ -85,8 +43,8 @@ class SshRunner(Runner):
     def __init__(self, config: SshConfig):
         super().__init__(config)
         self._control_dir: Path | None = None
-        self._hosts: list[_Host] | None = None  # built on first use: validating a spec connects nowhere
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._hosts: list[Host] | None = None  # built on first use: validating a spec connects nowhere
+        self._attempts: dict[tuple[int, int], Attempt] = {}
         self._pending: list[Message] = []
         self._pool: ThreadPoolExecutor | None = None
         self.redact = Redactor(os.environ[n] for n in config.env_passthrough if n in os.environ)
@@ -94,7 +52,7 @@ class SshRunner(Runner):
     # -- hosts -----------------------------------------------------------------------------
 
     @property
-    def hosts(self) -> list[_Host]:
+    def hosts(self) -> list[Host]:
         if self._hosts is None:
             c = self.config
             self._control_dir = Path(tempfile.mkdtemp(prefix="hpo-ssh-", dir="/tmp"))
@@ -107,17 +65,17 @@ class SshRunner(Runner):
             for h in c.hosts:
                 target = SshTarget(h.host, h.port, h.user, h.identity_file)
                 gpus = GpuPool([str(g) for g in h.gpus]) if h.gpus is not None else None
-                self._hosts.append(_Host(h, SshClient(target, options, self._control_dir),
+                self._hosts.append(Host(h, SshClient(target, options, self._control_dir),
                                          Machine(h.label, h.slots, gpus)))
         return self._hosts
 
-    def _host_env(self, host: _Host) -> dict[str, str]:
+    def _host_env(self, host: Host) -> dict[str, str]:
         env = dict(host.cfg.env)
         if host.cfg.python:
             env["HPO_PYTHON"] = host.cfg.python
         return env
 
-    def _mark_down(self, host: _Host, reason: str) -> None:
+    def _mark_down(self, host: Host, reason: str) -> None:
         reason = self.redact(reason)
         host.up, host.down_reason, host.down_since = False, reason, time.monotonic()
         lost = [a for a in self._attempts.values() if a.host is host]
@@ -136,7 +94,7 @@ class SshRunner(Runner):
             )))
             self._forget(att)
 
-    def _detect_gpus(self, host: _Host) -> None:
+    def _detect_gpus(self, host: Host) -> None:
         """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
         out = host.client.run(sh.gpu_query_script(self._host_env(host)), timeout=30).decode()
         lines = out.splitlines()
@@ -150,7 +108,7 @@ class SshRunner(Runner):
         devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
         host.machine.gpus = GpuPool(devices)
 
-    def _gpus_known(self, host: _Host, gpus: int) -> bool:
+    def _gpus_known(self, host: Host, gpus: int) -> bool:
         if not gpus or host.machine.gpus is not None:
             return True
         try:
@@ -193,7 +151,7 @@ class SshRunner(Runner):
             f"no SSH host{need} could take the trial: " + "; ".join(errors + down or ["all hosts are full"])
         )
 
-    def _start_on(self, host: _Host, launch: Launch) -> dict[str, Any]:
+    def _start_on(self, host: Host, launch: Launch) -> dict[str, Any]:
         devices = host.machine.take(launch.key, launch.gpus)
         env = {**launch.env, **self._host_env(host)}
         if host.machine.gpus is not None:
@@ -212,7 +170,7 @@ class SshRunner(Runner):
         except BaseException:
             host.machine.release(launch.key)
             raise
-        att = _Attempt(launch, host, rundir, time.time(), LogTail(launch.trial_dir / "stdout.log"))
+        att = Attempt(launch, host, rundir, time.time(), LogTail(launch.trial_dir / "stdout.log"))
         att.mirror.write_bytes(b"")
         self._attempts[launch.key] = att
         host.next_poll = 0.0
@@ -237,7 +195,7 @@ class SshRunner(Runner):
         size = mirror.stat().st_size if mirror.exists() else 0
         with open(mirror, "ab") as fh:
             fh.truncate(min(size, offset))
-        att = _Attempt(launch, host, rundir, float(handle.get("started", time.time())),
+        att = Attempt(launch, host, rundir, float(handle.get("started", time.time())),
                        LogTail(mirror, offset), fetched=min(size, offset))
         devices = handle.get("gpus") or []
         if devices and not self._gpus_known(host, len(devices)):
@@ -301,7 +259,7 @@ class SshRunner(Runner):
             self._pool = ThreadPoolExecutor(max_workers=min(8, len(self.hosts)), thread_name_prefix="hpo-ssh")
         return self._pool
 
-    def _submit(self, host: _Host, now: float) -> None:
+    def _submit(self, host: Host, now: float) -> None:
         if not host.up:
             if now - host.down_since >= self.config.retry_down_after:
                 host.down_since = now
@@ -318,10 +276,10 @@ class SshRunner(Runner):
                 att.signal_due = None
         script = sh.poll_script(entries, self._host_env(host), list(host.trash))
         host.trash.clear()
-        host.inflight, host.inflight_signals = self._executor().submit(_run_twice, host.client, script), signals
+        host.inflight, host.inflight_signals = self._executor().submit(run_twice, host.client, script), signals
         host.next_poll = now + self.config.poll_interval
 
-    def _collect(self, host: _Host) -> list[Message]:
+    def _collect(self, host: Host) -> list[Message]:
         fut, host.inflight = host.inflight, None
         try:
             raw = fut.result()
@@ -347,7 +305,7 @@ class SshRunner(Runner):
             out += self._advance(att, res)
         return out
 
-    def _advance(self, att: _Attempt, res: sh.PollResult) -> list[Message]:
+    def _advance(self, att: Attempt, res: sh.PollResult) -> list[Message]:
         launch = att.launch
         if res.data:
             with open(att.mirror, "ab") as fh:
@@ -380,11 +338,11 @@ class SshRunner(Runner):
         self._forget(att)
         return msgs
 
-    def _forget(self, att: _Attempt) -> None:
+    def _forget(self, att: Attempt) -> None:
         att.host.machine.release(att.launch.key)
         self._attempts.pop(att.launch.key, None)
 
-    def _host_back(self, host: _Host) -> list[Message]:
+    def _host_back(self, host: Host) -> list[Message]:
         host.up, host.next_poll = True, 0.0
         msg = f"SSH host {host.name} is reachable again"
         if host.lost:
@@ -420,15 +378,6 @@ class SshRunner(Runner):
         if self._control_dir is not None:
             shutil.rmtree(self._control_dir, ignore_errors=True)
         self._hosts, self._control_dir = None, None
-
-
-def _run_twice(client: SshClient, script: str) -> bytes:
-    """A poll; a failed connection is tried once more on a fresh one before the host counts as down."""
-    try:
-        return client.run(script)
-    except SshUnavailable:
-        time.sleep(0.2)
-        return client.run(script)
 
 
 @hookimpl

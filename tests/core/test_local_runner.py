@@ -152,7 +152,7 @@ def test_discard_finds_an_unrecorded_attempt_by_its_folder_and_kills_it(tmp_path
 
 
 def test_the_wrapper_opens_its_logs_and_writes_a_whole_exit_status(tmp_path):
-    from hpo.plugins.runners.local import _read_exit_file
+    from hpo.plugins.runners._local_wrapper import read_exit_file
 
     r = LocalRunner(LocalConfig())
     la = launch(tmp_path, "echo out; echo err >&2; pwd; exit 7")
@@ -164,7 +164,7 @@ def test_the_wrapper_opens_its_logs_and_writes_a_whole_exit_status(tmp_path):
     assert (la.trial_dir / "exit_code").read_text() == "7\n"
     assert not (la.trial_dir / "pid").exists()
     (la.trial_dir / "exit_code").write_text("1")  # being written: no newline yet
-    assert _read_exit_file(la.trial_dir / "exit_code") is None
+    assert read_exit_file(la.trial_dir / "exit_code") is None
 
 
 def test_a_missing_workdir_fails_the_start(tmp_path):

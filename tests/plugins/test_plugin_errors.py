@@ -232,7 +232,7 @@ def test_registering_something_else_is_skipped_and_named(caplog):
     with registered(plugin, pm=pm), caplog.at_level(logging.WARNING):
         registry = Registry(pm)
         assert "nope" not in registry.names("searcher") and "grid" in registry.names("searcher")
-        with pytest.raises(PluginError, match="no searcher named 'nope'.*plugin 'odd'.*expected a subclass of hpo.contracts.searcher.Searcher"):
+        with pytest.raises(PluginError, match="no searcher named 'nope'.*plugin 'odd'.*expected a subclass of hpo.search.Searcher"):
             registry.get("searcher", "nope")
     assert "failed to register" in caplog.text
 
