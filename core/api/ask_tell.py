@@ -11,7 +11,6 @@ calls, so ``hpo status`` shows the group as driven and a second engine refuses t
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -97,12 +96,8 @@ class Heartbeat(threading.Thread):
 
     def _renew(self, store: EventStore) -> bool:
         while not self.done.is_set():
-            row = store.conn.execute(
-                "SELECT type, payload FROM events WHERE group_id = ? AND type IN "
-                "('EngineStarted', 'GroupFinished') ORDER BY version DESC LIMIT 1",
-                (self.group_id,),
-            ).fetchone()
-            if row is None or row[0] != "EngineStarted" or json.loads(row[1])["engine_id"] != self.engine_id:
+            last = store.last_event_of_types(self.group_id, ("EngineStarted", "GroupFinished"))
+            if last is None or last.type != "EngineStarted" or last.event.engine_id != self.engine_id:
                 return False  # the group finished, or another engine took it over
             try:
                 store.append(self.group_id, [ev.LeaseRenewed(engine_id=self.engine_id)],

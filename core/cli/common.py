@@ -16,6 +16,8 @@ from hpo.eventlog import snapshots
 from hpo.errors import HpoError, SpecError
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore, default_db_path
+from hpo.eventlog.timepoint import Resolved
+from hpo.views.source import Loaded, load_group, open_readonly
 
 if TYPE_CHECKING:
     from hpo.spec import GroupSpec
@@ -32,6 +34,31 @@ def db_option(fn: Callable) -> Callable:
         default=None,
         help="The event log (SQLite). Default: ./.hpo/hpo.db, or $HPO_DB.",
     )(fn)
+
+
+# said by --as-of, --until and --at alike: they are read by one resolver (hpo.eventlog.timepoint)
+POINT_NOTE = "(a time without a zone is local time); the point it resolves to is printed on stderr."
+AS_OF_HELP = f"Show the group as it was at this event seq or ISO time {POINT_NOTE}"
+
+
+def as_of_option(fn: Callable) -> Callable:
+    """``--as-of SEQ|TIME``, read by :mod:`hpo.eventlog.timepoint` like ``--until`` and ``--at``."""
+    return click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)(fn)
+
+
+def announce_point(point: Resolved | str | None, label: str = "as of") -> None:
+    """Print what ``--as-of``/``--until``/``--at`` resolved to: the seq and the instant with its
+    UTC offset, so nobody has to guess which zone a time was read in. Dim, on stderr: ``--json``
+    and CSV on stdout stay parseable."""
+    if point is not None:
+        err_console.print(f"{label} {point}", style="dim", markup=False, soft_wrap=True)
+
+
+def load_view(db: Path | None, group: str, as_of: str | None, curves: bool = True) -> Loaded:
+    """GROUP for a read-only view, folded up to ``--as-of``, and the point it resolved announced."""
+    loaded = load_group(open_readonly(db), group, as_of, curves=curves)
+    announce_point(loaded.point)
+    return loaded
 
 
 def handle_errors(fn: Callable) -> Callable:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hpo.cli.common import db_option, handle_errors, print_json
+from hpo.cli.common import as_of_option, db_option, handle_errors, load_view, print_json
 from hpo.errors import HpoError
 from hpo.eventlog.state import GroupState
 from hpo.views.leaderboard import STATUSES, rank, ranking_records
@@ -18,8 +18,6 @@ from hpo.views.overview import overview
 from hpo.views.source import load_group, open_readonly
 from hpo.views.summary import compare_record
 from hpo.views.tables import compare_table, importance_table, leaderboard_table
-
-AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
 
 
 @click.command()
@@ -31,7 +29,7 @@ AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unle
 @click.option("--order", type=click.Choice(["asc", "desc"]), help="Override the sort direction.")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
               help="Only trials with this status (repeat for several).")
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per trial, in rank order).")
 @handle_errors
 def trials(group: str, db: Path | None, top: int | None, sort_by: str | None, order: str | None,
@@ -46,7 +44,7 @@ def trials(group: str, db: Path | None, top: int | None, sort_by: str | None, or
       hpo trials quickstart --top 5
       hpo trials quickstart --status failed --sort trial
     """
-    state = load_group(open_readonly(db), group, as_of).state
+    state = load_view(db, group, as_of).state
     ranking = rank(state, sort_by, statuses, top, order)
     if as_json:
         print_json(ranking_records(ranking))
@@ -161,7 +159,7 @@ def compare(groups: tuple[str, ...], db: Path | None, as_json: bool) -> None:
 @click.argument("group")
 @db_option
 @click.option("--metric", help="The metric to explain (default: the group's).")
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print the shares as JSON.")
 @handle_errors
 def importance(group: str, db: Path | None, metric: str | None, as_of: str | None,
@@ -180,7 +178,7 @@ def importance(group: str, db: Path | None, metric: str | None, as_of: str | Non
     """
     from hpo.views.importance import importances
 
-    state = load_group(open_readonly(db), group, as_of).state
+    state = load_view(db, group, as_of).state
     imp = importances(state, metric)
     if as_json:
         print_json(imp.to_json())

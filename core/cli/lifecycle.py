@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from hpo.eventlog import snapshots
-from hpo.cli.common import db_option, handle_errors, open_store, print_json
+from hpo.cli.common import POINT_NOTE, announce_point, db_option, handle_errors, open_store, print_json
+from hpo.eventlog.timepoint import resolve_text
 from hpo.engine.lifecycle import fork as fork_group
-from hpo.engine.lifecycle import replay_check, resolve_until
+from hpo.engine.lifecycle import replay_check
 from hpo.engine.lifecycle import restart as restart_group
 from hpo.views.records import group_summary, trial_records
 from hpo.eventlog.state import GroupState
@@ -21,7 +22,8 @@ from hpo.eventlog.state import GroupState
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--until", help="Stop at this seq number or ISO time (inclusive).")
+@click.option("--until", metavar="SEQ|TIME",
+              help=f"Stop at this event seq or ISO time, inclusive {POINT_NOTE}")
 @click.option("--check", is_flag=True, help="Re-run the searcher at every Suggested event and compare.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
@@ -33,12 +35,14 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
 
     \b
     Example:
-      hpo replay quickstart --until 2026-11-27T10:15:00 
+      hpo replay quickstart --until 2026-11-27T10:15:00    # local time
       hpo replay quickstart --check
     """
     store = open_store(db)
     group_id = store.resolve(group)
-    until_seq = resolve_until(store, group_id, until)
+    point = resolve_text(store, group_id, until, "--until") if until is not None else None
+    announce_point(point)
+    until_seq = None if point is None else point.seq
     state = snapshots.load_state(store, group_id, until_seq=until_seq, cache=False)
     out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
     mismatches = []
@@ -88,7 +92,8 @@ def restart(group: str, db: Path | None, failed_only: bool, seed: int | None) ->
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--at", "at", required=True, help="The seq number (or ISO time) to fork at.")
+@click.option("--at", "at", required=True, metavar="SEQ|TIME",
+              help=f"The event seq or ISO time to fork at {POINT_NOTE}")
 @click.option("--algorithm", help="Continue with another search algorithm (e.g. random, bo).")
 @click.option("--set", "sets", multiple=True, help="Change the normalised spec: key.path=value.")
 @handle_errors
@@ -101,7 +106,9 @@ def fork(group: str, db: Path | None, at: str, algorithm: str | None, sets: tupl
     """
     store = open_store(db)
     group_id = store.resolve(group)
-    at_seq = resolve_until(store, group_id, at)
+    point = resolve_text(store, group_id, at, "--at")
+    announce_point(point, "fork at")
+    at_seq = point.seq
     new_id = fork_group(store, group_id, at_seq, algorithm=algorithm, sets=list(sets))
     name = GroupState.fold(store.read(new_id)).name
     click.echo(f"created group {name} ({new_id}) from {group_id} at seq {at_seq}; "

@@ -11,23 +11,22 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hpo.cli.common import db_option, handle_errors, load_state, open_store, print_json
+from hpo.cli.common import (announce_point, as_of_option, db_option, handle_errors, load_state,
+                            load_view, open_store, print_json)
 from hpo.eventlog.events import encode
 from hpo.views.records import flat_record, trial_records
 from hpo.engine.plans import plan_of
 from hpo.views.overview import overview
-from hpo.views.source import AsOfError, load_group, open_readonly
+from hpo.eventlog import timepoint
+from hpo.views.source import load_group, open_readonly
 from hpo.views.status import status_view
 from hpo.views.summary import group_record
 from hpo.views.tables import groups_table
 
 
-AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
-
-
 @click.command(name="list")
 @db_option
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
@@ -39,13 +38,16 @@ def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
       hpo list --as-of 2024-05-01T14:30 --json
     """
     store = open_readonly(db)
+    point = timepoint.parse(as_of, "--as-of") if as_of and as_of.strip() else None
     rows = []
     for created in store.groups():
         try:
-            loaded = load_group(store, created.group_id, as_of, curves=False)
-        except AsOfError:
+            loaded = load_group(store, created.group_id, point, curves=False)
+        except timepoint.BeforeGroup:
             continue  # created after that point
         rows.append(group_record(loaded.state, plan_of(loaded.state), loaded.moment))
+    if point is not None:
+        _announce_log_point(store, point)
     if as_json:
         print_json(rows)
         return
@@ -55,10 +57,19 @@ def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
     Console().print(groups_table(rows))
 
 
+def _announce_log_point(store, point: timepoint.TimePoint) -> None:
+    """``hpo list`` reads one point against every group: print what it is in the whole log."""
+    try:
+        announce_point(timepoint.resolve(store, None, point))
+    except timepoint.BeforeGroup:
+        said = f"seq {point.seq}" if point.seq is not None else point.moment.isoformat()
+        announce_point(f"{said}, before the first event in the log")
+
+
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> None:
@@ -69,7 +80,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
       hpo status quickstart
       hpo status quickstart --as-of 120      # as it was at event seq 120
     """
-    loaded = load_group(open_readonly(db), group, as_of, curves=False)
+    loaded = load_view(db, group, as_of, curves=False)
     plan = plan_of(loaded.state)
     if as_json:
         print_json(group_record(loaded.state, plan, loaded.moment))

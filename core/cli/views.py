@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hpo.cli.common import db_option, handle_errors, print_json
+from hpo.cli.common import as_of_option, db_option, handle_errors, load_view, print_json
 from hpo.views import series
 from hpo.views.follow import follow
 from hpo.views.lines import print_end
@@ -18,7 +18,6 @@ from hpo.views.live import LiveView, progress_view
 from hpo.engine.plans import plan_of
 from hpo.views.source import load_group, open_readonly
 
-AS_OF_HELP = "Show the group as it was at this event seq or ISO time (local unless it has a zone)."
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 ENGINE_GONE_EXIT = 4
 
@@ -69,7 +68,7 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
               help="curves: draw only the best N trials.")
 @click.option("--width", type=click.IntRange(min=30), help="Columns (default: the terminal's).")
 @click.option("--height", type=click.IntRange(min=8), default=22, show_default=True, help="Rows.")
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plot's data as JSON instead.")
 @handle_errors
 def plot(group: str, db: Path | None, kind: str, metric: str | None, top: int, width: int | None,
@@ -82,7 +81,7 @@ def plot(group: str, db: Path | None, kind: str, metric: str | None, top: int, w
       hpo plot quickstart --kind history
       hpo plot hb-group --kind brackets --as-of 2024-05-01T14:30
     """
-    state = load_group(open_readonly(db), group, as_of).state
+    state = load_view(db, group, as_of).state
     if as_json:
         print_json(_plot_data(kind, state, metric, top))
         return
@@ -111,7 +110,7 @@ def _plot_data(kind: str, state, metric: str | None, top: int):
 @db_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")
-@click.option("--as-of", "as_of", metavar="SEQ|TIME", help=AS_OF_HELP)
+@as_of_option
 @handle_errors
 def report(group: str, db: Path | None, output: Path, as_of: str | None) -> None:
     """Write a self-contained HTML report of GROUP: summary, optimization history, parallel
@@ -124,7 +123,7 @@ def report(group: str, db: Path | None, output: Path, as_of: str | None) -> None
     """
     from hpo.views.report import report_html
 
-    loaded = load_group(open_readonly(db), group, as_of)
+    loaded = load_view(db, group, as_of)
     html = report_html(loaded.state, plan_of(loaded.state), loaded.moment)
     output.write_text(html, encoding="utf-8")
     click.echo(f"wrote {output} ({len(html) // 1024 + 1} KiB)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import yaml
@@ -21,30 +20,7 @@ from hpo.contracts.registry import Registry, default_registry
 from hpo.contracts.searcher import Suggestion
 from hpo.spec import GroupSpec
 from hpo.eventlog.state import GroupState
-from hpo.eventlog.store import EventStore, parse_ts
-
-
-def resolve_until(store: EventStore, group_id: str, until: str | None) -> int | None:
-    """``--until``/``--as-of``: a global seq number, or an ISO time (the last event at or before)."""
-    if until is None:
-        return None
-    if until.isdigit():
-        return int(until)
-    try:
-        moment = datetime.fromisoformat(until)
-    except ValueError:
-        raise HpoError(f"--until expects a seq number or an ISO time, got {until!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    cutoff = moment.timestamp()
-    seq = None
-    for s in store.read(group_id):
-        if parse_ts(s.ts) > cutoff:
-            break
-        seq = s.seq
-    if seq is None:
-        raise HpoError(f"group {group_id} has no event at or before {until}")
-    return seq
+from hpo.eventlog.store import EventStore
 
 
 @dataclass(frozen=True)

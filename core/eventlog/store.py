@@ -30,8 +30,15 @@ def default_db_path() -> Path:
     return Path(os.environ.get("HPO_DB") or DEFAULT_DB)
 
 
+def stamp(moment: datetime) -> str:
+    """``moment`` as every ``ts`` is stored: UTC with microseconds, one fixed format, so that
+    stamps order as strings like the instants they name. A naive ``moment`` is local time."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    """The stamp of an event appended now."""
+    return stamp(datetime.now(timezone.utc))
 
 
 def parse_ts(ts: str) -> float:
@@ -255,6 +262,61 @@ class EventStore:
         if len(prefixed) > 1:
             raise GroupNotFound(f"{ref!r} matches several groups: {', '.join(prefixed)}")
         raise GroupNotFound(f"no group with id or name {ref!r} in {self.path} (see `hpo list`)")
+
+    # -- points of a group's history (``--as-of``, ``--until``, ``--at``) --------------------
+
+    def first_event(self, group_id: str) -> Stored | None:
+        """The group's first event (its ``GroupCreated``), or None when the log has no such group.
+
+        Lets a caller say when a group was created without folding it.
+        """
+        return self._last_where("group_id = ?", [group_id], order="seq")
+
+    def last_event_at_or_before_seq(self, group_id: str | None, seq: int) -> Stored | None:
+        """The group's last event whose global ``seq`` is at most ``seq``, or None if none is.
+
+        ``group_id=None`` looks at the whole log (``hpo list --as-of`` spans every group).
+        """
+        where, args = self._group_filter(group_id)
+        return self._last_where(where + "seq <= ?", [*args, seq])
+
+    def last_event_at_or_before_time(self, group_id: str | None, moment: datetime) -> Stored | None:
+        """The group's last event (highest ``seq``) stamped at or before ``moment``, or None.
+
+        A naive ``moment`` is local time, as everywhere in hpo. The stored strings are compared
+        directly: every ``ts`` is written by :func:`utcnow` in one format, so they order like the
+        instants and no payload is decoded, whatever the size of the group. Stamps are taken
+        before the write lock, so two racing writers may log events a few milliseconds out of
+        time order; the highest seq stamped by ``moment`` is the one chosen.
+        ``group_id=None`` looks at the whole log.
+        """
+        where, args = self._group_filter(group_id)
+        return self._last_where(where + "ts <= ?", [*args, stamp(moment)])
+
+    def last_event_of_types(self, group_id: str, types: Iterable[str]) -> Stored | None:
+        """The group's latest event (highest version) of any of ``types``, or None.
+
+        E.g. ``("EngineStarted", "GroupFinished")``: whether an engine still holds the lease, and
+        which one, without folding the group.
+        """
+        types = list(types)
+        marks = ", ".join("?" * len(types))
+        return self._last_where(f"group_id = ? AND type IN ({marks})", [group_id, *types],
+                                order="version DESC")
+
+    @staticmethod
+    def _group_filter(group_id: str | None) -> tuple[str, list[Any]]:
+        return ("", []) if group_id is None else ("group_id = ? AND ", [group_id])
+
+    def _last_where(self, where: str, args: list[Any], order: str = "seq DESC") -> Stored | None:
+        """The first event by ``order`` among those matching ``where`` (a fixed SQL fragment)."""
+        with _wrapped("cannot read the log"):
+            row = self.conn.execute(
+                "SELECT seq, group_id, version, type, schema, payload, ts, writer FROM events"
+                f" WHERE {where} ORDER BY {order} LIMIT 1",
+                args,
+            ).fetchone()
+        return None if row is None else self._row(row, True)
 
     def integrity_check(self) -> str:
         with _wrapped("cannot check the database"):

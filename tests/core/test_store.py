@@ -165,3 +165,19 @@ def test_raw_sqlite_sees_unique_constraint(tmp_path):
             "INSERT INTO events (group_id, version, type, schema, payload, ts, writer) "
             "VALUES ('g', 1, 'LeaseRenewed', 1, '{}', 't', 'w')"
         )
+
+
+def test_points_of_a_group_come_from_the_store_without_a_fold(store):
+    store.append("g1", [created("g1", "one")], 0)
+    store.append("g2", [created("g2", "two")], 0)
+    started = ev.EngineStarted(engine_id="e1", host="h", pid=1, lease_seconds=30)
+    store.append("g1", [started, ev.LeaseRenewed(engine_id="e1")], 1)
+    assert store.first_event("g1").event.name == "one" and store.first_event("nope") is None
+    assert store.last_event_at_or_before_seq("g1", 2).seq == 1  # seq 2 is g2's
+    assert store.last_event_at_or_before_seq(None, 2).seq == 2
+    assert store.last_event_at_or_before_seq("g2", 1) is None
+    lease = store.last_event_of_types("g1", ("EngineStarted", "GroupFinished"))
+    assert lease.type == "EngineStarted" and lease.event.engine_id == "e1"
+    store.append("g1", [ev.GroupFinished(status="succeeded")], 3)
+    assert store.last_event_of_types("g1", ["EngineStarted", "GroupFinished"]).type == "GroupFinished"
+    assert store.last_event_of_types("g2", ["EngineStarted"]) is None

@@ -39,8 +39,10 @@ def test_list_fits_100_columns_and_shows_progress_and_best(hpo, logged):
 def test_list_as_of_leaves_out_groups_created_later(hpo, logged):
     with EventStore(logged["db"]) as store:
         first_hb = store.read(logged["hb"])[0].seq
-    rows = json.loads(hpo("list", "--as-of", str(first_hb - 1), "--json").output)
+    result = hpo("list", "--as-of", str(first_hb - 1), "--json")
+    rows = json.loads(result.stdout)  # the resolved point goes to stderr
     assert [r["name"] for r in rows] == ["grid"] and rows[0]["status"] == "succeeded"
+    assert result.stderr.startswith(f"as of seq {first_hb - 1}, ")
 
 
 def test_status_text_json_and_as_of(hpo, logged):
@@ -51,7 +53,7 @@ def test_status_text_json_and_as_of(hpo, logged):
     assert data["counts"] == {"succeeded": 3, "failed": 1} and data["best"]["trial"] == 2
     with EventStore(logged["db"]) as store:
         launched = next(s.seq for s in store.read(logged["grid"]) if s.type == "TrialLaunched")
-    early = json.loads(hpo("status", "grid", "--as-of", str(launched), "--json").output)
+    early = json.loads(hpo("status", "grid", "--as-of", str(launched), "--json").stdout)
     assert early["status"] == "running" and early["progress"]["running"] == [1]
     assert early["progress"]["done"] == 0 and not early["engine_gone"]
     text = hpo("status", "grid", "--as-of", str(launched)).output

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from hpo.errors import GroupNotFound, StoreError
-from hpo.views.source import AsOfError, ReadOnlyStore, load_group, parse_time, resolve_as_of
+from hpo.eventlog.timepoint import TimePointError, parse, resolve_text
+from hpo.views.source import ReadOnlyStore, load_group
 
 
 def test_as_of_a_seq_folds_only_the_events_up_to_it(logged):
@@ -24,20 +25,20 @@ def test_as_of_a_time_resolves_to_the_last_event_at_or_before_it(logged):
         events = store.read(logged["grid"])
         target = events[5]
         utc = datetime.fromtimestamp(target.time, timezone.utc).isoformat()
-        assert resolve_as_of(store, logged["grid"], utc)[0] == target.seq
+        assert resolve_text(store, logged["grid"], utc, "--as-of").seq == target.seq
         local = datetime.fromtimestamp(target.time).isoformat()  # no zone: local time
-        assert resolve_as_of(store, logged["grid"], local)[0] == target.seq
+        assert resolve_text(store, logged["grid"], local, "--as-of").seq == target.seq
 
 
 def test_as_of_before_the_group_existed_is_a_clear_error(logged):
     with ReadOnlyStore(logged["db"]) as store:
         first = store.read(logged["hb"])[0]
-        with pytest.raises(AsOfError, match="created at seq"):
-            resolve_as_of(store, logged["hb"], str(first.seq - 1))
-        with pytest.raises(AsOfError, match="created later"):
-            resolve_as_of(store, logged["hb"], "2000-01-01T00:00:00+00:00")
-        with pytest.raises(AsOfError, match="neither an event seq"):
-            parse_time("yesterday")
+        with pytest.raises(TimePointError, match="created at seq"):
+            resolve_text(store, logged["hb"], str(first.seq - 1), "--as-of")
+        with pytest.raises(TimePointError, match="created later"):
+            resolve_text(store, logged["hb"], "2000-01-01T00:00:00+00:00", "--as-of")
+        with pytest.raises(TimePointError, match="neither an event seq"):
+            parse("yesterday", "--as-of")
 
 
 def test_the_read_only_store_never_writes(logged, tmp_path):
