@@ -158,7 +158,7 @@ class Group:
         if self._api is not None and self._api.handed:
             return self._trial(self._api.handed.popleft())
         eng = self._engine
-        if eng is None or eng.exhausted is not None or eng.state.group_stop is not None:
+        if eng is None or eng.stopping():
             return None
         running = sorted(t for t, _ in self._api.live)
         raise WaitForResults(
@@ -241,10 +241,9 @@ class Group:
             return True
         if self._ended or self.state.status in ("succeeded", "failed"):
             return False
-        engine = Engine(self.store, self.id, registry=self.registry, poll_interval=0.0,
-                        lease_seconds=LEASE_SECONDS)
-        self._api = ApiRunner()
-        engine.runner = self._api  # the spec's runner stays in the log for `hpo resume`
+        self._api = ApiRunner()  # the spec's runner stays in the log for `hpo resume`
+        engine = Engine(self.store, self.id, registry=self.registry, runner=self._api,
+                        poll_interval=0.0, lease_seconds=LEASE_SECONDS)
         engine.start("resume" if engine.state.engines else "run")
         engine.concurrency = sys.maxsize  # ask/tell: the caller's asks are the only limit
         self._engine = engine
