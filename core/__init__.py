@@ -21,9 +21,9 @@ _LAZY = {
     "Group": "hpo.api.group",
     "TrialResult": "hpo.api.group",
     "WaitForResults": "hpo.api.group",
-    "create_group": "hpo.api.group",
-    "load_group": "hpo.api.group",
-    "optimize": "hpo.api.group",
+    "create_group": "hpo.api.entry",
+    "load_group": "hpo.api.entry",
+    "optimize": "hpo.api.entry",
     "Trial": "hpo.api.objective",
     "TrialStopped": "hpo.api.objective",
 }

@@ -1,4 +1,4 @@
-"""The Python API: create, drive and read experiment groups from Python code.
+"""The Python API's group handle: read a group, drive it with ask/tell, or optimize it.
 
 Ask/tell, when your code runs the trials::
 
@@ -19,34 +19,30 @@ Or let hpo call a Python objective, with everything a command gets (concurrency,
 
 Both write the same event log as ``hpo run``, through the engine and its lease, so ``hpo status``,
 ``hpo resume`` and ``hpo replay --check`` work on these groups too. See ``docs/api.md``.
+``hpo.create_group``, ``hpo.load_group`` and ``hpo.optimize`` live in :mod:`hpo.api.entry`.
 """
 
 from __future__ import annotations
 
 import atexit
 import getpass
-import inspect
 import json
 import socket
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-from hpo.engine import composition as groups
 from hpo.api.ask_tell import ApiRunner, Heartbeat
-from hpo.api.specs import SpecLike, for_ask_tell, for_objective, read_spec
+from hpo.api.objective import Trial, bind, check_objective, result_metrics, unbind
+from hpo.contracts.registry import Registry, default_registry
 from hpo.engine.loop import Engine, LeaseLost
 from hpo.errors import HpoError
-from hpo.api.objective import Trial, bind, result_metrics, unbind
-from hpo.contracts.registry import Registry, default_registry
-from hpo.views.records import flat_record, trial_records
-from hpo.spec import GroupSpec
 from hpo.eventlog.state import GroupState
-from hpo.eventlog.store import EventStore, default_db_path
+from hpo.eventlog.store import EventStore
+from hpo.spec import GroupSpec
 from hpo.trial import PARAMS_ENV
+from hpo.views.records import flat_record, trial_records
 
-BACKENDS = ("process", "thread")
 STATUSES = ("succeeded", "failed", "stopped")
 LEASE_SECONDS = 15.0  # an ask/tell engine's lease, renewed every third of it by a heartbeat
 _OPEN: dict[tuple[str, str], "Group"] = {}  # groups this process drives with ask/tell
@@ -158,7 +154,7 @@ class Group:
         if self._api is not None and self._api.handed:
             return self._trial(self._api.handed.popleft())
         eng = self._engine
-        if eng is None or eng.exhausted is not None or eng.state.group_stop is not None:
+        if eng is None or eng.stopping():
             return None
         running = sorted(t for t, _ in self._api.live)
         raise WaitForResults(
@@ -241,10 +237,9 @@ class Group:
             return True
         if self._ended or self.state.status in ("succeeded", "failed"):
             return False
-        engine = Engine(self.store, self.id, registry=self.registry, poll_interval=0.0,
-                        lease_seconds=LEASE_SECONDS)
-        self._api = ApiRunner()
-        engine.runner = self._api  # the spec's runner stays in the log for `hpo resume`
+        self._api = ApiRunner()  # the spec's runner stays in the log for `hpo resume`
+        engine = Engine(self.store, self.id, registry=self.registry, runner=self._api,
+                        poll_interval=0.0, lease_seconds=LEASE_SECONDS)
         engine.start("resume" if engine.state.engines else "run")
         engine.concurrency = sys.maxsize  # ask/tell: the caller's asks are the only limit
         self._engine = engine
@@ -312,95 +307,9 @@ class Group:
         return tr.reason or f"the trial {tr.status}"
 
 
-# -- module functions --------------------------------------------------------------------------
-
-
-def create_group(
-    spec: SpecLike, db: str | Path | EventStore | None = None, name: str | None = None,
-    seed: int | None = None,
-) -> Group:
-    """Create a group from a spec file path, YAML text, a dict or a GroupSpec.
-
-    The spec may leave out ``run:`` (its trials then run from Python: ``ask``/``tell`` or
-    ``group.optimize``). ``db`` defaults to ``$HPO_DB`` or ``./.hpo/hpo.db``; ``seed`` to the
-    spec's, else a random one.
-    """
-    registry = default_registry()
-    src = read_spec(spec, registry)
-    store = _store(db)
-    group_id = groups.create_group(
-        store, for_ask_tell(src), name=name or src.spec.name or _stem(src.path), seed=seed,
-        source=src.text, source_path=src.path, registry=registry,
-    )
-    return Group(store, group_id, registry)
-
-
-def load_group(name_or_id: str, db: str | Path | EventStore | None = None) -> Group:
-    """An existing group, by name (the newest of that name), id or unique id prefix."""
-    store = _store(db)
-    group_id = store.resolve(name_or_id)
+def open_group(store: EventStore, group_id: str) -> Group:
+    """The handle this process already drives for the group (ask/tell), else a new one."""
     return _OPEN.get((str(store.path.resolve()), group_id)) or Group(store, group_id)
-
-
-def optimize(
-    objective: Callable[[Trial], Any],
-    spec: SpecLike,
-    n_trials: int | None = None,
-    concurrency: int | None = None,
-    db: str | Path | EventStore | None = None,
-    backend: str = "process",
-    name: str | None = None,
-    seed: int | None = None,
-) -> Group:
-    """Run ``objective(trial)`` as the trials of a new group; return the finished group.
-
-    ``objective`` takes one :class:`~hpo.api.objective.Trial` (``trial.params``,
-    ``trial.report(step=..., **metrics)``) and returns the metric's value, a dict of metrics,
-    or None. An exception fails its trial (the traceback is the trial's output). ``n_trials``
-    caps the trials started (a ``budget`` stopping rule); the searcher's own budget also ends
-    the group. ``concurrency`` defaults to the spec's. ``backend="process"`` runs each trial in
-    a forked process (stoppable, survives a crashed engine), ``"thread"`` in a thread.
-    Ctrl-C pauses the group; ``hpo.load_group(name).optimize(objective)`` continues it.
-    """
-    check_objective(objective)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    for label, value in (("n_trials", n_trials), ("concurrency", concurrency)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
-    registry = default_registry()
-    src = read_spec(spec, registry)
-    group_spec = for_objective(src, objective, backend, n_trials, concurrency)
-    store = _store(db)
-    group_id = groups.create_group(
-        store, group_spec, name=name or src.spec.name or _stem(src.path), seed=seed,
-        source=src.text, source_path=src.path, registry=registry,
-    )
-    return Group(store, group_id, registry).optimize(objective)
-
-
-def check_objective(objective: Any) -> None:
-    if not callable(objective):
-        raise TypeError(f"the objective must be a function taking the trial, got {objective!r}")
-    try:
-        inspect.signature(objective).bind(None)
-    except TypeError:
-        raise TypeError(
-            f"the objective {getattr(objective, '__qualname__', objective)!r} must take one "
-            "argument, the trial: def objective(trial): return score(trial.params)"
-        ) from None
-    except ValueError:  # no signature to inspect (a builtin): let the call decide
-        pass
-
-
-def _store(db: str | Path | EventStore | None) -> EventStore:
-    if isinstance(db, EventStore):
-        return db
-    return EventStore(Path(db) if db is not None else default_db_path())
-
-
-def _stem(path: str | None) -> str | None:
-    return Path(path).stem if path else None
 
 
 def _who() -> str:

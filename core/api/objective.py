@@ -17,6 +17,7 @@ raises :class:`TrialStopped` ends it as ``stopped``. The same :class:`Trial` cla
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -140,6 +141,21 @@ def result_metrics(result: Any, metric: str | None) -> dict[str, float | None]:
         if out[key] is not None and math.isnan(out[key]):  # NaN is a value ("no result")
             out[key] = math.nan
     return out
+
+
+def check_objective(objective: Any) -> None:
+    """Fail before a group is created (or run) if ``objective`` cannot take the trial."""
+    if not callable(objective):
+        raise TypeError(f"the objective must be a function taking the trial, got {objective!r}")
+    try:
+        inspect.signature(objective).bind(None)
+    except TypeError:
+        raise TypeError(
+            f"the objective {getattr(objective, '__qualname__', objective)!r} must take one "
+            "argument, the trial: def objective(trial): return score(trial.params)"
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): let the call decide
+        pass
 
 
 # -- finding the objective ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ from rich.console import Console
 from hpo.eventlog import events as ev
 from hpo.cli.common import db_option, handle_errors, open_store, read_spec
 from hpo.cli.progress import LiveView, print_end, progress_view
-from hpo.engine.loop import Engine, engine_alive
+from hpo.engine.loop import Engine
+from hpo.runkit.procs import engine_alive
 from hpo.errors import ConcurrencyError, HpoError
 from hpo.engine.composition import create_group
 from hpo.eventlog.state import GroupState

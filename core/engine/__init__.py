@@ -1,1 +1,1 @@
-"""The engine: drives one group while it holds the lease (loop, slots and launches, stops, lease, recovery), and replay, restart, fork."""
+"""The engine: drives one group while it holds the lease (loop, lease, recovery, collect, stops, slots, suggest, faults), and replay, restart, fork."""

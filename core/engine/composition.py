@@ -66,11 +66,14 @@ def build_stoppers(spec: GroupSpec, registry: Registry) -> list[Stopper]:
     return out
 
 
-def build_plugins(spec: GroupSpec, seed: int, registry: Registry | None = None) -> Plugins:
+def build_plugins(
+    spec: GroupSpec, seed: int, registry: Registry | None = None, runner: Runner | None = None
+) -> Plugins:
+    """The spec's plugins; a ``runner`` given here replaces the spec's (which is not built)."""
     registry = registry or default_registry()
     return Plugins(
         build_searcher(spec, seed, registry),
-        build_runner(spec, registry),
+        runner if runner is not None else build_runner(spec, registry),
         build_stoppers(spec, registry),
     )
 

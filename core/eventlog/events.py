@@ -76,6 +76,14 @@ class Suggested(Event):
     seen_version: int  # the last group version the searcher had seen
 
 
+class SearchExhausted(Event):
+    """The searcher has nothing more to suggest. Recorded once; the group finishes when the
+    trials already suggested are done, and a resumed engine does not ask the searcher again."""
+
+    type: Literal["SearchExhausted"] = "SearchExhausted"
+    reason: str  # the searcher's words, e.g. "visited all 6 grid combinations"
+
+
 class TrialLaunched(Event):
     """A runner started an attempt of a trial."""
 
@@ -173,6 +181,7 @@ VOCABULARY: tuple[type[Event], ...] = (
     EngineStarted,
     LeaseRenewed,
     Suggested,
+    SearchExhausted,
     TrialLaunched,
     TrialReattached,
     MetricReported,

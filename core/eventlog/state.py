@@ -142,7 +142,7 @@ class GroupState:
     stop_group_requested: ev.StopRequested | None = None
     stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
     group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
-    exhausted: str | None = None
+    exhausted: str | None = None  # the searcher's reason, once it has nothing more to suggest
     plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)  # the runner's, newest last (at most 20)
     # caches for history(): rebuilt only for trials that changed (never part of equality)
@@ -239,6 +239,10 @@ class GroupState:
             e.trial_id, dict(e.params), dict(e.meta), e.searcher, e.seed, suggested_at=t
         )
         self._keys.add(params_key(e.params))
+
+    def _on_SearchExhausted(self, e: ev.SearchExhausted, t: float) -> None:
+        if self.exhausted is None:  # the first word stands (an engine records it only once)
+            self.exhausted = e.reason
 
     def _on_TrialLaunched(self, e: ev.TrialLaunched, t: float) -> None:
         tr = self.trials[e.trial_id]

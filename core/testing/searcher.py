@@ -156,7 +156,7 @@ class SearcherConformance:
 
     def test_a_real_group_runs_and_replays(self, tmp_path):
         """Run a group through the engine (Python trials, 2 at a time); ``replay --check`` it."""
-        from hpo.api.group import optimize
+        from hpo.api.entry import optimize
         from hpo.engine.lifecycle import replay_check
         from hpo.contracts.registry import default_registry
         from hpo.testing.plugins import plugin_of, registered

@@ -78,6 +78,8 @@ def status_view(snap: Overview) -> RenderableType:
     parts += stop_lines(snap)
     if not snap.live and st.reason and st.group_stop is None:
         parts.append(Text(f"reason  {st.reason}"))
+    if st.exhausted and st.status not in ("succeeded", "failed"):  # a finished group's reason says it
+        parts.append(Text(f"search  exhausted: {st.exhausted}"))
     parts.append(lease_line(snap))
     for f in st.plugin_failures:
         parts.append(Text(f"plugin failure  {f.plugin}: {f.error}", style="red"))

@@ -92,7 +92,7 @@ def test_a_host_killed_mid_group(store, tmp_path, sshd, second_host, known_hosts
             second_host.kill_host()
 
     cmd = 'echo "token $HPO_TEST_TOKEN"; echo "@hpo score={{ x }}"; sleep 1'
-    with caplog.at_level(logging.WARNING, logger="hpo.engine.loop"):
+    with caplog.at_level(logging.WARNING, logger="hpo.engine.collect"):
         gid, state = run_group(store, tmp_path, runner, cmd, listeners=[kill_when_busy])
     assert killed, "the second host never ran two trials at once"
     assert state.status == "succeeded"

@@ -78,3 +78,17 @@ def test_status_shows_the_runner_s_latest_notice(workdir):
     rec = _json.loads(_json.dumps(group_summary(state)))
     assert rec["notices"][-1]["details"] == {"host": "h24"} and rec["notices"][0]["message"].endswith("h5: unreachable")
     assert "ssh: SSH host h24: unreachable" in render(state)
+
+
+def test_status_says_the_search_is_exhausted_while_trials_are_left(workdir):
+    with EventStore(workdir / "hpo.db") as store:
+        gid = make_group(store, workdir, GRID.format(name="exhausted", python=sys.executable))
+        store.append(gid, [ev.EngineStarted(engine_id="e1", host="h", pid=1, lease_seconds=15),
+                           ev.SearchExhausted(reason="visited all 2 grid combinations")], 1)
+        state = GroupState.fold(store.read(gid))
+        assert "search  exhausted: visited all 2 grid combinations" in render(state)
+        store.append(gid, [ev.GroupFinished(status="succeeded", reason="visited all 2 grid combinations")],
+                     state.version)
+        state = GroupState.fold(store.read(gid))
+    text = render(state)
+    assert "search  exhausted" not in text and "reason  visited all 2 grid combinations" in text

@@ -1,0 +1,142 @@
+"""Filling free slots: trials already suggested first, then new suggestions, each launched
+while the concurrency and the runner's room allow.
+
+Each ``Suggested`` is written before its trial starts (a resumed engine must know every trial
+that may be running); the ``TrialLaunched`` events of a round are written together after the
+last start, or before anything else is appended (e.g. a stopper's decision): one transaction
+per launch round instead of one per trial. A crash before they are written leaves the trials
+pending: the next engine finds their processes by their attempt folders (``Runner.discard``)
+and launches them again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hpo.contracts.runner import Launch
+from hpo.contracts.searcher import PENDING
+from hpo.engine.suggest import suggest
+from hpo.eventlog import events as ev
+from hpo.eventlog.state import TrialState
+
+if TYPE_CHECKING:
+    from hpo.engine.loop import Engine
+
+
+class Slots:
+    """Launches trials for one engine, and holds the launches not yet written to the log."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        # TrialLaunched (and failed-start) events of attempts already started, not yet written:
+        # they go into the log with the engine's next append
+        self.unrecorded: list[ev.Event] = []
+
+    def take_unrecorded(self) -> list[ev.Event]:
+        """The launches to write now (they happened before whatever is appended with them)."""
+        out, self.unrecorded = self.unrecorded, []
+        return out
+
+    def record_launches(self) -> None:
+        """Write the TrialLaunched events of the attempts this round started (one transaction)."""
+        if self.unrecorded:
+            self.engine.append([])
+
+    def fill(self) -> bool:
+        """Launch what fits and record the launches; True if anything happened."""
+        try:
+            return self._fill()
+        finally:
+            self.record_launches()
+
+    def _fill(self) -> bool:
+        """Launch what fits; the launches are recorded with the next append (or by ``fill``)."""
+        eng, busy = self.engine, False
+        capacity = eng.runner.capacity()
+        slots = eng.concurrency if capacity is None else min(eng.concurrency, capacity)
+        # first the trials already suggested: pending ones (they hold a slot), then the ones a
+        # crash or a pause interrupted (they need one); only then new suggestions
+        for tr in eng.pending() + eng.interrupted():
+            if tr.status != PENDING and len(eng.active()) >= slots:
+                return busy
+            if not self._launch_if_room(tr):
+                return busy
+            busy = True
+        active = len(eng.active())
+        stoppers = eng.plugins.stoppers
+        while active < slots and not eng.stopping():
+            if stoppers:
+                eng.stops.run()  # a budget or a failure rule may forbid the next trial
+                if eng.stopping():
+                    break
+            # stoppers judge between suggestions; without them a round's suggestions are asked
+            # for together and recorded in one transaction
+            new, halt, failure = suggest(eng, 1 if stoppers else slots - active)
+            busy |= bool(new) or failure is not None
+            active += len(new)
+            for tr in new:
+                if not self._launch_if_room(tr):
+                    halt = True  # it waits as pending, with the others of its round
+                    break
+            if failure is not None:
+                eng.stops.plugin_failed(f"searcher {eng.searcher.name}", failure)
+                return True
+            if halt:
+                break
+        return busy
+
+    def _launch_if_room(self, tr: TrialState) -> bool:
+        """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held): it waits."""
+        launch = self.engine.launch_spec(tr, tr.attempts + 1)
+        try:
+            room = self.engine.runner.can_start(launch)
+        except Exception:  # let start() fail the trial with the runner's own error
+            room = True
+        if not room:
+            return False
+        self.launch(tr, launch)
+        return True
+
+    def launch(self, tr: TrialState, launch: Launch) -> None:
+        """Start an attempt of ``tr``; its TrialLaunched is recorded with the next append."""
+        eng = self.engine
+        runner = eng.runner
+        if _make_attempt_dir(launch.trial_dir):
+            runner.discard(launch)  # a crashed engine may have started it without recording
+        trial_dir = str(launch.trial_dir)
+        try:
+            handle = runner.start(launch)
+        except Exception as exc:
+            self.unrecorded += [
+                ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=runner.name,
+                                 handle={}, trial_dir=trial_dir),
+                ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed",
+                                 reason=f"the {runner.name} runner could not start it: {exc}"),
+            ]
+            return
+        eng.faults.hit("started")
+        self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
+                                                runner=runner.name, handle=handle, trial_dir=trial_dir))
+
+
+def _make_attempt_dir(path: Path) -> bool:
+    """Create an attempt's folder (and its trial's); True when it was there already.
+
+    Two ``mkdir`` calls for a trial's first attempt, one for the next: creating a folder is the
+    dearest file-system call on many disks, and ``Path.exists`` + ``mkdir(parents=True)`` made
+    three or four calls.
+    """
+    try:
+        os.mkdir(path)
+        return False
+    except FileExistsError:
+        return True
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path)
+        return False
+    except FileExistsError:
+        return True
