@@ -120,3 +120,11 @@ def test_nothing_inside_the_project_imports_the_stable_paths():
     offenders = {p.relative_to(ROOT).as_posix(): n for p in files for n in _imported_names(p)
                  if n in stable or any(n.startswith(s + ".") for s in stable)}
     assert offenders == {}
+
+
+def test_only_the_store_queries_the_events_table():
+    sql = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+events\b", re.I)
+    store = ROOT / "core" / "eventlog" / "store.py"
+    offenders = [p.relative_to(ROOT).as_posix() for top in ("core", "plugins") for p in _modules(top)
+                 if p != store and sql.search(p.read_text())]
+    assert offenders == []
