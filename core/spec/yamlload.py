@@ -5,6 +5,11 @@ PyYAML's safe loader follows YAML 1.1, in which an unquoted ``1:10:2`` is the ba
 string and a number, so :class:`SpecLoader` drops the sexagesimal int/float forms and reads
 exponent numbers as floats. Everything else is plain PyYAML safe loading; duplicate mapping keys
 are an error instead of "last one wins".
+
+A spec is also bounded before anything is built from it: at most :data:`MAX_SPEC_CHARS`
+characters, and at most :data:`MAX_NODES` values once every alias is expanded (the size the spec
+takes in the log, which stores it as JSON). Ten lines of nested anchors ("billion laughs") would
+otherwise expand to gigabytes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from hpo.errors import SpecError
 
 INT_TAG = "tag:yaml.org,2002:int"
 FLOAT_TAG = "tag:yaml.org,2002:float"
+MAX_SPEC_CHARS = 1_000_000  # the largest real-world spec we know of is under 10 kB
+MAX_NODES = 100_000  # values (scalars, lists, mappings) with every alias expanded
 
 # PyYAML's YAML 1.1 int pattern without the last (sexagesimal) alternative.
 _INT = re.compile(
@@ -66,9 +73,21 @@ SpecLoader.add_implicit_resolver(INT_TAG, _INT, list("-+0123456789"))
 
 
 def load_yaml(text: str, source: str = "<spec>") -> Any:
-    """Parse ``text``; a syntax error becomes a SpecError naming ``source`` and the line."""
+    """Parse ``text``; a syntax error becomes a SpecError naming ``source`` and the line.
+
+    Too long a text, or one whose aliases expand past :data:`MAX_NODES` values, is refused
+    before any Python object is built from it.
+    """
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"the spec is {len(text):,} characters long; at most {MAX_SPEC_CHARS:,} are "
+                        "accepted (a group spec is a few kilobytes)", "", source)
+    loader = SpecLoader(text)
     try:
-        return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return loader.construct_document(node)
     except SpecError as exc:
         raise exc.with_file(source) from None
     except yaml.YAMLError as exc:
@@ -86,6 +105,48 @@ def load_yaml(text: str, source: str = "<spec>") -> Any:
         if mark and other and other.line != mark.line:
             detail += f" ({'noticed' if stray else 'started'} at line {other.line + 1})"
         raise SpecError(f"not valid YAML{where}: {detail}", "", source) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a document that has more than MAX_NODES values once its aliases are expanded.
+
+    An alias is the same node object as its anchor, so sizes are memoised by node: the count is
+    exact and costs one visit per distinct node, whatever the expansion would be.
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids = _children(node)
+        if not children_done and kids:
+            if id(node) in open_:  # an alias inside its own anchor
+                raise SpecError(f"the alias at line {node.start_mark.line + 1} refers to a value "
+                                "that contains it; a spec cannot be recursive")
+            open_.add(id(node))
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        open_.discard(id(node))
+        size = 1 + sum(sizes.get(id(k), 0) for k in kids)
+        sizes[id(node)] = size
+        if size > MAX_NODES:
+            line = node.start_mark.line + 1
+            raise SpecError(f"the spec expands to more than {MAX_NODES:,} values (the anchors and "
+                            f"aliases starting at line {line} repeat one another); write the "
+                            "values out, or use fewer nested aliases")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def parse_scalar(text: str) -> Any:
