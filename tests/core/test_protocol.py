@@ -1,6 +1,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hpo.runkit.logtail import LogTail
 from hpo.trial.protocol import ProtocolError, format_report, parse_line
@@ -64,3 +66,68 @@ def test_logtail_flush_reads_last_line_without_newline(tmp_path):
     path.write_bytes(b"@hpo loss=1\n@hpo loss=3")
     tail = LogTail(path)
     assert [r.metrics["loss"] for r, _ in tail.flush_reports()] == [1.0, 3.0]
+
+
+# -- hostile lines: a report line can never take the engine down ---------------------------------
+
+HOSTILE = [
+    '@hpo {"loss": ' + "9" * 5000 + "}",  # an integer too big for a float
+    "@hpo {\"loss\": " + "[" * 100_000 + "]" * 100_000 + "}",  # nesting deeper than the recursion limit
+    "@hpo step=1e23 loss=1",  # a step SQLite cannot store
+    '@hpo {"step": 1e300, "loss": 1}',
+    "@hpo loss=\u0663",  # ARABIC-INDIC DIGIT THREE: float() reads it, we do not
+    "@hpo loss=1_000",  # float() reads it, we do not
+    "@hpo loss=0x10",
+    '@hpo {"": 1}',  # an empty name
+    "@hpo " + "n" * 100_000 + "=1",  # a 100 KB name
+    "@hpo " + " ".join(f"m{i}=1" for i in range(20_000)),  # 20,000 metrics in one line
+    "@hpo " + " ".join(f"m{i}=1" for i in range(101)),
+    '@hpo {"lo ss": 1}',
+    '@hpo {"loss": "1e5x"}',
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_line_is_a_protocol_error_and_nothing_else(line):
+    with pytest.raises(ProtocolError) as info:
+        parse_line(line)
+    assert len(str(info.value)) < 300  # the message quotes the line, clipped
+
+
+def test_strict_numbers_still_take_every_ascii_form():
+    r = parse_line("@hpo a=1 b=-2.5 c=.5 d=3. e=1e-4 f=+2E+3 g=NaN h=-Inf i=infinity")
+    assert [r.metrics[k] for k in "abcdef"] == [1.0, -2.5, 0.5, 3.0, 1e-4, 2000.0]
+    assert math.isnan(r.metrics["g"]) and r.metrics["h"] == -math.inf and r.metrics["i"] == math.inf
+    assert parse_line('@hpo {"step": 9007199254740992, "loss": null, "acc": "0.5"}').metrics == {
+        "loss": None, "acc": 0.5}
+    assert parse_line("@hpo val/loss=1 top-1=0.5 acc@5=0.9").metrics == {
+        "val/loss": 1.0, "top-1": 0.5, "acc@5": 0.9}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_after_the_prefix_parses_or_is_a_protocol_error(body):
+    for line in (f"@hpo {body}", "@hpo {" + body, '@hpo {"m": ' + body + "}"):
+        try:
+            report = parse_line(line)
+        except ProtocolError:
+            continue
+        assert report is not None
+        assert 0 < len(report.metrics) <= 100
+        assert report.step is None or 0 <= report.step <= 2**63 - 1
+        for name, value in report.metrics.items():
+            assert name.isascii() and name.isprintable() and " " not in name
+            assert value is None or isinstance(value, float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_the_output_reader_takes_any_bytes(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("out") / "stdout.log"
+    path.write_bytes(b"@hpo loss=1\n" + data.replace(b"\r", b"") + b"\n@hpo " + data[:50] + b"\n")
+    tail = LogTail(path)
+    reports = tail.read_reports() + tail.flush_reports()
+    assert reports[0][0].metrics == {"loss": 1.0}
+    assert tail.offset == path.stat().st_size
+    offsets = [off for _, off in reports]
+    assert offsets == sorted(offsets)
