@@ -63,3 +63,13 @@ class PluginError(HpoError):
                 prefix += f" (from {distribution})"
             prefix += ": "
         super().__init__(prefix + message)
+
+
+class LogFileGone(StoreError):
+    """The database file an engine writes to was deleted, moved or replaced while it ran."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, deleted: bool):
+        self.deleted = deleted
+        super().__init__(message)

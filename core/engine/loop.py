@@ -27,11 +27,12 @@ from hpo.engine.collect import collect
 from hpo.engine.composition import build_plugins
 from hpo.engine.faults import Faults
 from hpo.engine.lease import Lease, LeaseLost
+from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
-from hpo.errors import ConcurrencyError, HpoError
+from hpo.errors import ConcurrencyError, HpoError, LogFileGone
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
 from hpo.eventlog.state import GroupState, TrialState
@@ -74,6 +75,7 @@ class Engine:
         self.planner = LaunchPlanner(self.spec, self.state, store.folder)
         self.faults = Faults()
         self.lease = Lease(self)
+        self.log_file = LogFileWatch(store.path)
         self.stops = Stops(self)
         self.slots = Slots(self)
         self._idle = 0.0005
@@ -107,7 +109,9 @@ class Engine:
             return stored
 
     def sync(self) -> None:
-        """Fold what other processes appended; raises :class:`LeaseLost` if one took the group."""
+        """Fold what other processes appended; raises :class:`LeaseLost` if one took the group,
+        :class:`~hpo.errors.LogFileGone` if the database file is no longer there."""
+        self.log_file.check()
         for s in self.store.read(self.group_id, after_version=self.state.version):
             self._apply(s)
         self.lease.check()
@@ -142,6 +146,9 @@ class Engine:
                 pass
         except KeyboardInterrupt:
             self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
+        except LogFileGone as exc:  # a deleted log can record nothing: its trials stop with it
+            self.runner.close(stop_running=exc.deleted)
+            raise
         except BaseException:  # LeaseLost included
             self.runner.close(stop_running=False)  # trials outlive a crashed engine; resume finds them
             raise
@@ -203,6 +210,7 @@ class Engine:
             self._idle = min(self._idle * 2, self.poll_interval)
 
     def _finish(self) -> None:
+        self.log_file.check()  # never report success into a log that is gone
         st = self.state
         if st.group_stop is not None:
             status, reason = st.group_stop.group_status, st.group_stop.reason
