@@ -30,6 +30,7 @@ from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
+from hpo.engine.signals import SignalInterrupt, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
 from hpo.errors import ConcurrencyError, HpoError, LogFileGone
@@ -142,8 +143,12 @@ class Engine:
         """Drive the group until it finishes, is stopped, or the user interrupts."""
         self.start(mode)
         try:
-            while not self.tick():
-                pass
+            with pause_on_signals():
+                while not self.tick():
+                    pass
+        except SignalInterrupt as exc:
+            with pause_on_signals(pausing=True):
+                self.pause(exc.reason, requested_by=exc.name)
         except KeyboardInterrupt:
             self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
         except LogFileGone as exc:  # a deleted log can record nothing: its trials stop with it
