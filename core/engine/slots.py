@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Launch
-from hpo.contracts.searcher import PENDING
+from hpo.contracts.searcher import RUNNING
 from hpo.engine.suggest import suggest
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import TrialState
@@ -56,15 +56,17 @@ class Slots:
         eng, busy = self.engine, False
         capacity = eng.runner.capacity()
         slots = eng.concurrency if capacity is None else min(eng.concurrency, capacity)
-        # first the trials already suggested: pending ones (they hold a slot), then the ones a
-        # crash or a pause interrupted (they need one); only then new suggestions
+        # first the trials already suggested, then the ones a crash or a pause interrupted; only
+        # then new suggestions. A launch is recorded after the round, so the state still shows
+        # this round's launches as pending or interrupted: they are counted here
+        running = sum(1 for tr in eng.active() if tr.status == RUNNING)
+        launched = 0
         for tr in eng.pending() + eng.interrupted():
-            if tr.status != PENDING and len(eng.active()) >= slots:
+            if running + launched >= slots or not self._launch_if_room(tr):
                 return busy
-            if not self._launch_if_room(tr):
-                return busy
+            launched += 1
             busy = True
-        active = len(eng.active())
+        active = running + launched  # every pending trial is running now
         stoppers = eng.plugins.stoppers
         while active < slots and not eng.stopping():
             if stoppers:
