@@ -12,35 +12,74 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hpo.trial.protocol import ProtocolError, Report, parse_line
+from hpo.trial.protocol import MAX_LINE, ProtocolError, Report, parse_line
 
 TAIL_BYTES = 4000
+READ_CHUNK = 1 << 20  # bytes read at a time
+MAX_LINE_BYTES = 4 * MAX_LINE  # a line longer than any report can be is skipped, never held whole
 
 
 @dataclass
 class LogTail:
+    """Reads a growing output file in bounded chunks: memory stays within :data:`READ_CHUNK` plus
+    :data:`MAX_LINE_BYTES`, however long a line or however large the file a trial writes. A line
+    longer than :data:`MAX_LINE_BYTES` is skipped (a protocol error if it is a report)."""
+
     path: Path
-    offset: int = 0  # bytes consumed (only whole lines are consumed)
+    offset: int = 0  # bytes consumed (only whole lines are consumed, and skipped overlong ones)
     protocol_errors: list[str] = field(default_factory=list)
+    _discarding: bool = field(default=False, repr=False)  # inside an overlong line, up to its newline
 
     def read_reports(self) -> list[tuple[Report, int]]:
         """New reports since the last call, each with the offset just after its line."""
-        try:
-            size = os.path.getsize(self.path)
-        except OSError:
-            return []
-        if size <= self.offset:
-            return []
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            chunk = fh.read(size - self.offset)
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
         out: list[tuple[Report, int]] = []
-        pos = self.offset
-        for raw in chunk[: end + 1].splitlines(keepends=True):
-            pos += len(raw)
+        try:
+            fh = open(self.path, "rb")
+        except OSError:
+            return out
+        with fh:
+            fh.seek(self.offset)
+            pending = b""  # the start of a line whose newline has not come yet
+            while chunk := fh.read(READ_CHUNK):
+                if self._discarding:
+                    newline = chunk.find(b"\n")
+                    if newline < 0:
+                        self.offset += len(chunk)
+                        continue
+                    self.offset += newline + 1
+                    chunk, self._discarding = chunk[newline + 1:], False
+                pending += chunk
+                end = pending.rfind(b"\n")
+                if end >= 0:
+                    self._parse(pending[: end + 1], out)
+                    pending = pending[end + 1:]
+                if len(pending) > MAX_LINE_BYTES:
+                    self._skip_overlong(pending)
+                    pending = b""
+        return out
+
+    def flush_reports(self) -> list[tuple[Report, int]]:
+        """At exit: also parse a last line without a trailing newline."""
+        out = self.read_reports()
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                rest = fh.read(MAX_LINE_BYTES + 1)
+                size = fh.seek(0, os.SEEK_END)
+        except OSError:
+            return out
+        if self._discarding or len(rest) > MAX_LINE_BYTES:
+            if not self._discarding:
+                self._skip_overlong(rest)
+            self.offset, self._discarding = size, False
+        elif rest.strip():
+            self._parse(rest, out)
+        return out
+
+    def _parse(self, block: bytes, out: list[tuple[Report, int]]) -> None:
+        """Parse whole lines, advancing the offset past each."""
+        for raw in block.splitlines(keepends=True):
+            self.offset += len(raw)
             if b"@hpo" not in raw:
                 continue
             line = raw.decode("utf-8", errors="replace")
@@ -50,30 +89,14 @@ class LogTail:
                 self.protocol_errors.append(f"{exc}: {line.strip()[:200]}")
                 continue
             if report is not None:
-                out.append((report, pos))
-        self.offset += end + 1
-        return out
-
-    def flush_reports(self) -> list[tuple[Report, int]]:
-        """At exit: also parse a last line without a trailing newline."""
-        out = self.read_reports()
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                rest = fh.read()
-        except OSError:
-            return out
-        if rest.strip():
-            line = rest.decode("utf-8", errors="replace")
-            try:
-                report = parse_line(line)
-            except ProtocolError as exc:
-                self.protocol_errors.append(f"{exc}: {line.strip()[:200]}")
-                report = None
-            self.offset += len(rest)
-            if report is not None:
                 out.append((report, self.offset))
-        return out
+
+    def _skip_overlong(self, start: bytes) -> None:
+        if start.lstrip().startswith(b"@hpo"):
+            self.protocol_errors.append(f"a report line longer than {MAX_LINE_BYTES:,} bytes was skipped: "
+                                        + start[:80].decode("utf-8", errors="replace") + "...")
+        self.offset += len(start)
+        self._discarding = True
 
 
 def output_tail(*paths: Path, limit: int = TAIL_BYTES) -> str:

@@ -131,3 +131,67 @@ def test_the_output_reader_takes_any_bytes(tmp_path_factory, data):
     assert tail.offset == path.stat().st_size
     offsets = [off for _, off in reports]
     assert offsets == sorted(offsets)
+
+
+# -- bounded reading: memory never follows the longest line ---------------------------------------
+
+
+def test_an_overlong_plain_line_is_skipped_and_reports_around_it_are_kept(tmp_path):
+    path = tmp_path / "out"
+    path.write_bytes(b"@hpo loss=1\n" + b"x" * 3_000_000 + b"\n@hpo loss=2\n")
+    tail = LogTail(path)
+    assert [(r.metrics["loss"], off) for r, off in tail.read_reports()] == [(1.0, 12), (2.0, path.stat().st_size)]
+    assert tail.protocol_errors == []
+
+
+def test_an_overlong_report_line_is_a_protocol_error(tmp_path):
+    path = tmp_path / "out"
+    path.write_bytes(b"@hpo loss=" + b"1" * 3_000_000 + b"\n@hpo loss=3\n")
+    tail = LogTail(path)
+    assert [r.metrics for r, _ in tail.read_reports()] == [{"loss": 3.0}]
+    assert len(tail.protocol_errors) == 1 and "longer than 262,144 bytes" in tail.protocol_errors[0]
+
+
+def test_an_overlong_line_written_over_many_polls(tmp_path):
+    path = tmp_path / "out"
+    path.write_bytes(b"@hpo loss=1\n")
+    tail = LogTail(path)
+    assert len(tail.read_reports()) == 1
+    for _ in range(5):  # 5 x 200 KB without a newline, read between the writes
+        with open(path, "ab") as fh:
+            fh.write(b"y" * 200_000)
+        assert tail.read_reports() == []
+    with open(path, "ab") as fh:
+        fh.write(b"\n@hpo loss=4\n@hpo loss=")
+    assert [r.metrics for r, _ in tail.read_reports()] == [{"loss": 4.0}]
+    with open(path, "ab") as fh:
+        fh.write(b"5")
+    assert [r.metrics for r, _ in tail.flush_reports()] == [{"loss": 5.0}]
+    assert tail.offset == path.stat().st_size
+
+
+def test_flush_skips_an_overlong_last_line(tmp_path):
+    path = tmp_path / "out"
+    path.write_bytes(b"@hpo loss=1\n@hpo " + b"z" * 2_000_000)
+    tail = LogTail(path)
+    assert [r.metrics for r, _ in tail.flush_reports()] == [{"loss": 1.0}]
+    assert tail.offset == path.stat().st_size and len(tail.protocol_errors) == 1
+
+
+def test_reading_a_50_mb_line_holds_about_a_chunk(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "out"
+    with open(path, "wb") as fh:
+        for _ in range(50):
+            fh.write(b"w" * 1_000_000)
+        fh.write(b"\n@hpo loss=6\n")
+    tail = LogTail(path)
+    tracemalloc.start()
+    try:
+        reports = tail.read_reports()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [r.metrics for r, _ in reports] == [{"loss": 6.0}]
+    assert peak < 5_000_000
