@@ -105,22 +105,31 @@ class Slots:
         """Start an attempt of ``tr``; its TrialLaunched is recorded with the next append."""
         eng = self.engine
         runner = eng.runner
-        if _make_attempt_dir(launch.trial_dir):
-            runner.discard(launch)  # a crashed engine may have started it without recording
+        existed = _make_attempt_dir(launch.trial_dir)
         trial_dir = str(launch.trial_dir)
+        if os.path.realpath(trial_dir) != trial_dir:  # the group folder holds no link: one was planted
+            self._failed(tr, launch, f"its folder {trial_dir} leads through a symbolic link to "
+                         f"{os.path.realpath(trial_dir)}; hpo never follows a link out of the group folder")
+            return
+        if existed:
+            runner.discard(launch)  # a crashed engine may have started it without recording
         try:
             handle = runner.start(launch)
         except Exception as exc:
-            self.unrecorded += [
-                ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=runner.name,
-                                 handle={}, trial_dir=trial_dir),
-                ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed",
-                                 reason=f"the {runner.name} runner could not start it: {exc}"),
-            ]
+            self._failed(tr, launch, f"the {runner.name} runner could not start it: {exc}")
             return
         eng.faults.hit("started")
         self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
                                                 runner=runner.name, handle=handle, trial_dir=trial_dir))
+
+
+    def _failed(self, tr: TrialState, launch: Launch, reason: str) -> None:
+        """An attempt that never started: recorded as launched and failed, with the reason."""
+        self.unrecorded += [
+            ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.engine.runner.name,
+                             handle={}, trial_dir=str(launch.trial_dir)),
+            ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed", reason=reason),
+        ]
 
 
 def _make_attempt_dir(path: Path) -> bool:

@@ -9,6 +9,7 @@ before it), as :mod:`hpo.eventlog.timepoint` reads and resolves it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ class ReadOnlyStore(EventStore):
         try:
             if self.path.exists():
                 uri = f"file:{self.path.resolve()}?mode=ro"
+                if _unwritable_folder(self.path):
+                    # a WAL reader must create the -shm file beside the log; on read-only media
+                    # (an archive, a CD, a read-only mount) nothing can change it, so SQLite may
+                    # read it as immutable
+                    uri += "&immutable=1"
                 conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA busy_timeout = 30000")
                 self._conn, self._db = conn, None
@@ -48,6 +54,16 @@ class ReadOnlyStore(EventStore):
 
     def append(self, group_id, events, expected_version):  # type: ignore[override]
         raise StoreError("this view opened the event log read-only; it never writes")
+
+
+def _unwritable_folder(path: Path) -> bool:
+    folder = path.resolve().parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):
+        pass
+    return not os.access(folder, os.W_OK) and not path.with_name(path.name + "-shm").exists()
 
 
 @dataclass
