@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -93,33 +92,9 @@ def _finish(t: TrialRecord, objective: Callable, fail_every: int) -> TrialRecord
 
 
 def inside(param: Param, value: Any) -> bool:
-    """Whether ``value`` is one ``param`` can take (bounds, quantisation, listed values)."""
-    if param.discrete:
-        return any(_same(value, v) for v in param.values())
-    domain = param.domain()
-    if hasattr(domain, "choices"):
-        return any(_same(value, v) for v in domain.choices)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        return False
-    if not math.isfinite(float(value)):
-        return False
-    if not domain.bounded:
-        return True
-    tol = 1e-9 * max(1.0, abs(domain.low), abs(domain.high))
-    if not domain.low - tol <= float(value) <= domain.high + tol:
-        return False
-    if domain.q is not None:
-        k = float(value) / domain.q
-        return abs(k - round(k)) < 1e-6
-    return True
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or a == b and type(a) is type(b)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
+    """Whether ``value`` is one ``param`` can take (bounds, quantisation, listed values): the
+    check the engine makes of every suggestion (:meth:`hpo.spec.params.Param.check_value`)."""
+    return param.contains(value)
 
 
 def fingerprint(obj: Any, depth: int = 8, _seen: frozenset[int] = frozenset()) -> Any:
