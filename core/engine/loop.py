@@ -71,7 +71,7 @@ class Engine:
         self.lease_seconds, self.poll_interval = lease_seconds, poll_interval
         self.listeners = list(listeners or [])
         self.engine_id = uuid.uuid4().hex[:12]
-        self.planner = LaunchPlanner(self.spec, self.state, store.folder)
+        self.planner = LaunchPlanner(self.spec, self.state, store.folder, self.searcher.continues)
         self.faults = Faults()
         self.lease = Lease(self)
         self.stops = Stops(self)

@@ -51,7 +51,7 @@ class SearcherConformance:
         data = copy.deepcopy(self.spec)
         if isinstance(data, dict) and "run" not in data and "exec" not in data:
             data["run"] = {"cmd": "(conformance)"}
-        spec = parse_spec(data, source=f"<{type(self).__name__}.spec>", algorithms=[self.searcher.name])
+        spec = parse_spec(data, source=f"<{type(self).__name__}.spec>", algorithms=[self.searcher])
         if spec.search.algorithm != self.searcher.name:
             raise AssertionError(
                 f"the spec selects {spec.search.algorithm!r}, not {self.searcher.name!r}"
