@@ -13,6 +13,7 @@ from hpo.contracts.guard import check_decision
 from hpo.contracts.searcher import (
     RUNNING,
     Decision,
+    Exhausted,
     SearchHistory,
     Searcher,
     Suggestion,
@@ -64,20 +65,31 @@ def simulate(
 
     Returns the trials (params and meta as the log would hold them) and the last decision that
     was not a suggestion (None when ``max_trials`` was reached first). Every decision is checked
-    against the contract; a searcher that waits with nothing running fails the simulation.
+    against the contract: a searcher that waits with nothing running, or that suggests or waits
+    after it said ``Exhausted`` (while trials still ran), fails the simulation.
     """
     trials: list[TrialRecord] = []
+    exhausted: Exhausted | None = None
     for _ in range(4 * max_trials + 10):
         active = [t for t in trials if t.active]
         if len(active) < concurrency and len(trials) < max_trials:
             decision = check_decision(searcher.suggest(history(*trials)), searcher.spec.matrix)
+            if exhausted is not None and not isinstance(decision, Exhausted):
+                raise AssertionError(
+                    f"after {exhausted!r}, with {len(trials)} trials, the searcher returned "
+                    f"{decision!r}: Exhausted is forever (answer Wait while an active trial's "
+                    "end can still change the answer)")
+            if isinstance(decision, Exhausted):
+                exhausted = decision
             if isinstance(decision, Suggestion):
                 trials.append(record(len(trials) + 1, as_logged(decision.params), RUNNING,
                                      meta=as_logged(decision.meta)))
                 continue
             if not active:
                 if isinstance(decision, Wait):
-                    raise AssertionError(f"the searcher waits with no trial running: {decision}")
+                    raise AssertionError(f"the searcher waits with no trial running or pending: "
+                                         f"{decision!r} after {len(trials)} trials; the group "
+                                         "would hang (the engine fails it)")
                 return trials, decision
         elif not active:
             return trials, None
