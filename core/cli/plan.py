@@ -39,7 +39,8 @@ def brackets_table(algorithm: str, plan: Plan) -> Table:
 
 def summary(algorithm: str, plan: Plan) -> str:
     if plan.brackets:
-        return (f"{len(plan.brackets)} brackets, {plan.planned} trials (rung executions), "
+        n = len(plan.brackets)
+        return (f"{n} bracket{'s' if n != 1 else ''}, {plan.planned} trials (rung executions), "
                 f"total {plan.resource or 'resource'}: {plan.total_resource():g}")
     if plan.planned is None:
         return f"{algorithm} does not say how many trials it plans: it runs until a stopping rule ends it"
