@@ -6,7 +6,7 @@ against the group, whatever class made it: every matrix param has a value the ma
 an integer where the kind has only integers), and no other name appears but those the searcher
 declares (:meth:`~hpo.contracts.searcher.Searcher.extra_params`); a ``Wait`` needs a running or
 pending trial whose end can change the answer, or the group would hang; and ``Exhausted`` is
-forever. A breach is a :class:`Violation` naming the plugin, the trial and the param, which the
+forever. A breach is a :class:`~hpo.errors.PluginError` naming the plugin, the trial and the param, which the
 engine records as ``PluginFailed`` instead of the suggestion: nothing outside the matrix runs.
 """
 
@@ -17,14 +17,6 @@ from typing import Any
 
 from hpo.contracts.searcher import Decision, Exhausted, SearchHistory, Searcher, Suggestion, Wait
 from hpo.errors import PluginError
-
-
-class Violation(PluginError):
-    """A decision the engine refuses; ``trial_id`` is the trial it was for."""
-
-    def __init__(self, message: str, plugin: str, distribution: str, trial_id: int | None):
-        super().__init__(message, plugin, distribution)
-        self.trial_id = trial_id
 
 
 class Admission:
@@ -44,12 +36,15 @@ class Admission:
             self._extra = frozenset(type(self.searcher).extra_params(self.searcher.config))
         return self._extra
 
-    def refuse(self, trial_id: int | None, message: str) -> Violation:
-        return Violation(f"the searcher's {message}", self.searcher.name, self.distribution, trial_id)
+    def refuse(self, trial_id: int | None, message: str) -> PluginError:
+        """The error that refuses a decision; ``trial_id`` names the trial it was for."""
+        error = PluginError(f"the searcher's {message}", self.searcher.name, self.distribution)
+        error.trial_id = trial_id  # type: ignore[attr-defined]
+        return error
 
     def params(self, suggestion: Suggestion, trial_id: int) -> dict[str, Any]:
-        """The suggestion's params as the log will hold them; a :class:`Violation` if the matrix
-        does not hold them."""
+        """The suggestion's params as the log will hold them; refused if the matrix does not
+        hold them."""
         try:
             params = json.loads(json.dumps(suggestion.params, default=_jsonable))
         except (TypeError, ValueError) as exc:
@@ -77,14 +72,14 @@ class Admission:
         return params
 
     def wait(self, decision: Wait, history: SearchHistory) -> None:
-        """A :class:`Violation` unless some trial is running or pending to end the wait."""
+        """Refused unless some trial is running or pending to end the wait."""
         if not history.active():
             raise self.refuse(history.next_trial_id, (
                 f"suggest() answered {decision!r} for trial {history.next_trial_id} while no "
                 "trial is running or pending: nothing can end the wait, so the group would hang"))
 
     def still_exhausted(self, decision: Decision, reason: str, trial_id: int) -> None:
-        """A :class:`Violation` unless ``decision`` is ``Exhausted`` again."""
+        """Refused unless ``decision`` is ``Exhausted`` again."""
         if not isinstance(decision, Exhausted):
             raise self.refuse(trial_id, (
                 f"suggest() returned {_short(decision)} for trial {trial_id} after it said "
