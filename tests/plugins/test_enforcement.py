@@ -90,7 +90,7 @@ def test_a_suggestion_outside_the_matrix_is_refused(store, tmp_path, param, valu
     state, events, _ = run(store, tmp_path, broken)
     failed = failure(state)
     assert failed.plugin == "searcher broken" and failed.trial_id == 2
-    assert f"plugin 'broken' (from (in-process))" in failed.error
+    assert "plugin 'broken' (from (in-process))" in failed.error
     assert f"suggest() for trial 2 gave {param}={value!r}, outside the matrix: {why}" in failed.error
     assert f"matrix.{param}" in failed.error  # the param's place in the spec
     assert failed.traceback == ""  # nothing raised: the engine refused a result
