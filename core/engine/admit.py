@@ -42,17 +42,26 @@ class Admission:
         error.trial_id = trial_id  # type: ignore[attr-defined]
         return error
 
-    def params(self, suggestion: Suggestion, trial_id: int) -> dict[str, Any]:
-        """The suggestion's params as the log will hold them; refused if the matrix does not
-        hold them."""
+    def suggestion(self, suggestion: Suggestion, trial_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The suggestion's params and meta as the log will hold them; refused if the matrix
+        does not hold the params."""
+        params = self._data(suggestion.params, "params", trial_id)
+        meta = self._data(suggestion.meta, "meta", trial_id)
+        return self.params(params, trial_id), meta
+
+    def _data(self, value: Any, what: str, trial_id: int) -> dict[str, Any]:
         try:
-            params = json.loads(json.dumps(suggestion.params, default=_jsonable))
+            data = json.loads(json.dumps(value, default=_jsonable))
         except (TypeError, ValueError) as exc:
-            raise self.refuse(trial_id, f"suggest() for trial {trial_id} gave params that are "
+            raise self.refuse(trial_id, f"suggest() for trial {trial_id} gave {what} that are "
                                         f"not JSON data: {exc}") from None
-        if not isinstance(params, dict):
-            raise self.refuse(trial_id, f"suggest() for trial {trial_id} gave params "
-                                        f"{suggestion.params!r}; expected a dict by param name")
+        if not isinstance(data, dict) or not all(isinstance(k, str) for k in value):
+            raise self.refuse(trial_id, f"suggest() for trial {trial_id} gave {what} {value!r}; "
+                                        "expected a dict with text keys")
+        return data
+
+    def params(self, params: dict[str, Any], trial_id: int) -> dict[str, Any]:
+        """``params`` (JSON data) if the matrix holds them, else refused."""
         for name, param in self.matrix.items():
             if name not in params:
                 raise self.refuse(trial_id, f"suggest() for trial {trial_id} gave no value for "

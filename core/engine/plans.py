@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hpo.contracts.searcher import Plan
+from hpo.errors import PluginError
 from hpo.eventlog.state import GroupState
 
 if TYPE_CHECKING:
@@ -49,5 +50,7 @@ def plan_from(searcher: Searcher) -> Plan:
     """The plan of a searcher already built (the engine's), checked to be a :class:`Plan`."""
     plan = searcher.plan()
     if not isinstance(plan, Plan):
-        raise TypeError(f"the {searcher.name} searcher's plan() returned {plan!r}; expected a Plan")
+        origin = getattr(type(searcher), "hpo_origin", None)
+        raise PluginError(f"the searcher's plan() returned {plan!r}; expected a hpo.search.Plan",
+                          searcher.name, origin.distribution if origin else "")
     return plan

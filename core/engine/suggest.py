@@ -2,8 +2,10 @@
 
 The n-th suggestion of a round sees the ones before it as pending trials, exactly as the log has
 them at the version it records (``seen_version``), which is what ``hpo replay --check``
-rebuilds. When the searcher says it is exhausted, a ``SearchExhausted`` event records it once,
-so a resumed engine never asks it again and finishes when the trials left are done.
+rebuilds. Every decision passes :mod:`~hpo.engine.admit` first: what breaks the contract is
+the round's failure, never an event. When the searcher says it is exhausted, a
+``SearchExhausted`` event records it once, so a resumed engine never asks it again and finishes
+when the trials left are done (the engine that heard it asks once more, to confirm it).
 """
 
 from __future__ import annotations
@@ -65,13 +67,13 @@ def _ask(engine: Engine, limit: int) -> tuple[list[ev.Suggested], bool, str | No
             if not isinstance(decision, Suggestion):
                 raise engine.admission.refuse(trial_id, f"suggest() returned {decision!r}; "
                                                         "expected a Suggestion, Wait or Exhausted")
-            params = engine.admission.params(decision, trial_id)
+            params, meta = engine.admission.suggestion(decision, trial_id)
         except Exception as exc:  # the trial it was for is named in the PluginFailed event
             if getattr(exc, "trial_id", None) is None:
                 exc.trial_id = trial_id  # type: ignore[attr-defined]
             return events, False, None, exc
         e = ev.Suggested(
-            trial_id=trial_id, params=params, meta=decision.meta, searcher=searcher.name,
+            trial_id=trial_id, params=params, meta=meta, searcher=searcher.name,
             searcher_version=searcher.version, seed=searcher.derived_seed(trial_id),
             seen_version=version + len(events),
         )
