@@ -15,7 +15,6 @@ from hpo.errors import SpecError
 from hpo.api.objective import objective_ref
 from hpo.contracts.registry import Registry
 from hpo.spec import GroupSpec, RunnerSpec, StopperSpec, parse_spec
-from hpo.spec.parse import BUILTIN_ALGORITHMS
 from hpo.spec.yamlload import load_yaml
 
 ASK_TELL_CMD = "(ask/tell: the trials are run by the Python code that asks for them)"
@@ -56,8 +55,8 @@ def read_spec(spec: SpecLike, registry: Registry) -> SpecSource:
     has_runner = isinstance(data, dict) and "runner" in data
     if isinstance(data, dict) and not has_command:
         data["run"] = {"cmd": ASK_TELL_CMD}
-    algorithms = [n for n in registry.names("searcher") if n not in BUILTIN_ALGORITHMS]
-    parsed = parse_spec(data, source=source, algorithms=algorithms)
+    searchers = [r.cls for r in registry.all() if r.kind == "searcher"]  # the caller's registry
+    parsed = parse_spec(data, source=source, algorithms=searchers)
     return SpecSource(parsed, text, path, has_command, has_runner)
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "restart": "lifecycle:restart",
     "fork": "lifecycle:fork",
     "validate": "validate:validate",
+    "plan": "plan:plan",
     "list": "show:list_groups",
     "status": "show:status",
     "export": "show:export",

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from hpo.spec import GroupSpec
 
 err_console = Console(stderr=True, highlight=False)
-BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}  # selected by their seed keys
 
 
 def db_option(fn: Callable) -> Callable:
@@ -80,15 +79,12 @@ def open_store(db: Path | None) -> EventStore:
 
 
 def read_spec(path: Path) -> tuple["GroupSpec", str]:
-    """Load a spec file with every installed algorithm name known; return it with its text."""
+    """Load a spec file (the installed searchers say which keys select them), check it against
+    the installed plugins, and return it with its text."""
     from hpo.engine.composition import validate as validate_plugins
-    from hpo.contracts.registry import default_registry
     from hpo.spec import load_spec
 
-    # the built-in algorithms have their seed keys (grid_search, random_search, hyperband, bo);
-    # only plugin algorithms are selected by their bare name
-    algorithms = [n for n in default_registry().names("searcher") if n not in BUILTIN_ALGORITHMS]
-    spec = load_spec(path, algorithms=algorithms)
+    spec = load_spec(path)
     try:
         validate_plugins(spec)  # the searcher, runner and stoppers check their own options
     except SpecError as exc:

@@ -71,14 +71,17 @@ def _announce_log_point(store, point: timepoint.TimePoint) -> None:
 @db_option
 @as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--traceback", "tracebacks", is_flag=True,
+              help="Show where each failed plugin raised (its traceback).")
 @handle_errors
-def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> None:
+def status(group: str, db: Path | None, as_of: str | None, as_json: bool, tracebacks: bool) -> None:
     """Summary of GROUP: progress, best trial, why it stopped and the evidence, who drives it.
 
     \b
     Example:
       hpo status quickstart
       hpo status quickstart --as-of 120      # as it was at event seq 120
+      hpo status quickstart --traceback      # where a failed plugin raised
     """
     loaded = load_view(db, group, as_of, curves=False)
     plan = plan_of(loaded.state)
@@ -86,7 +89,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
         print_json(group_record(loaded.state, plan, loaded.moment))
         return
     snap = overview(loaded.state, plan, loaded.moment)
-    Console(highlight=False).print(status_view(snap))
+    Console(highlight=False).print(status_view(snap, tracebacks))
 
 
 @click.command()

@@ -89,7 +89,23 @@ def _searcher(cls: type[Searcher], origin: Origin) -> dict[str, Any]:
         decision = _calling(origin, "suggest()", lambda: cls.suggest(self, history))
         return check_decision(decision, self.spec.matrix, origin)
 
-    return {**_config_methods(cls, origin, __init__), "suggest": suggest}
+    def extra_params(klass: type, config: Any) -> tuple[str, ...]:
+        names = _calling(origin, "extra_params()", lambda: cls.extra_params(config))
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+            raise origin.error(f"extra_params() returned {names!r}; expected a tuple of param names")
+        return tuple(names)
+
+    def continues(self: Searcher, meta: dict[str, Any]) -> int | None:
+        trial = _calling(origin, "continues()", lambda: cls.continues(self, meta))
+        if trial is not None and (not isinstance(trial, int) or isinstance(trial, bool)):
+            raise origin.error(f"continues() returned {trial!r}; expected a trial id or None")
+        return trial
+
+    def plan(self: Searcher) -> Any:
+        return _calling(origin, "plan()", lambda: cls.plan(self))
+
+    return {**_config_methods(cls, origin, __init__), "suggest": suggest, "plan": plan,
+            "extra_params": classmethod(extra_params), "continues": continues}
 
 
 def _stopper(cls: type[Stopper], origin: Origin) -> dict[str, Any]:

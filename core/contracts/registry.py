@@ -92,7 +92,15 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def _skip(pm: pluggy.PluginManager, plugin: str, distribution: str, what: str, exc: BaseException) -> None:
     why = f"plugin {plugin!r} (from {distribution}) {what}: {type(exc).__name__}: {exc}"
     skipped(pm)[plugin] = why
+    skipped_from(pm)[plugin] = distribution
     log.warning("%s; it is skipped", why)
+
+
+def skipped_from(pm: pluggy.PluginManager) -> dict[str, str]:
+    """The distribution (name and version) of each plugin ``pm`` skipped."""
+    if not hasattr(pm, "hpo_skipped_from"):
+        pm.hpo_skipped_from = {}  # type: ignore[attr-defined]
+    return pm.hpo_skipped_from  # type: ignore[attr-defined]
 
 
 def skipped(pm: pluggy.PluginManager) -> dict[str, str]:

@@ -5,6 +5,13 @@ engine builds one per group from the spec and the group seed, then calls :meth:`
 with the history it has folded from the event log. ``suggest`` must be a pure function of
 ``(spec, seed, history)``: it keeps no memory between calls and changes no state, which is what
 makes ``hpo replay --check`` and crash-proof resume possible.
+
+The core knows an algorithm only through the members declared here: the spec keys that select
+it (``spec_keys``), the names its suggestions add to the matrix params (``extra_params``, e.g. a
+multi-fidelity resource, which the command template may use), the trial whose checkpoint a trial
+continues (``continues``), what it plans (``plan``, shown by ``hpo plan`` and the progress views)
+and the option that makes it run a list of configs (``configs_option``, for
+``hpo restart --failed-only``).
 """
 
 from __future__ import annotations
@@ -114,6 +121,38 @@ class Exhausted:
 Decision = Suggestion | Wait | Exhausted
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a searcher plans for a group: shown by ``hpo plan``, drawn by the progress views, and
+    recorded in ``EngineStarted`` so that views need not load the plugin.
+
+    ``brackets`` is for multi-fidelity algorithms: ``[{"bracket": s, "rungs": [{"n": trials,
+    "resource": r}, ...]}, ...]`` in run order; the views match trials to rungs by the
+    ``bracket`` and ``rung`` keys of their meta. ``resource`` names the param that carries the
+    resource; ``note`` is one line on the settings behind the plan (``max_iter=81, eta=3``).
+    """
+
+    planned: int | None = None  # trials the algorithm plans in total, when it knows
+    brackets: list[dict[str, Any]] = field(default_factory=list)
+    resource: str | None = None
+    note: str = ""
+
+    def total_resource(self) -> int | float | None:
+        """The resource every planned rung execution gets, summed (None without brackets)."""
+        if not self.brackets:
+            return None
+        return sum(r["n"] * r["resource"] for b in self.brackets for r in b["rungs"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"planned": self.planned, "brackets": self.brackets, "resource": self.resource,
+                "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Plan":
+        return cls(data.get("planned"), list(data.get("brackets") or []), data.get("resource"),
+                   data.get("note") or "")
+
+
 class EmptyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -121,16 +160,33 @@ class EmptyConfig(BaseModel):
 class Searcher(ABC):
     """Base class of search algorithms.
 
-    Subclasses set ``name`` (the spec key, e.g. ``random_search`` selects ``random``), ``version``
-    and ``Config`` (a pydantic model of the options in the algorithm's block), and implement
+    Subclasses set ``name`` (``search: {algorithm: NAME}`` selects it), ``version`` and
+    ``Config`` (a pydantic model of the options in the algorithm's block), and implement
     :meth:`suggest`. The engine calls ``suggest`` once per free slot, each time with the history
     including the trials it just suggested, so a searcher sees its own pending suggestions.
+    The other members have defaults that suit a plain algorithm.
     """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     Config: ClassVar[type[BaseModel]] = EmptyConfig
     needs_metric: ClassVar[bool] = False
+    # the keys of a settings block that select it (the seed's ``random_search``); empty: its name
+    spec_keys: ClassVar[tuple[str, ...]] = ()
+    # the option that takes a list of param dicts to run in order (``hpo restart --failed-only``
+    # runs the failed trials' params again with a searcher that has one); None: it has none
+    configs_option: ClassVar[str | None] = None
+
+    @classmethod
+    def extra_params(cls, config: BaseModel) -> tuple[str, ...]:
+        """Names besides the matrix params that suggestions carry, given the block's options.
+
+        A multi-fidelity algorithm adds its resource (``num_steps``). These reach the trial like
+        matrix params, and the command template may use them (``{{ num_steps }}``); the engine
+        refuses a suggestion with any other name that is not a matrix param. Called before the
+        searcher is built (the spec is checked first), so it sees only the options.
+        """
+        return ()
 
     def __init__(self, spec: "GroupSpec", seed: int):
         self.spec = spec
@@ -168,6 +224,20 @@ class Searcher(ABC):
 
     def planned_trials(self) -> int | None:
         """How many trials the algorithm plans in total, when it knows (for progress views)."""
+        return None
+
+    def plan(self) -> Plan:
+        """What the algorithm plans (``hpo plan``, the progress views); by default the number of
+        trials alone. A multi-fidelity algorithm adds its brackets and resource."""
+        return Plan(planned=self.planned_trials())
+
+    def continues(self, meta: dict[str, Any]) -> int | None:
+        """The trial whose checkpoint folder a trial with this ``meta`` continues, or None.
+
+        A trial that continues another (a promotion that resumes training) is given that
+        trial's ``checkpoint_dir`` instead of its own, following the chain back. Must depend on
+        the meta alone (the engine asks it again for every attempt, and after a resume).
+        """
         return None
 
     @abstractmethod

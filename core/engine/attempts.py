@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 from hpo.contracts.runner import Launch
 from hpo.spec import GroupSpec
@@ -18,10 +19,15 @@ from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_EN
 
 
 class LaunchPlanner:
-    """Builds launches for one group. Trial folders live beside the database."""
+    """Builds launches for one group. Trial folders live beside the database.
 
-    def __init__(self, spec: GroupSpec, state: GroupState, db_folder: Path):
-        self.spec, self.state = spec, state
+    ``continues`` is the searcher's :meth:`~hpo.contracts.searcher.Searcher.continues`: the
+    trial whose checkpoint folder a trial continues, from its meta (None: its own folder).
+    """
+
+    def __init__(self, spec: GroupSpec, state: GroupState, db_folder: Path,
+                 continues: Callable[[dict[str, Any]], int | None] = lambda meta: None):
+        self.spec, self.state, self.continues = spec, state, continues
         self.root = db_folder.resolve() / "groups" / state.group_id / "trials"
         self.workdir = self._workdir()
 
@@ -37,11 +43,12 @@ class LaunchPlanner:
         return self.root / str(trial_id)
 
     def checkpoint_dir(self, tr: TrialState) -> Path:
-        """A trial's checkpoint folder; a hyperband trial promoted with ``resume`` uses its parent's."""
+        """A trial's checkpoint folder: its own, or that of the trial it continues (followed back
+        to the first trial of the chain; a loop ends where it closes)."""
         trials, seen = self.state.trials, set()
-        while tr.meta.get("resume") and tr.meta.get("parent") in trials and tr.trial_id not in seen:
+        while (earlier := self.continues(tr.meta)) in trials and tr.trial_id not in seen:
             seen.add(tr.trial_id)
-            tr = trials[tr.meta["parent"]]
+            tr = trials[earlier]
         return self.trial_root(tr.trial_id) / "checkpoints"
 
     def launch(self, tr: TrialState, attempt: int) -> Launch:

@@ -92,9 +92,10 @@ def restart(
         failed = [t for t in sorted(state.trials.values(), key=lambda t: t.trial_id) if t.status == "failed"]
         if not failed:
             raise HpoError(f"group {state.name} ({group_id}) has no failed trials to restart")
+        algorithm, option = configs_searcher(registry or default_registry())
         data["search"] = {
-            "algorithm": "configs",
-            "options": {"configs": [t.params for t in failed]},
+            "algorithm": algorithm,
+            "options": {option: [t.params for t in failed]},
             "path": "search",
         }
     spec = GroupSpec.from_json(data)
@@ -103,6 +104,17 @@ def restart(
         source=state.source, source_path=state.source_path, registry=registry,
         origin={"group": group_id, "kind": "restart-failed" if failed_only else "restart"},
     )
+
+
+def configs_searcher(registry: Registry) -> tuple[str, str]:
+    """An installed searcher that runs a list of configs (``Searcher.configs_option``), and the
+    option that takes them; the first by name when several can."""
+    for name in registry.names("searcher"):
+        option = registry.get("searcher", name).cls.configs_option
+        if option:
+            return name, option
+    raise HpoError("no installed searcher runs a list of configs (a searcher with a "
+                   "`configs_option`), which `hpo restart --failed-only` needs; see `hpo plugins`")
 
 
 def apply_sets(data: dict[str, Any], sets: list[str]) -> dict[str, Any]:

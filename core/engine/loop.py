@@ -22,6 +22,7 @@ from typing import Callable
 from hpo.contracts.registry import Registry, default_registry
 from hpo.contracts.runner import Launch, Runner
 from hpo.contracts.searcher import PENDING, RUNNING, STOPPED
+from hpo.engine.admit import Admission
 from hpo.engine.attempts import LaunchPlanner
 from hpo.engine.collect import collect
 from hpo.engine.composition import build_plugins
@@ -33,6 +34,7 @@ from hpo.engine.recovery import recover
 from hpo.engine.signals import SignalInterrupt, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
+from hpo.engine.suggest import confirm_exhausted
 from hpo.errors import ConcurrencyError, HpoError, LogFileGone
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
@@ -69,11 +71,15 @@ class Engine:
         self.spec = GroupSpec.from_json(self.state.spec)
         self.plugins = build_plugins(self.spec, self.state.seed, self.registry, runner=runner)
         self.searcher, self.runner = self.plugins.searcher, self.plugins.runner
+        self.admission = Admission(self.searcher)
+        # whether this engine recorded the searcher's Exhausted: it then asks once more when the
+        # last trial is done (an engine that found it in the log never asks again)
+        self.heard_exhausted = False
         self.concurrency = concurrency or self.spec.concurrency
         self.lease_seconds, self.poll_interval = lease_seconds, poll_interval
         self.listeners = list(listeners or [])
         self.engine_id = uuid.uuid4().hex[:12]
-        self.planner = LaunchPlanner(self.spec, self.state, store.folder)
+        self.planner = LaunchPlanner(self.spec, self.state, store.folder, self.searcher.continues)
         self.faults = Faults()
         self.lease = Lease(self)
         self.log_file = LogFileWatch(store.path)
@@ -196,6 +202,10 @@ class Engine:
         if self.state.group_stop is None:  # an exhausted searcher still has its pending trials to run
             busy |= self.slots.fill()
         if self.stopping() and not self.active() and (self.state.group_stop or not self.interrupted()):
+            if self.state.group_stop is None and self.heard_exhausted:  # Exhausted must hold
+                failure = confirm_exhausted(self)
+                if failure is not None:
+                    self.stops.plugin_failed(f"searcher {self.searcher.name}", failure)
             self._finish()
             return True
         self.lease.renew()

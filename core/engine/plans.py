@@ -1,38 +1,26 @@
-"""What the search algorithm plans for a group: the number of trials and, for hyperband, the
-brackets. The engine records it in the log when it starts (``EngineStarted.plan``); for a group
-no engine has driven yet, or one logged by hpo 0.1, it is asked of the searcher the spec selects
-(built the way the engine builds it). A searcher that cannot be built here (its plugin is not
-installed on this machine) just leaves the plan unknown.
+"""What the search algorithm plans for a group (:class:`~hpo.contracts.searcher.Plan`: the number
+of trials and, for a multi-fidelity algorithm, its brackets), as the searcher's ``plan()`` says.
+The engine records it in the log when it starts (``EngineStarted.plan``); for a group no engine
+has driven yet, or one logged by hpo 0.1, it is asked of the searcher the spec selects (built the
+way the engine builds it). A searcher that cannot be built here (its plugin is not installed on
+this machine) just leaves the plan unknown.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from hpo.contracts.searcher import Plan
+from hpo.errors import PluginError
 from hpo.eventlog.state import GroupState
 
 if TYPE_CHECKING:
     from hpo.contracts.registry import Registry
     from hpo.contracts.searcher import Searcher
 
+__all__ = ["Plan", "plan_from", "plan_of"]
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Plan:
-    planned: int | None = None  # trials the algorithm plans in total, when it knows
-    # hyperband: [{"bracket": s, "rungs": [{"n": planned trials, "resource": r}, ...]}, ...]
-    brackets: list[dict[str, Any]] = field(default_factory=list)
-    resource: str | None = None  # the name of hyperband's resource param
-
-    def to_json(self) -> dict[str, Any]:
-        return {"planned": self.planned, "brackets": self.brackets, "resource": self.resource}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Plan":
-        return cls(data.get("planned"), list(data.get("brackets") or []), data.get("resource"))
 
 
 def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
@@ -59,11 +47,10 @@ def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
 
 
 def plan_from(searcher: Searcher) -> Plan:
-    """The plan of a searcher already built (the engine's)."""
-    planned = searcher.planned_trials()
-    brackets = [
-        {"bracket": b.s, "rungs": [{"n": r.n, "resource": r.resource} for r in b.rungs]}
-        for b in getattr(searcher, "brackets", None) or []
-    ]
-    resource = getattr(getattr(searcher, "resource", None), "name", None)
-    return Plan(planned, brackets, resource)
+    """The plan of a searcher already built (the engine's), checked to be a :class:`Plan`."""
+    plan = searcher.plan()
+    if not isinstance(plan, Plan):
+        origin = getattr(type(searcher), "hpo_origin", None)
+        raise PluginError(f"the searcher's plan() returned {plan!r}; expected a hpo.search.Plan",
+                          searcher.name, origin.distribution if origin else "")
+    return plan

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from typing import TYPE_CHECKING
 
+from hpo.contracts import guard
 from hpo.contracts.searcher import RUNNING
 from hpo.contracts.stopper import StopDecision
 from hpo.engine.collect import collect
 from hpo.engine.stop_view import stop_view
+from hpo.errors import PluginError
 from hpo.eventlog import events as ev
 
 if TYPE_CHECKING:
@@ -129,10 +132,13 @@ class Stops:
     # -- failures ------------------------------------------------------------------------------
 
     def plugin_failed(self, plugin: str, exc: BaseException) -> None:
-        """Record the failure and fail the group (the trials a failed searcher suggested still ran)."""
+        """Record the failure, with the trial it concerned and the plugin's traceback, and fail
+        the group (the trials a failed searcher suggested before still ran)."""
         dist = getattr(exc, "distribution", "")
         self.engine.append([ev.PluginFailed(plugin=plugin, distribution=dist,
-                                            error=f"{type(exc).__name__}: {exc}")])
+                                            error=f"{type(exc).__name__}: {exc}",
+                                            trial_id=getattr(exc, "trial_id", None),
+                                            traceback=plugin_traceback(exc))])
         self.stop_group(StopDecision(scope="group", reason=f"{plugin} failed: {exc}", policy="engine",
                                      group_status="failed"))
 
@@ -148,3 +154,19 @@ class Stops:
         for tr in eng.state.running():
             eng.append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
                                          reason=f"the {eng.runner.name} runner failed: {exc}")])
+
+
+def plugin_traceback(exc: BaseException) -> str:
+    """Where the plugin raised: the traceback of the exception it raised (the guards wrap it, so
+    it is the wrapper's cause), or empty for a result a guard or the engine refused."""
+    cause = exc.__cause__
+    if cause is None:
+        if isinstance(exc, PluginError):
+            return ""
+        cause = exc
+    tb = cause.__traceback__
+    while tb is not None and tb.tb_frame.f_globals.get("__name__") == guard.__name__:
+        tb = tb.tb_next  # the guard's own frames say nothing about the plugin
+    if tb is None:
+        return ""
+    return "".join(traceback.format_exception(type(cause), cause, tb))

@@ -2,13 +2,14 @@
 
 The n-th suggestion of a round sees the ones before it as pending trials, exactly as the log has
 them at the version it records (``seen_version``), which is what ``hpo replay --check``
-rebuilds. When the searcher says it is exhausted, a ``SearchExhausted`` event records it once,
-so a resumed engine never asks it again and finishes when the trials left are done.
+rebuilds. Every decision passes :mod:`~hpo.engine.admit` first: what breaks the contract is
+the round's failure, never an event. When the searcher says it is exhausted, a
+``SearchExhausted`` event records it once, so a resumed engine never asks it again and finishes
+when the trials left are done (the engine that heard it asks once more, to confirm it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Iterator
 
@@ -40,6 +41,7 @@ def suggest(engine: Engine, limit: int) -> tuple[list[TrialState], bool, BaseExc
         except ConcurrencyError:
             engine.sync()  # e.g. a stop request arrived: ask again, on the new state
             continue
+        engine.heard_exhausted |= exhausted is not None
         for _ in events:
             engine.faults.hit("suggested")
         return [engine.state.trials[e.trial_id] for e in events], halt, failure
@@ -54,20 +56,24 @@ def _ask(engine: Engine, limit: int) -> tuple[list[ev.Suggested], bool, str | No
     keys: set[str] = set()
     history = base
     while len(events) < limit:
+        trial_id = history.next_trial_id
         try:
             decision = searcher.suggest(history)
-        except Exception as exc:
+            if isinstance(decision, Wait):
+                engine.admission.wait(decision, history)
+                return events, True, None, None
+            if isinstance(decision, Exhausted):
+                return events, True, decision.reason, None
+            if not isinstance(decision, Suggestion):
+                raise engine.admission.refuse(trial_id, f"suggest() returned {decision!r}; "
+                                                        "expected a Suggestion, Wait or Exhausted")
+            params, meta = engine.admission.suggestion(decision, trial_id)
+        except Exception as exc:  # the trial it was for is named in the PluginFailed event
+            if getattr(exc, "trial_id", None) is None:
+                exc.trial_id = trial_id  # type: ignore[attr-defined]
             return events, False, None, exc
-        if isinstance(decision, Wait):
-            return events, True, None, None
-        if isinstance(decision, Exhausted):
-            return events, True, decision.reason, None
-        if not isinstance(decision, Suggestion):
-            return events, False, None, TypeError(f"suggest() returned {decision!r}")
-        trial_id = history.next_trial_id
-        params = json.loads(json.dumps(decision.params, default=_jsonable))
         e = ev.Suggested(
-            trial_id=trial_id, params=params, meta=decision.meta, searcher=searcher.name,
+            trial_id=trial_id, params=params, meta=meta, searcher=searcher.name,
             searcher_version=searcher.version, seed=searcher.derived_seed(trial_id),
             seen_version=version + len(events),
         )
@@ -96,7 +102,15 @@ class _Union(AbstractSet[str]):
         return len(self.base) + sum(1 for k in self.extra if k not in self.base)
 
 
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{value!r} is not JSON-serialisable")
+def confirm_exhausted(engine: Engine) -> BaseException | None:
+    """Ask an exhausted searcher once more, on the group's final history: a searcher that then
+    suggests (or waits) broke the contract, and the failure says so (None when it did not)."""
+    history = engine.state.history()
+    try:
+        decision = engine.searcher.suggest(history)
+        engine.admission.still_exhausted(decision, engine.state.exhausted or "", history.next_trial_id)
+    except Exception as exc:
+        if getattr(exc, "trial_id", None) is None:
+            exc.trial_id = history.next_trial_id  # type: ignore[attr-defined]
+        return exc
+    return None

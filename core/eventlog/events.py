@@ -150,12 +150,17 @@ class Stopped(Event):
 
 
 class PluginFailed(Event):
-    """A search, runner or stopper plugin raised or returned garbage; the group is paused."""
+    """A search, runner or stopper plugin raised, returned garbage, or made a decision the engine
+    refuses (a suggestion outside the matrix); the group fails."""
+
+    SCHEMA: ClassVar[int] = 2
 
     type: Literal["PluginFailed"] = "PluginFailed"
     plugin: str
     distribution: str = ""
     error: str
+    trial_id: int | None = None  # the trial the failing call was for, when there was one
+    traceback: str = ""  # where the plugin raised (empty for a result the engine refused)
 
 
 class RunnerNoticed(Event):
@@ -205,6 +210,8 @@ def _adapter() -> TypeAdapter[Any]:
 # (type, from_schema) -> function turning a payload of that schema into one of from_schema + 1.
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     ("EngineStarted", 1): lambda d: {**d, "plan": None},  # 0.1 logs: no plan recorded
+    # 0.2.0 logs: neither the trial a failure concerned nor the plugin's traceback was kept
+    ("PluginFailed", 1): lambda d: {**d, "trial_id": None, "traceback": ""},
 }
 
 

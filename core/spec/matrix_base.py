@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
+import bisect
 import math
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -43,6 +44,33 @@ def parse_number(text: str) -> int | float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def not_a_number(value: Any) -> str | None:
+    """Why ``value`` is no finite number (booleans are not numbers), or None."""
+    if not is_number(value):
+        return f"{value!r} is not a number"
+    if not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    return None
+
+
+def outside(value: float, low: float, high: float) -> bool:
+    """Whether ``value`` lies outside ``[low, high]``, beyond float noise."""
+    tol = 1e-9 * max(1.0, abs(low), abs(high))
+    return not low - tol <= value <= high + tol
+
+
+def off_grid(value: float, q: float) -> bool:
+    """Whether ``value`` is not a multiple of ``q``, beyond float noise."""
+    k = value / q
+    return abs(k - round(k)) > 1e-6
+
+
+def preview(values: list[Any], n: int = 6) -> str:
+    """``[1, 2, 3, ...]``: the first few values of a long list."""
+    shown = ", ".join(repr(v) for v in values[:n])
+    return f"[{shown}{', ...' if len(values) > n else ''}]"
 
 
 def tidy_multiple(k: int, q: int | float) -> int | float:
@@ -176,6 +204,10 @@ class DiscreteParam(MatrixParam):
         if len(set(keys)) != len(keys):
             raise self.fail(f"{self.kind} {self.describe_args()} produces duplicate values")
         self._values = values
+        # for check_value: exact keys (a boolean never equals the number 1), and the numbers
+        # sorted, to find a float that differs from a value by float noise only
+        self._keys = {(type(v) is bool, v) for v in values}
+        self._numbers = sorted(v for v in values if is_number(v))
 
     @abstractmethod
     def expand(self) -> list[Any]:
@@ -189,6 +221,21 @@ class DiscreteParam(MatrixParam):
 
     def cardinality(self) -> int:
         return len(self._values)
+
+    def check_value(self, value: Any) -> str | None:
+        value = to_python(value)
+        try:
+            if (type(value) is bool, value) in self._keys:
+                return None
+        except TypeError:  # a list or a dict is no value of any kind
+            pass
+        if is_number(value) and math.isfinite(value):
+            numbers = self._numbers
+            i = bisect.bisect_left(numbers, value)
+            if any(math.isclose(value, numbers[j], rel_tol=1e-9, abs_tol=1e-12)
+                   for j in (i - 1, i) if 0 <= j < len(numbers)):
+                return None
+        return f"{value!r} is not one of its {len(self._values)} values {preview(self._values)}"
 
 
 class DistributionParam(MatrixParam):

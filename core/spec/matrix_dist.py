@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from hpo.errors import SpecError
-from hpo.spec.matrix_base import DistributionParam, is_number, tidy_multiple
+from hpo.spec.matrix_base import (
+    DistributionParam,
+    is_number,
+    not_a_number,
+    off_grid,
+    outside,
+    preview,
+    tidy_multiple,
+    to_python,
+)
 from hpo.spec.matrix_discrete import SCALAR_TYPES
 from hpo.spec.params import Categorical, Numeric
 from hpo.spec.yamlload import parse_scalar
@@ -120,6 +129,13 @@ class PValues(DistributionParam):
     def domain(self) -> Categorical:
         return Categorical(self.choices, self.weights)
 
+    def check_value(self, value: Any) -> str | None:
+        value = to_python(value)
+        for choice in self.choices:
+            if (type(choice) is bool) == (type(value) is bool) and choice == value:
+                return None
+        return f"{value!r} is not one of its values {preview(list(self.choices))}"
+
 
 class Uniform(DistributionParam):
     """``uniform(low, high)`` over ``[low, high)``."""
@@ -146,6 +162,18 @@ class Uniform(DistributionParam):
     def domain(self) -> Numeric:
         low, high = self.value_bounds()
         return Numeric(low=low, high=high)
+
+    def check_value(self, value: Any) -> str | None:
+        value = to_python(value)
+        problem = not_a_number(value)
+        if problem is None:
+            domain = self.domain()
+            low, high = domain.low, domain.high
+            if outside(value, low, high):
+                problem = f"{value!r} lies outside [{low:g}, {high:g}]"
+            elif self.args.get("q") is not None and off_grid(value, self.args["q"]):
+                problem = f"{value!r} is not a multiple of q={self.args['q']!r}"
+        return problem
 
 
 class LogUniform(Uniform):
@@ -276,6 +304,15 @@ class Normal(DistributionParam):
         q = self.args.get("q")
         integer = isinstance(q, int)
         return Numeric(low=low, high=high, log=log, q=q, integer=integer, bounded=False)
+
+    def check_value(self, value: Any) -> str | None:
+        value = to_python(value)
+        problem = not_a_number(value)
+        if problem is None and self.kind in ("lognormal", "qlognormal") and value < 0:
+            problem = f"{value!r} is negative, and a {self.kind} value never is"
+        elif problem is None and self.args.get("q") is not None and off_grid(value, self.args["q"]):
+            problem = f"{value!r} is not a multiple of q={self.args['q']!r}"
+        return problem
 
 
 class QNormal(Normal):

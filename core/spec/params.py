@@ -75,3 +75,16 @@ class Param(ABC):
     @abstractmethod
     def to_json(self) -> dict[str, Any]:
         """Normalised form: ``{"kind": ..., "args": {...}}`` plus ``"values": [...]`` when discrete."""
+
+    @abstractmethod
+    def check_value(self, value: Any) -> str | None:
+        """Why ``value`` is not one this param can take (None when it is).
+
+        The engine asks this of every suggested value before a trial is launched, so a searcher
+        can never run a trial outside the matrix: a listed value (within float noise), a number
+        inside the bounds and on the ``q`` grid, an integer where the kind has only integers.
+        """
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this param can take."""
+        return self.check_value(value) is None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import SpecError
+from hpo.spec.algorithms import Catalog
 from hpo.spec.matrix import parse_matrix
 from hpo.spec.metric import MetricSpec
 from hpo.spec.models import GroupSpec, SearchSpec
@@ -34,13 +35,7 @@ from hpo.spec.sections import (
 from hpo.spec.template import is_name, template_names
 from hpo.spec.yamlload import load_yaml
 
-ALGORITHM_KEYS = {
-    "grid_search": "grid",
-    "random_search": "random",
-    "hyperband": "hyperband",
-    "bo": "bo",
-}
-BUILTIN_ALGORITHMS = ("grid", "random", "hyperband", "bo")
+DEFAULT_ALGORITHM = "grid"  # a spec without an algorithm block runs a grid, as Polyaxon's do
 TOP_KEYS = (
     "version", "kind", "name", "description", "matrix", "declarations", "params", "settings",
     "hptuning", "search", "concurrency", "metric", "seed", "run", "exec", "runner",
@@ -65,7 +60,7 @@ SECTION_KEYS = (
 SECTION_IGNORED = {"run_type": PLATFORM, "logging": PLATFORM}
 
 
-def load_spec(path: str | Path, algorithms: Collection[str] = ()) -> GroupSpec:
+def load_spec(path: str | Path, algorithms: Collection[Any] = ()) -> GroupSpec:
     """Read and parse a spec file; every SpecError carries ``file=str(path)``."""
     source = str(path)
     try:
@@ -76,13 +71,17 @@ def load_spec(path: str | Path, algorithms: Collection[str] = ()) -> GroupSpec:
 
 
 def parse_spec(
-    data: dict[str, Any] | str, source: str = "<spec>", algorithms: Collection[str] = ()
+    data: dict[str, Any] | str, source: str = "<spec>", algorithms: Collection[Any] = ()
 ) -> GroupSpec:
-    """Parse a spec given as YAML text or as already-loaded data."""
+    """Parse a spec given as YAML text or as already-loaded data.
+
+    The installed searchers say which keys select them; ``algorithms`` adds searcher classes
+    (or bare names) that are not installed, such as the one a conformance test checks.
+    """
     try:
         if isinstance(data, str):
             data = load_yaml(data, source)
-        return _build(data, tuple(algorithms))
+        return _build(data, Catalog.installed(algorithms))
     except SpecError as exc:
         raise (exc if exc.file else exc.with_file(source)) from None
 
@@ -141,9 +140,10 @@ def _check_text(data: dict[str, Any], key: str) -> str | None:
 class _Search:
     """Finds the algorithm block and splits ``concurrency``/``metric`` out of its options."""
 
-    def __init__(self, data: dict, section: dict, section_path: str, algorithms: tuple[str, ...]):
-        self.algorithms = algorithms
-        blocks = [k for k in section if k in ALGORITHM_KEYS or k in algorithms]
+    def __init__(self, data: dict, section: dict, section_path: str, catalog: Catalog):
+        self.catalog = catalog
+        selects = catalog.block_keys()
+        blocks = [k for k in section if k in selects]
         found = [(k, join(section_path, k)) for k in blocks if k != "search"]
         generic = _one_of_sources(data, section, section_path, "search")
         if generic is not None:
@@ -154,26 +154,24 @@ class _Search:
                 found[1][1],
             )
         if not found:
-            self.spec = SearchSpec(algorithm="grid", options={}, path=section_path or "settings")
+            self.spec = SearchSpec(algorithm=DEFAULT_ALGORITHM, options={}, path=section_path or "settings")
         elif found[0][0] == "search":
             self.spec = self._generic(*generic)  # type: ignore[misc]
         else:
             key, path = found[0]
             options = dict(as_mapping(section[key], path, "a mapping of the algorithm's options"))
             check_json_value(options, path)
-            self.spec = SearchSpec(
-                algorithm=ALGORITHM_KEYS.get(key, key), options=options, path=path
-            )
+            self.spec = SearchSpec(algorithm=selects[key], options=options, path=path)
 
     def _generic(self, raw: Any, path: str) -> SearchSpec:
         options = dict(as_mapping(raw, path, "a mapping {algorithm: NAME, ...options}"))
         name = options.pop("algorithm", None)
         if name is None:
             raise SpecError("the search block needs `algorithm: NAME`", join(path, "algorithm"))
-        known = list(dict.fromkeys(BUILTIN_ALGORITHMS + self.algorithms))
-        algorithm = ALGORITHM_KEYS.get(name, name) if isinstance(name, str) else None
-        if algorithm not in known:
-            close = difflib.get_close_matches(str(name), known + list(ALGORITHM_KEYS), n=1)
+        known = self.catalog.names()
+        algorithm = self.catalog.algorithm(name)
+        if algorithm is None:
+            close = difflib.get_close_matches(str(name), known + list(self.catalog.block_keys()), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SpecError(
                 f"unknown algorithm {name!r}{hint}; known: {', '.join(known)}",
@@ -211,14 +209,15 @@ def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
         if not is_name(expr):
             raise SpecError(
                 f"template {{{{ {expr} }}}} is not a bare name: templates can only name a matrix "
-                f"param, a declaration, the hyperband resource or a builtin ({names})",
+                f"param, a declaration, a param the search algorithm adds (such as a resource) "
+                f"or a builtin ({names})",
                 path,
             )
         close = difflib.get_close_matches(expr, list(allowed), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise SpecError(
-            f"template {{{{ {expr} }}}} names no matrix param, declaration, hyperband resource "
-            f"or builtin{hint}; allowed: {names}",
+            f"template {{{{ {expr} }}}} names no matrix param, declaration, param the search "
+            f"algorithm adds (such as a resource) or builtin{hint}; allowed: {names}",
             path,
         )
 
@@ -226,13 +225,13 @@ def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
 class _Layout:
     """The top-level mapping and its ``settings``/``hptuning`` block (``section``), if any."""
 
-    def __init__(self, data: dict[str, Any], algorithms: tuple[str, ...], warnings: list[str]):
+    def __init__(self, data: dict[str, Any], catalog: Catalog, warnings: list[str]):
         check_keys(data, "", TOP_KEYS, warnings, TOP_IGNORED)
         self.data = data
         key = _one_of(data, ("settings", "hptuning"))
         self.section_path = key or ""
         self.section = as_mapping(data.get(key), self.section_path) if key else {}
-        known = SECTION_KEYS + tuple(ALGORITHM_KEYS) + algorithms
+        known = SECTION_KEYS + tuple(catalog.block_keys())
         check_keys(self.section, self.section_path, known, warnings, SECTION_IGNORED)
 
     def given(self, key: str) -> list[tuple[Any, str]]:
@@ -307,24 +306,29 @@ def _seed(layout: _Layout) -> int | None:
     return seed
 
 
-def _template_names_allowed(matrix: dict, declarations: dict, search: SearchSpec) -> dict[str, str]:
+def _template_names_allowed(
+    cmd: str, matrix: dict, declarations: dict, search: SearchSpec, catalog: Catalog
+) -> dict[str, str]:
+    """The names ``cmd`` may use; the algorithm's own (a resource) are asked for only when the
+    command names something else, since that validates the algorithm's options."""
     allowed = {n: "matrix" for n in matrix}
     allowed.update({n: "declaration" for n in declarations})
-    resource = search.options.get("resource") if search.algorithm == "hyperband" else None
-    if isinstance(resource, dict) and isinstance(resource.get("name"), str):
-        allowed.setdefault(resource["name"], "hyperband resource")
     allowed.update({n: "builtin" for n in BUILTIN_NAMES})
+    if all(name in allowed for name in template_names(cmd)):
+        return allowed
+    for name in catalog.extra_params(search.algorithm, search.options, search.path):
+        allowed.setdefault(name, f"{search.algorithm} param")
     return allowed
 
 
-def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
+def _build(data: Any, catalog: Catalog) -> GroupSpec:
     if data is None:
         raise SpecError("the spec is empty")
     if not isinstance(data, dict):
         raise SpecError(f"expected a mapping at the top level, got {type(data).__name__}")
     warnings: list[str] = []
     version, kind = _check_version(data), _check_kind(data)
-    layout = _Layout(data, algorithms, warnings)
+    layout = _Layout(data, catalog, warnings)
 
     matrix_src = layout.one("matrix")
     if matrix_src is None:
@@ -333,7 +337,7 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     matrix = parse_matrix(*matrix_src)
     declarations = _declarations(data, matrix, warnings)
 
-    search = _Search(data, layout.section, layout.section_path, algorithms).spec
+    search = _Search(data, layout.section, layout.section_path, catalog).spec
     concurrency = _take_concurrency(layout, search)
     metric = _take_metric(layout, search)
     _move_n_experiments(layout, search)
@@ -362,6 +366,6 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     if run_key is None:
         raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
     fields["run"] = run = parse_run(data[run_key], run_key, warnings)
-    allowed = _template_names_allowed(matrix, declarations, search)
+    allowed = _template_names_allowed(run.cmd, matrix, declarations, search, catalog)
     _check_templates(run.cmd, allowed, join(run_key, "cmd"))
     return build_model(GroupSpec, fields, "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from hpo.contracts.guard import check_decision
 from hpo.contracts.searcher import (
     RUNNING,
     Decision,
+    Exhausted,
     SearchHistory,
     Searcher,
     Suggestion,
@@ -65,20 +65,31 @@ def simulate(
 
     Returns the trials (params and meta as the log would hold them) and the last decision that
     was not a suggestion (None when ``max_trials`` was reached first). Every decision is checked
-    against the contract; a searcher that waits with nothing running fails the simulation.
+    against the contract: a searcher that waits with nothing running, or that suggests or waits
+    after it said ``Exhausted`` (while trials still ran), fails the simulation.
     """
     trials: list[TrialRecord] = []
+    exhausted: Exhausted | None = None
     for _ in range(4 * max_trials + 10):
         active = [t for t in trials if t.active]
         if len(active) < concurrency and len(trials) < max_trials:
             decision = check_decision(searcher.suggest(history(*trials)), searcher.spec.matrix)
+            if exhausted is not None and not isinstance(decision, Exhausted):
+                raise AssertionError(
+                    f"after {exhausted!r}, with {len(trials)} trials, the searcher returned "
+                    f"{decision!r}: Exhausted is forever (answer Wait while an active trial's "
+                    "end can still change the answer)")
+            if isinstance(decision, Exhausted):
+                exhausted = decision
             if isinstance(decision, Suggestion):
                 trials.append(record(len(trials) + 1, as_logged(decision.params), RUNNING,
                                      meta=as_logged(decision.meta)))
                 continue
             if not active:
                 if isinstance(decision, Wait):
-                    raise AssertionError(f"the searcher waits with no trial running: {decision}")
+                    raise AssertionError(f"the searcher waits with no trial running or pending: "
+                                         f"{decision!r} after {len(trials)} trials; the group "
+                                         "would hang (the engine fails it)")
                 return trials, decision
         elif not active:
             return trials, None
@@ -93,33 +104,9 @@ def _finish(t: TrialRecord, objective: Callable, fail_every: int) -> TrialRecord
 
 
 def inside(param: Param, value: Any) -> bool:
-    """Whether ``value`` is one ``param`` can take (bounds, quantisation, listed values)."""
-    if param.discrete:
-        return any(_same(value, v) for v in param.values())
-    domain = param.domain()
-    if hasattr(domain, "choices"):
-        return any(_same(value, v) for v in domain.choices)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        return False
-    if not math.isfinite(float(value)):
-        return False
-    if not domain.bounded:
-        return True
-    tol = 1e-9 * max(1.0, abs(domain.low), abs(domain.high))
-    if not domain.low - tol <= float(value) <= domain.high + tol:
-        return False
-    if domain.q is not None:
-        k = float(value) / domain.q
-        return abs(k - round(k)) < 1e-6
-    return True
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or a == b and type(a) is type(b)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
+    """Whether ``value`` is one ``param`` can take (bounds, quantisation, listed values): the
+    check the engine makes of every suggestion (:meth:`hpo.spec.params.Param.check_value`)."""
+    return param.contains(value)
 
 
 def fingerprint(obj: Any, depth: int = 8, _seen: frozenset[int] = frozenset()) -> Any:

@@ -17,9 +17,9 @@ import pytest
 from pydantic import BaseModel
 
 from hpo.contracts.guard import check_decision
-from hpo.contracts.searcher import Exhausted, SearchHistory, Searcher, Wait
+from hpo.contracts.searcher import Exhausted, Plan, SearchHistory, Searcher, Suggestion, Wait
 from hpo.spec import GroupSpec, parse_spec
-from hpo.testing.histories import fingerprint, history, inside, normalised, record, simulate
+from hpo.testing.histories import fingerprint, history, normalised, record, score, simulate
 
 
 class SearcherConformance:
@@ -38,6 +38,7 @@ class SearcherConformance:
     seeds: ClassVar[tuple[int, ...]] = (0, 1, 2024)
     seed_matters: ClassVar[bool] = True
     ignore_attributes: ClassVar[tuple[str, ...]] = ()  # caches keyed by the exact history
+    real_group_timeout: ClassVar[float] = 120.0  # seconds the real group may take
 
     _cache: ClassVar[dict[Any, Any]]
 
@@ -51,7 +52,7 @@ class SearcherConformance:
         data = copy.deepcopy(self.spec)
         if isinstance(data, dict) and "run" not in data and "exec" not in data:
             data["run"] = {"cmd": "(conformance)"}
-        spec = parse_spec(data, source=f"<{type(self).__name__}.spec>", algorithms=[self.searcher.name])
+        spec = parse_spec(data, source=f"<{type(self).__name__}.spec>", algorithms=[self.searcher])
         if spec.search.algorithm != self.searcher.name:
             raise AssertionError(
                 f"the spec selects {spec.search.algorithm!r}, not {self.searcher.name!r}"
@@ -90,13 +91,28 @@ class SearcherConformance:
     def test_declares_a_name_a_version_and_a_config(self):
         cls = self.searcher
         assert isinstance(cls.name, str) and cls.name, "set `name`: the algorithm's name in specs"
-        assert isinstance(cls.version, str) and cls.version
-        assert isinstance(cls.Config, type) and issubclass(cls.Config, BaseModel)
-        assert self.make().spec.search.algorithm == cls.name
+        assert isinstance(cls.version, str) and cls.version, (
+            f"set `version` to a non-empty string (recorded with every suggestion), not {cls.version!r}")
+        assert isinstance(cls.Config, type) and issubclass(cls.Config, BaseModel), (
+            f"set `Config` to a pydantic model of the block's options, not {cls.Config!r}")
+        assert isinstance(cls.spec_keys, tuple) and all(isinstance(k, str) for k in cls.spec_keys), (
+            f"`spec_keys` must be a tuple of settings keys, not {cls.spec_keys!r}")
+        built = self.make()
+        assert built.spec.search.algorithm == cls.name
+        extra = type(built).extra_params(built.config)
+        assert isinstance(extra, tuple) and all(isinstance(n, str) for n in extra), (
+            f"extra_params() must return a tuple of param names, not {extra!r}")
+        plan = built.plan()
+        assert isinstance(plan, Plan), f"plan() must return a hpo.search.Plan, not {plan!r}"
+        assert plan.planned is None or plan.planned == built.planned_trials(), (
+            f"plan().planned is {plan.planned}, planned_trials() says {built.planned_trials()}")
 
     def test_an_empty_history_gets_a_suggestion(self):
         decision = check_decision(self.make().suggest(SearchHistory()), self.group_spec().matrix)
-        assert not isinstance(decision, Wait), "waiting with nothing running would stall the group"
+        assert not isinstance(decision, Wait), (
+            f"suggest() answered {decision!r} to an empty history: waiting with nothing running "
+            "would stall the group (the engine fails it)")
+        assert isinstance(decision, Suggestion), f"an empty history got {decision!r}, not a Suggestion"
 
     def test_same_history_same_decision_and_no_state_change(self):
         searcher = self.make(seed=7)
@@ -110,7 +126,10 @@ class SearcherConformance:
         """What ``hpo replay --check`` and a resumed engine rely on."""
         kept = self.make(seed=7)
         for h in self.histories():
-            assert normalised(self.make(seed=7).suggest(h)) == normalised(kept.suggest(h))
+            fresh, again = normalised(self.make(seed=7).suggest(h)), normalised(kept.suggest(h))
+            assert fresh == again, (
+                f"after {len(h)} trials a fresh instance decided {fresh}, the one used before "
+                f"{again}: suggest() must depend on (spec, seed, history) alone")
 
     def test_deterministic_for_every_seed_including_zero(self):
         for seed in self.seeds:
@@ -129,11 +148,24 @@ class SearcherConformance:
         if self.budget is None:
             pytest.skip("no `budget` set: the spec does not end the search by itself")
         for concurrency in (1, self.concurrency):
-            trials, last = self.simulated(0, concurrency)
+            trials, last = self.simulated(0, concurrency)  # a suggestion after Exhausted fails here
             assert isinstance(last, Exhausted), f"expected Exhausted after the budget, got {last!r}"
-            assert len(trials) == self.budget
-            assert isinstance(self.make().suggest(history(*trials)), Exhausted), "Exhausted must stay"
-            assert last.reason
+            assert len(trials) == self.budget, (
+                f"with concurrency {concurrency} it suggested {len(trials)} trials; budget = {self.budget}")
+            assert isinstance(last.reason, str) and last.reason.strip(), "Exhausted needs a reason"
+            for h in self.after_exhaustion(trials):
+                decision = self.make().suggest(h)
+                assert isinstance(decision, Exhausted), (
+                    f"Exhausted must stay: with {len(h)} trials "
+                    f"({', '.join(sorted({t.status for t in h.trials}))}) it returned {decision!r}")
+
+    def after_exhaustion(self, trials: list) -> list[SearchHistory]:
+        """Histories an exhausted searcher may see later: the same trials, all of them failed,
+        and longer ones, with trials it did not suggest (a fork with another algorithm's)."""
+        failed = [record(t.trial_id, t.params, "failed", None, t.meta) for t in trials]
+        more = [record(len(trials) + i + 1, t.params, "succeeded", score(t.params))
+                for i, t in enumerate(trials[:3])]
+        return [history(*trials), history(*failed), history(*trials, *more), history(*failed, *more)]
 
     def test_failed_trials_are_survived(self):
         trials, _ = self.simulated(0, 1, fail_every=2)  # checks every decision on the way
@@ -142,7 +174,7 @@ class SearcherConformance:
 
     def test_pending_trials_are_survived(self):
         trials, _ = self.simulated(0, self.concurrency)
-        assert trials
+        assert trials, "the simulated group got no suggestion at all"
         for h in self.histories():
             check_decision(self.make().suggest(h), self.group_spec().matrix)
 
@@ -152,29 +184,61 @@ class SearcherConformance:
             trials, _ = self.simulated(*key)
             for t in trials:
                 for name, param in matrix.items():
-                    assert inside(param, t.params[name]), f"trial {t.trial_id}: {name}={t.params[name]!r}"
+                    why = param.check_value(t.params[name])
+                    assert why is None, f"trial {t.trial_id}: {name}={t.params[name]!r}: {why} ({param.path})"
 
     def test_a_real_group_runs_and_replays(self, tmp_path):
-        """Run a group through the engine (Python trials, 2 at a time); ``replay --check`` it."""
-        from hpo.api.entry import optimize
-        from hpo.engine.lifecycle import replay_check
+        """Run a group through the engine (Python trials, 2 at a time); ``replay --check`` it.
+
+        It runs in a thread that gets ``real_group_timeout`` seconds: a searcher that never lets
+        the group end fails the test instead of hanging it.
+        """
+        import threading
+
+        from hpo.testing.plugins import registered
+
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=self._run_real_group, args=(tmp_path, outcome), daemon=True)
+        with registered(*self._plugins()):
+            worker.start()
+            worker.join(self.real_group_timeout)
+        if worker.is_alive():
+            db = tmp_path / "hpo.db"
+            pytest.fail(f"the real group did not finish in {self.real_group_timeout:g} s "
+                        f"(`hpo list --db {db}` and `hpo status GROUP --db {db}` show where it "
+                        "stands); does the searcher answer Wait forever?")
+        if "error" in outcome:
+            raise outcome["error"]
+        status, reason = outcome["status"]
+        assert status == "succeeded", f"the real group ended {status}: {reason}"
+        checked, mismatches, trials = outcome["replay"]
+        assert checked == trials > 0, f"replay --check compared {checked} of {trials} suggestions"
+        assert mismatches == [], f"replay --check found suggestions that differ: {mismatches}"
+
+    def _plugins(self) -> list[Any]:
+        """The tested class as an in-process plugin, unless it is the one installed."""
         from hpo.contracts.registry import default_registry
-        from hpo.testing.plugins import plugin_of, registered
-
-        spec = self.group_spec()
-        metric = spec.metric.name if spec.metric else "value"
-        n = min(self._limit(), 8)
-
-        def objective(trial):
-            from hpo.testing.histories import score
-
-            return {metric: score({k: trial.params[k] for k in spec.matrix})}
+        from hpo.testing.plugins import plugin_of
 
         installed = default_registry().origin("searcher", self.searcher.name)
-        plugins = [] if installed and installed.plugin_class is self.searcher else [plugin_of(self.searcher)]
-        with registered(*plugins):
-            group = optimize(objective, spec, n_trials=n, concurrency=2, db=tmp_path / "hpo.db",
-                             backend="thread", seed=3)
-            assert group.status == "succeeded", group.state.reason
+        return [] if installed and installed.plugin_class is self.searcher else [plugin_of(self.searcher)]
+
+    def _run_real_group(self, tmp_path: Any, outcome: dict[str, Any]) -> None:
+        from hpo.api.entry import optimize
+        from hpo.engine.lifecycle import replay_check
+        from hpo.testing.histories import score
+
+        try:
+            spec = self.group_spec()
+            metric = spec.metric.name if spec.metric else "value"
+
+            def objective(trial):
+                return {metric: score({k: trial.params[k] for k in spec.matrix})}
+
+            group = optimize(objective, spec, n_trials=min(self._limit(), 8), concurrency=2,
+                             db=tmp_path / "hpo.db", backend="thread", seed=3)
+            outcome["status"] = (group.status, group.state.reason)
             checked, mismatches = replay_check(group.store, group.id)
-        assert checked == len(group.trials()) > 0 and mismatches == []
+            outcome["replay"] = (checked, mismatches, len(group.trials()))
+        except BaseException as exc:  # raised again in the test's own thread
+            outcome["error"] = exc

@@ -164,12 +164,13 @@ def rung_cell(r: RungProgress) -> Text:
 
 
 def brackets_table(snap: Overview) -> RenderableType | None:
-    """Hyperband's brackets as rows and rungs as columns: finished/planned (+running) @resource."""
+    """A multi-fidelity algorithm's brackets (hyperband's, or any searcher's plan) as rows and
+    rungs as columns: finished/planned (+running) @resource."""
     if not snap.rungs:
         return None
     resource = snap.plan.resource or "resource"
     n_rungs = max(r.rung for r in snap.rungs) + 1
-    title = Text("hyperband", style="bold")
+    title = Text(snap.state.spec.get("search", {}).get("algorithm") or "brackets", style="bold")
     if snap.current is not None:
         c = snap.current
         title.append(f"  {'now' if snap.live else 'last'}: bracket {c.bracket} · rung {c.rung} · {resource}={num(c.resource)}")

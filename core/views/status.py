@@ -72,7 +72,8 @@ def lease_line(snap: Overview) -> Text:
     return text
 
 
-def status_view(snap: Overview) -> RenderableType:
+def status_view(snap: Overview, tracebacks: bool = False) -> RenderableType:
+    """The status; ``tracebacks`` adds where each failed plugin raised."""
     st = snap.state
     parts: list[RenderableType] = [dashboard(snap)]
     parts += stop_lines(snap)
@@ -83,6 +84,11 @@ def status_view(snap: Overview) -> RenderableType:
     parts.append(lease_line(snap))
     for f in st.plugin_failures:
         parts.append(Text(f"plugin failure  {f.plugin}: {f.error}", style="red"))
+        if f.traceback and tracebacks:
+            parts.append(Text(f.traceback.rstrip(), style="dim"))
+        elif f.traceback:
+            parts.append(Text(f"  `hpo status {st.name or st.group_id} --traceback` shows where "
+                              "it raised", style="dim"))
     if st.notices:  # the runner's latest word on the group (a host down, docker unreachable)
         n = st.notices[-1]
         parts.append(Text(f"runner  {local_time(n['at'])} {n['runner']}: {n['message']}", style="yellow"))

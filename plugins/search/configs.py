@@ -25,6 +25,13 @@ class ConfigsSearcher(Searcher):
     name = "configs"
     version = "1"
     Config = ConfigsConfig
+    configs_option = "configs"
+
+    @classmethod
+    def extra_params(cls, config: ConfigsConfig) -> tuple[str, ...]:
+        """Every name the listed configs give: a config may carry more than the matrix (the
+        failed trials of a hyperband group carry its resource)."""
+        return tuple(dict.fromkeys(name for c in config.configs for name in c))
 
     def check_spec(self, spec) -> None:
         super().check_spec(spec)
@@ -36,6 +43,11 @@ class ConfigsSearcher(Searcher):
                     f"config {i} lacks {', '.join(sorted(missing))} (every matrix param needs a value)",
                     f"{spec.search.path}.configs[{i}]",
                 )
+            for name, param in spec.matrix.items():  # the engine would refuse it mid-run
+                why = param.check_value(config[name])
+                if why is not None:
+                    raise SpecError(f"config {i} sets {name}={config[name]!r}, outside the matrix: "
+                                    f"{why} ({param.path})", f"{spec.search.path}.configs[{i}].{name}")
 
     def planned_trials(self) -> int:
         return len(self.config.configs)

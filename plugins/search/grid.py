@@ -16,6 +16,7 @@ class GridSearcher(Searcher):
     name = "grid"
     version = "1"
     Config = NExperimentsConfig
+    spec_keys = ("grid_search",)
 
     def check_spec(self, spec) -> None:
         super().check_spec(spec)

@@ -21,6 +21,7 @@ class RandomSearcher(Searcher):
     name = "random"
     version = "1"
     Config = NExperimentsConfig
+    spec_keys = ("random_search",)
 
     def check_spec(self, spec) -> None:
         super().check_spec(spec)

@@ -12,6 +12,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.searcher import PENDING
 from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
@@ -104,3 +105,9 @@ class Budget(Stopper):
                 stop_running=rule == "max_duration",
             )
         ]
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``budget``), so ``HPO_DISABLE_PLUGINS=budget`` leaves the others."""
+    register(Budget)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.errors import SpecError
 from hpo.contracts.options import parse_options
 from hpo.contracts.stopper import StopDecision, Stopper, StopView
@@ -119,3 +120,9 @@ class EarlyStopping(Stopper):
                 if best is None or sign * value > sign * best[2]:
                     best = (trial.trial_id, step, value)
         return best
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``early_stopping``), so ``HPO_DISABLE_PLUGINS=early_stopping`` leaves the others."""
+    register(EarlyStopping)

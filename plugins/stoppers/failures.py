@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.searcher import FAILED, FINISHED_STATUSES
 from hpo.contracts.stopper import StopDecision, Stopper, StopView
 
@@ -75,3 +76,9 @@ class Failures(Stopper):
                 evidence=evidence,
             )
         ]
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``failures``), so ``HPO_DISABLE_PLUGINS=failures`` leaves the others."""
+    register(Failures)

@@ -13,6 +13,7 @@ import statistics
 
 from pydantic import Field
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
@@ -57,3 +58,9 @@ class Median(TrialStopper):
             f"worse than {fmt(median)}, the median running average of {len(averages)} other trials"
         )
         return self.stop(trial_id, reason, step, best, median, list(averages))
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``median``), so ``HPO_DISABLE_PLUGINS=median`` leaves the others."""
+    register(Median)

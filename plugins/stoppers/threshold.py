@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
@@ -55,3 +56,9 @@ class Threshold(TrialStopper):
             f"{margin} behind the best {fmt(best)}"
         )
         return self.stop(trial_id, reason, step, value, threshold, compared, best=best)
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``threshold``), so ``HPO_DISABLE_PLUGINS=threshold`` leaves the others."""
+    register(Threshold)

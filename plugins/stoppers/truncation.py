@@ -14,6 +14,7 @@ import math
 
 from pydantic import Field
 
+from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.stopper import StopDecision
 
 from ._base import MetricOptions, SeriesTable, TrialStopper, fmt
@@ -58,3 +59,9 @@ class Truncation(TrialStopper):
         )
         compared = [i for i, _ in population if i != trial_id]
         return self.stop(trial_id, reason, step, value, threshold, compared)
+
+
+@hookimpl
+def hpo_register_stoppers(register):
+    """Its own entry point (``truncation``), so ``HPO_DISABLE_PLUGINS=truncation`` leaves the others."""
+    register(Truncation)

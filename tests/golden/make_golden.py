@@ -22,6 +22,8 @@ from hpo.engine.lifecycle import fork
 from hpo.spec import parse_spec
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore
+from hpo.contracts.stopper import Stopper
+from hpo.testing import plugin_of, registered
 
 HERE = Path(__file__).parent
 
@@ -61,6 +63,30 @@ run:
 """
 
 
+FAILING = """
+settings:
+  grid_search: {}
+  metric: {name: loss, optimization: minimize}
+  matrix:
+    x: {values: [1, 2]}
+stopping:
+  - {kind: golden_explodes}
+run:
+  cmd: echo "@hpo step=1 loss={{ x }}"; sleep 0.2; echo "@hpo step=2 loss={{ x }}"
+"""
+
+
+class Explodes(Stopper):
+    """A stopping rule that raises on the first report: a group that ends with PluginFailed."""
+
+    name = "golden_explodes"
+
+    def decide(self, view):
+        if any(t.curves for t in view.trials):
+            raise RuntimeError("the rule broke on its first report")
+        return []
+
+
 def snapshot(state: GroupState) -> dict:
     return {
         "name": state.name,
@@ -93,6 +119,11 @@ def main(version: str) -> None:
         for name, text in (("grid", GRID), ("hyperband", HYPERBAND), ("stopping", STOPPING)):
             gid = create_group(store, parse_spec(textwrap.dedent(text)), name=name, seed=11,
                                source=text, source_path=str(Path(tmp) / f"{name}.yaml"))
+            Engine(store, gid, poll_interval=0.01).run()
+            groups.append(gid)
+        with registered(plugin_of(Explodes)):  # PluginFailed, with its traceback (0.2.1)
+            gid = create_group(store, parse_spec(textwrap.dedent(FAILING)), name="failing", seed=11,
+                               source=FAILING, source_path=str(Path(tmp) / "failing.yaml"))
             Engine(store, gid, poll_interval=0.01).run()
             groups.append(gid)
         at = [s for s in store.read(groups[0]) if s.type == "TrialFinished"][2].seq

@@ -9,6 +9,7 @@ import pytest
 from hpo.contracts.runner import Exited, Runner
 from hpo.contracts.searcher import Exhausted, Searcher, Suggestion, Wait
 from hpo.contracts.stopper import StopDecision, Stopper
+from hpo.errors import PluginError
 from hpo.testing import (
     RunnerConformance,
     SearcherConformance,
@@ -168,3 +169,110 @@ def test_history_helpers():
     assert inside(spec.matrix["k"], 2) and not inside(spec.matrix["k"], "2")
     trials, last = simulate(Endless(spec, 0), 5, concurrency=2, fail_every=2)
     assert last is None and [t.status for t in trials] == ["succeeded", "failed"] * 2 + ["succeeded"]
+
+
+class ExhaustedWhileBusy(Searcher):
+    """Says Exhausted while a trial runs, then suggests once it is done (it meant Wait)."""
+
+    name = "busyexhausted"
+
+    def suggest(self, h):
+        if len(h) >= 6:
+            return Exhausted("done")
+        if h.active() and len(h) >= 2:
+            return Exhausted("nothing while trials run")
+        return Suggestion({"lr": float(self.rng(h.next_trial_id).random()), "k": 1})
+
+
+class ComesBack(Searcher):
+    """Exhausted after 4 trials, but a longer history (a fork's) gets suggestions again."""
+
+    name = "comesback"
+
+    def suggest(self, h):
+        if len(h) == 4:
+            return Exhausted("ran 4")
+        return Suggestion({"lr": float(self.rng(h.next_trial_id).random()), "k": 1})
+
+
+def test_a_suggestion_after_exhausted_is_caught():
+    with pytest.raises(AssertionError, match=r"after Exhausted\(reason='nothing while trials run'\).*Exhausted is forever"):
+        conformance(ExhaustedWhileBusy, budget=6).test_respects_its_budget()
+
+
+def test_exhausted_must_hold_over_longer_histories():
+    with pytest.raises(AssertionError, match=r"Exhausted must stay: with 7 trials \(succeeded\)"):
+        conformance(ComesBack, budget=4).test_respects_its_budget()
+
+
+class Slow(Searcher):
+    """Takes a minute to suggest its second trial."""
+
+    name = "slow"
+
+    def suggest(self, h):
+        if h.trials:
+            import time
+
+            time.sleep(60)
+        return Suggestion({"lr": 0.5, "k": 1})
+
+
+def test_the_real_group_has_a_timeout(tmp_path):
+    check = conformance(Slow, real_group_timeout=2)
+    with pytest.raises(pytest.fail.Exception, match="did not finish in 2 s"):
+        check.test_a_real_group_runs_and_replays(tmp_path)
+
+
+def test_a_name_that_an_installed_plugin_holds_is_a_clear_error(tmp_path):
+    """A working copy of a plugin that is also installed: the kit says which is which."""
+
+    class Grid(Searcher):
+        name = "grid"
+
+        def suggest(self, h):
+            return Suggestion({"lr": 0.5, "k": 1})
+
+    check = conformance(Grid)
+    with pytest.raises(PluginError) as err:
+        check.test_a_real_group_runs_and_replays(tmp_path)
+    message = str(err.value)
+    assert "the searcher name 'grid' of " in message and ".Grid is already registered" in message
+    assert "already registered by the plugin 'grid' (hpo-groups" in message
+    assert "hpo.plugins.search.grid.GridSearcher" in message and "HPO_DISABLE_PLUGINS=grid" in message
+    assert "Plugin name already registered" not in message
+
+
+KIT_TEST = '''
+from hpo.search import Exhausted, Searcher, Suggestion
+from hpo.testing import SearcherConformance
+
+
+class Sloppy(Searcher):
+    name = "sloppy"
+    version = ""
+
+    def suggest(self, h):
+        return Suggestion({"lr": 0.5}) if len(h) < 3 else Exhausted("done")
+
+
+class TestSloppy(SearcherConformance):
+    searcher = Sloppy
+    spec = {"search": {"algorithm": "sloppy"}, "matrix": {"lr": {"uniform": [0, 1]}}}
+    budget = 3
+'''
+
+
+def test_the_kit_failures_explain_themselves_under_pytest(tmp_path):
+    """The pytest11 plugin has pytest rewrite hpo.testing's asserts, as a test module's own."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_sloppy.py").write_text(KIT_TEST)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_sloppy.py", "-k", "declares"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "set `version` to a non-empty string" in proc.stdout
+    # rewritten: pytest shows the operands, not a bare AssertionError
+    assert "where '' = <class 'test_sloppy.Sloppy'>.version" in proc.stdout, proc.stdout

@@ -289,10 +289,10 @@ def test_load_and_disable_select_what_loads(monkeypatch):
     assert only.names("searcher") == ["grid"] and only.names("runner") == ["local"]
     assert only.names("stopper") == []
     monkeypatch.delenv("HPO_LOAD_PLUGINS")
-    monkeypatch.setenv("HPO_DISABLE_PLUGINS", "bo,stoppers")
+    monkeypatch.setenv("HPO_DISABLE_PLUGINS", "bo,median")
     some = Registry(get_plugin_manager())
     assert "bo" not in some.names("searcher") and "grid" in some.names("searcher")
-    assert some.names("stopper") == []
+    assert "median" not in some.names("stopper") and "asha" in some.names("stopper")
 
 
 def test_load_and_disable_on_the_command_line(tmp_path):
@@ -315,3 +315,25 @@ def test_registry_names_each_class_origin():
     assert (reg.cls.__name__, reg.cls.__module__) == ("GridSearcher", GridSearcher.__module__)
     assert (reg.plugin, reg.distribution) == ("grid", "hpo-groups")
     assert pluginmanager.default_registry().origin("searcher", "grid").version == metadata.version("hpo-groups")
+
+
+def test_hpo_plugins_lists_the_plugins_that_failed_to_load(broken_distribution, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(broken_distribution), os.environ.get("PYTHONPATH", "")])}
+
+    def hpo_plugins(*args):
+        return subprocess.run([sys.executable, "-m", "hpo", "plugins", *args], capture_output=True,
+                              text=True, check=True, env=env, cwd=tmp_path).stdout
+
+    rows = json.loads(hpo_plugins("--json"))
+    failed = {r["plugin"]: r for r in rows if r["status"] == "failed"}
+    assert failed["brokenimport"] == {
+        "kind": None, "name": None, "plugin": "brokenimport", "distribution": "hpo-broken 0.3",
+        "version": "", "class": None, "status": "failed",
+        "error": "plugin 'brokenimport' (from hpo-broken 0.3) failed to load: ImportError: needs libfoo",
+    }
+    assert "hpo_register_searcher" in failed["brokenhook"]["error"]
+    loaded = [r for r in rows if r["status"] == "loaded"]
+    assert {("searcher", "grid"), ("stopper", "median")} <= {(r["kind"], r["name"]) for r in loaded}
+    assert all(r["error"] is None for r in loaded)
+    table = hpo_plugins()
+    assert "failed to load" in table and "brokenimport" in table and "needs libfoo" in table

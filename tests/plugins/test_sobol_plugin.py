@@ -34,7 +34,8 @@ def test_hpo_plugins_lists_it_with_its_distribution(tmp_path):
     rows = json.loads(cli(tmp_path, "plugins", "--json").stdout)
     row = next(r for r in rows if r["name"] == "sobol")
     assert row == {"kind": "searcher", "name": "sobol", "plugin": "sobol", "distribution": "hpo-sobol",
-                   "version": "0.1.0", "class": "hpo_sobol.SobolSearcher"}
+                   "version": "0.1.0", "class": "hpo_sobol.SobolSearcher", "status": "loaded",
+                   "error": None}
 
 
 def test_a_group_runs_with_it_and_replays(tmp_path):

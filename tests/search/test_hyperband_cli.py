@@ -1,14 +1,14 @@
-"""``hpo plan``: the command the hyperband plugin adds to the CLI."""
+"""``hpo plan``: what the spec's searcher plans (``Searcher.plan()``), hyperband's brackets included."""
 
 from __future__ import annotations
 
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from hpo.plugins.search.hyperband import hpo_register_commands, plan, plan_json
+from hpo.cli import cli
+from hpo.plugins.search.hyperband import plan, plan_json
 
 
 HB = """
@@ -27,20 +27,10 @@ settings:
 BO = """
 run: {cmd: train}
 settings:
-  bo: {metric: {name: loss}}
+  bo: {metric: {name: loss}, n_initial_trials: 3, n_iterations: 9}
   matrix:
     lr: {uniform: 0.001:0.01}
 """
-
-
-@pytest.fixture
-def cli():
-    @click.group()
-    def root():
-        pass
-
-    hpo_register_commands(cli=root)
-    return root
 
 
 @pytest.fixture
@@ -53,27 +43,35 @@ def spec_file(tmp_path):
     return write
 
 
-def test_plan_json(cli, spec_file):
+def test_plan_json(spec_file):
     result = CliRunner().invoke(cli, ["plan", spec_file(), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == plan_json(plan(81, 3))
+    data = json.loads(result.output)
+    expected = plan_json(plan(81, 3))
+    assert data["brackets"] == expected["brackets"]
+    assert data["total_resource"] == expected["total_resource"] == 1902
+    assert (data["algorithm"], data["planned"], data["resource"]) == ("hyperband", 206, "num_steps")
+    assert data["note"] == "max_iter=81, eta=3"
 
 
-def test_plan_table(cli, spec_file):
+def test_plan_table(spec_file):
     result = CliRunner().invoke(cli, ["plan", spec_file()])
     assert result.exit_code == 0, result.output
-    assert "num_steps" in result.output
+    assert "hyperband plan: max_iter=81, eta=3, resource=num_steps" in result.output
     assert "5 brackets, 206 trials" in result.output
     assert "total num_steps: 1902" in result.output
 
 
-def test_plan_refuses_other_algorithms(cli, spec_file):
+def test_any_algorithm_shows_its_plan(spec_file):
     result = CliRunner().invoke(cli, ["plan", spec_file(BO)])
-    assert result.exit_code == 2
-    assert "hyperband" in result.output and "'bo'" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "bo plans 12 trials"
+    data = json.loads(CliRunner().invoke(cli, ["plan", spec_file(BO), "--json"]).output)
+    assert data == {"algorithm": "bo", "planned": 12, "brackets": [], "resource": None, "note": "",
+                    "total_resource": None}
 
 
-def test_plan_reports_spec_errors_with_exit_2(cli, spec_file):
+def test_plan_reports_spec_errors_with_exit_2(spec_file):
     result = CliRunner().invoke(cli, ["plan", spec_file(HB % 1)])
     assert result.exit_code == 2
     assert "group.yml: settings.hyperband.eta: " in result.output

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
 from click.testing import CliRunner
 
-from hpo.plugins.search.hyperband import HyperbandSearcher, hpo_register_commands
+from hpo.cli import cli
+from hpo.plugins.search.hyperband import HyperbandSearcher
 from hpo.spec import parse_spec
 
 DOC = (Path(__file__).parents[2] / "docs" / "search" / "hyperband.md").read_text(encoding="utf-8")
@@ -27,13 +27,7 @@ def test_the_spec_example_loads_and_plans_206_trials():
 def test_the_plan_output_matches_the_command(tmp_path):
     path = tmp_path / "group.yml"
     path.write_text(blocks("yaml")[0])
-
-    @click.group()
-    def root():
-        pass
-
-    hpo_register_commands(cli=root)
-    result = CliRunner().invoke(root, ["plan", str(path)])
+    result = CliRunner().invoke(cli, ["plan", str(path)])
     assert result.exit_code == 0, result.output
     shown = blocks("text")[0].split("\n", 1)[1]  # drop the "$ hpo plan group.yml" line
 

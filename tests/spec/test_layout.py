@@ -135,11 +135,27 @@ def test_algorithm_keys():
 
 def test_plugin_algorithm_names():
     s = parse_spec(
-        {"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n": 8}}}, algorithms=["sobol"]
+        {"matrix": MATRIX, "run": RUN, "settings": {"halton": {"n": 8}}}, algorithms=["halton"]
     )
+    assert (s.search.algorithm, s.search.path) == ("halton", "settings.halton")
+    e = error({"matrix": MATRIX, "run": RUN, "settings": {"halton": {"n": 8}}})
+    assert e.path == "settings.halton" and "unknown key 'halton'" in e.message
+
+
+def test_installed_algorithms_are_known_by_their_own_keys(monkeypatch):
+    """The spec knows no algorithm by name: each installed searcher says which keys select it."""
+    s = parse_spec({"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n_experiments": 8}}})
     assert (s.search.algorithm, s.search.path) == ("sobol", "settings.sobol")
-    e = error({"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n": 8}}})
-    assert e.path == "settings.sobol" and "unknown key 'sobol'" in e.message
+    assert spec(settings={"grid_search": {}}).search.algorithm == "grid"
+    assert "unknown key 'grid'" in error({"matrix": MATRIX, "run": RUN, "settings": {"grid": {}}}).message
+
+    from hpo.contracts import registry
+
+    monkeypatch.setenv("HPO_LOAD_PLUGINS", "random")
+    monkeypatch.setattr(registry, "default_plugin_manager", registry.get_plugin_manager)
+    assert spec(settings={"random_search": {}}).search.algorithm == "random"
+    e = error({"matrix": MATRIX, "run": RUN, "settings": {"grid_search": {}}})
+    assert "unknown key 'grid_search'" in e.message and "random_search" in e.message
 
 
 def test_generic_search_form():
@@ -151,10 +167,10 @@ def test_generic_search_form():
     )
     assert s.concurrency == 2
     s = parse_spec(
-        {"matrix": MATRIX, "run": RUN, "settings": {"search": {"algorithm": "sobol"}}},
-        algorithms=("sobol",),
+        {"matrix": MATRIX, "run": RUN, "settings": {"search": {"algorithm": "halton"}}},
+        algorithms=("halton",),
     )
-    assert (s.search.algorithm, s.search.path) == ("sobol", "settings.search")
+    assert (s.search.algorithm, s.search.path) == ("halton", "settings.search")
     e = error({"matrix": MATRIX, "run": RUN, "search": {"algorithm": "randm"}})
     assert e.path == "search.algorithm" and "did you mean" in e.message
     assert error({"matrix": MATRIX, "run": RUN, "search": {"n": 1}}).path == "search.algorithm"

@@ -107,6 +107,18 @@ def test_unknown_template_suggests_closest():
 
 
 def test_resource_name_only_counts_for_hyperband():
-    text = SPEC.replace("hyperband", "random_search").replace("CMD", "t {{ epochs }}")
-    with pytest.raises(SpecError, match="epochs"):
+    text = (SPEC.replace("hyperband", "random_search").replace("CMD", "t {{ epochs }}")
+            .replace("    max_iter: 9\n    resource: {name: epochs, type: int}\n", "    n_experiments: 1\n"))
+    with pytest.raises(SpecError, match="epochs.*names no matrix param"):
         parse_spec(text)
+
+
+def test_the_algorithm_says_which_names_it_adds():
+    """Hyperband's resource is allowed because the searcher declares it (``extra_params``)."""
+    from hpo.plugins.search.hyperband import HyperbandConfig, HyperbandSearcher
+
+    config = HyperbandConfig(max_iter=9, resource={"name": "epochs"})
+    assert HyperbandSearcher.extra_params(config) == ("epochs",)
+    assert parse_spec(SPEC.replace("CMD", "t {{ epochs }}")).run.cmd == "t {{ epochs }}"
+    with pytest.raises(SpecError, match="settings.hyperband.max_iter"):  # its options are checked
+        parse_spec(SPEC.replace("CMD", "t {{ epochs }}").replace("max_iter: 9", "max_iter: -1"))

@@ -1,4 +1,6 @@
-from hpo.contracts.registry import Registry
+import pytest
+
+from hpo.contracts.registry import Registry, get_plugin_manager
 from hpo.contracts.stopper import Stopper
 
 EXPECTED = {"early_stopping", "failures", "budget", "median", "truncation", "threshold", "asha"}
@@ -10,4 +12,10 @@ def test_builtin_stoppers_are_registered_through_the_entry_point():
     for name in EXPECTED:
         item = registry.get("stopper", name)
         assert issubclass(item.cls, Stopper) and item.cls.name == name
-        assert item.plugin == "stoppers"
+        assert item.plugin == name  # each through its own entry point
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_builtin_stopper_can_be_disabled_alone(monkeypatch, name):
+    monkeypatch.setenv("HPO_DISABLE_PLUGINS", name)
+    assert set(Registry(get_plugin_manager()).names("stopper")) & EXPECTED == EXPECTED - {name}

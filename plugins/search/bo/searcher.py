@@ -32,6 +32,7 @@ class BOSearcher(Searcher):
     version = "1"
     Config = BOConfig
     needs_metric = True
+    spec_keys = ("bo",)
 
     def check_spec(self, spec: Any) -> None:
         super().check_spec(spec)

@@ -1,4 +1,5 @@
-"""Hyperband (Li et al., JMLR 2018): the ``hyperband`` search algorithm and ``hpo plan``."""
+"""Hyperband (Li et al., JMLR 2018): the ``hyperband`` search algorithm; ``hpo plan`` shows its
+brackets through the searcher's ``plan()``."""
 
 from __future__ import annotations
 
@@ -13,10 +14,3 @@ __all__ = ["Bracket", "HyperbandConfig", "HyperbandSearcher", "Rung", "plan", "p
 @hookimpl
 def hpo_register_searchers(register):
     register(HyperbandSearcher)
-
-
-@hookimpl
-def hpo_register_commands(cli):
-    from .cli import plan_command
-
-    cli.add_command(plan_command)

@@ -19,6 +19,7 @@ from hpo.errors import SpecError
 from hpo.contracts.searcher import (
     SUCCEEDED,
     Exhausted,
+    Plan,
     Searcher,
     SearchHistory,
     Suggestion,
@@ -26,7 +27,7 @@ from hpo.contracts.searcher import (
     Wait,
 )
 
-from .brackets import Bracket, plan, planned_trials
+from .brackets import Bracket, plan, plan_json, planned_trials
 
 
 class Resource(BaseModel):
@@ -77,6 +78,12 @@ class HyperbandSearcher(Searcher):
     version = "1"
     Config = HyperbandConfig
     needs_metric = True
+    spec_keys = ("hyperband",)
+
+    @classmethod
+    def extra_params(cls, config: HyperbandConfig) -> tuple[str, ...]:
+        """The resource: every trial gets it as a param (``{{ num_steps }}``)."""
+        return (config.resource.name,)
 
     def __init__(self, spec: Any, seed: int):
         super().__init__(spec, seed)
@@ -104,6 +111,16 @@ class HyperbandSearcher(Searcher):
 
     def planned_trials(self) -> int:
         return planned_trials(self.brackets)
+
+    def plan(self) -> Plan:
+        cfg = self.config
+        return Plan(self.planned_trials(), plan_json(self.brackets)["brackets"], cfg.resource.name,
+                    f"max_iter={cfg.max_iter}, eta={cfg.eta}")
+
+    def continues(self, meta: dict[str, Any]) -> int | None:
+        """With ``resume: true``, a promoted trial continues its parent's checkpoint."""
+        parent = meta.get("parent")
+        return parent if meta.get("resume") and isinstance(parent, int) else None
 
     # -- decisions -------------------------------------------------------------------------
 
