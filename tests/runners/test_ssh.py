@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hpo.errors import SpecError
-from hpo.plugins.runners._common import RunnerUnavailable
+from hpo.runkit.machines import RunnerUnavailable
 from hpo.plugins.runners.ssh import SshRunner
 from hpo.contracts.runner import Reported, RunnerNotice
 
