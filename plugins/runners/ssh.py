@@ -162,7 +162,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
                                   python_dir or None)
         try:
             out = host.client.run(script)
-            rundir, pid, ticks, boot = sh.parse_started(out)
+            rundir, pid, start, boot = sh.parse_started(out)
         except SshCommandFailed as exc:
             host.machine.release(launch.key)
             raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
@@ -173,7 +173,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         att.stdout.write_bytes(b"")
         self.attempts[launch.key] = att
         host.next_poll = 0.0
-        return {"host": host.name, "rundir": rundir, "pid": pid, "ticks": ticks, "boot": boot,
+        return {"host": host.name, "rundir": rundir, "pid": pid, "start": start, "boot": boot,
                 "started": att.started, "gpus": list(devices)}
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
@@ -182,7 +182,9 @@ class SshRunner(AttemptRunner[SshAttempt]):
         if host is None or not rundir or not host.up:
             return False
         try:
-            out = host.client.run(sh.check_script(rundir)).decode()
+            start = handle.get("start", handle.get("ticks"))  # `ticks`: handles of earlier versions
+            out = host.client.run(sh.check_script(rundir, handle.get("pid"), start,
+                                                  handle.get("boot", ""))).decode()
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
