@@ -9,14 +9,17 @@ file it writes, and its liveness from its :class:`~hpo.runkit.procs.ProcessRecor
 not alive, and a pid that now names another process is neither followed nor signalled.
 
 :data:`WRAPPER` is ``/bin/sh`` code that runs a trial's command and records its exit status in
-the attempt folder; :func:`wrapper_argv` is the command line that runs it, and
-:func:`wrappers_of` finds those still running for an attempt folder.
+the attempt folder; :func:`wrapper_argv` is the command line that runs it, :func:`spawn` starts
+it in a new session at the cost of one ``posix_spawn``, and :func:`wrappers_of` finds those still
+running for an attempt folder.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,12 @@ WRAPPER = (
 )
 WRAPPER_NAME = "hpo-trial"  # $0 of the wrapper, how wrappers_of recognises it
 
+# signals Python ignores that a trial must get back with their default action (as subprocess does)
+_RESET_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
+_SPAWN = {"session": hasattr(os, "posix_spawn")}  # False once posix_spawn cannot start a session
+
 # Children a runner left running when it closed without stopping them (the engine crashed, or
 # lost its lease): reaped by a later start in this process, like subprocess does for its
 # forgotten Popens.
@@ -50,6 +59,24 @@ def wrapper_argv(launch: Launch, shell: str = "/bin/sh") -> list[str]:
     """The command line that runs ``launch.command`` under :data:`WRAPPER`."""
     return [shell, "-c", WRAPPER, WRAPPER_NAME, launch.command,
             os.path.abspath(launch.trial_dir), str(launch.workdir)]
+
+
+def spawn(argv: list[str], env: Mapping[bytes, bytes] | Mapping[str, str]) -> tuple[int, subprocess.Popen | None]:
+    """Start ``argv`` in a new session, stdin, stdout and stderr on ``/dev/null``; its pid, and
+    the ``Popen`` where ``posix_spawn`` cannot start a session here (keep it referenced: a
+    collected ``Popen`` of a running child gets reaped behind our back)."""
+    if _SPAWN["session"]:
+        try:  # a vfork and an exec, no Python work in the child
+            return os.posix_spawn(
+                argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                              (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)],
+            ), None
+        except NotImplementedError:  # no POSIX_SPAWN_SETSID in this libc
+            _SPAWN["session"] = False
+    popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    return popen.pid, popen
 
 
 def wrappers_of(trial_dir: str) -> list[ProcessRecord]:
@@ -95,6 +122,17 @@ class ProcessAttempt(Attempt):
         self.exit_file = exit_file or launch.trial_dir / EXIT_FILE
         self.code: int | None = None  # our child's status once it ended (it is reaped at release)
         self.reaped = False
+        self.popen: subprocess.Popen | None = None  # kept so subprocess never reaps it behind our back
+
+    @classmethod
+    def start(cls, launch: Launch, env: Mapping[str, str] | None = None, shell: str = "/bin/sh",
+              **kw: Any) -> ProcessAttempt:
+        """Start ``launch.command`` under :data:`WRAPPER` in a new session, with ``env`` (by
+        default this process's environment plus ``launch.env``)."""
+        pid, popen = spawn(wrapper_argv(launch, shell), env if env is not None else {**os.environ, **launch.env})
+        att = cls(launch, ProcessRecord.of(pid), child=True, **kw)
+        att.popen = popen
+        return att
 
     @classmethod
     def find(cls, launch: Launch, handle: dict[str, Any], offset: int, **kw: Any) -> ProcessAttempt | None:
@@ -165,6 +203,8 @@ class ProcessAttempt(Attempt):
         self.record.signal_group(signal.SIGKILL)
         if self.child and not self.reaped:
             self.reaped = reap(self.record.pid, block=True)
+        if self.popen is not None and self.popen.returncode is None:
+            self.popen.returncode = self.code if self.code is not None else -signal.SIGKILL
 
     def kill(self) -> None:
         """SIGKILL the whole attempt now and reap it (the runner is closing)."""

@@ -19,7 +19,6 @@ import errno
 import os
 import select
 import signal
-import subprocess
 import threading
 import time
 from typing import Any
@@ -30,15 +29,11 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch
 from hpo.runkit.attempt import AttemptRunner
 from hpo.runkit.gpus import MachineGpus, visible_devices_env
-from hpo.runkit.process import ProcessAttempt, reap_forgotten, wrapper_argv, wrappers_of
+from hpo.runkit.process import ProcessAttempt, reap_forgotten, spawn, wrapper_argv, wrappers_of
 from hpo.runkit.procs import ProcessRecord, kill_recorded
 
 from ._local_wrapper import base_env
 
-# signals Python ignores that a trial must get back with their default action (as subprocess does)
-_RESET_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
-)
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
@@ -54,7 +49,6 @@ class LocalConfig(BaseModel):
 
 class LocalAttempt(ProcessAttempt):
     pidfd: int | None = None  # readable once the process has exited (Linux)
-    popen: subprocess.Popen | None = None  # only where posix_spawn cannot start a session
 
     def close_pidfd(self) -> None:
         if self.pidfd is not None:
@@ -83,7 +77,6 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         super().__init__(config)
         self._wake: tuple[int, int] | None = None  # a pipe the fallback watcher threads write to
         self.gpus = MachineGpus(config.gpus)
-        self._spawn_ok = hasattr(os, "posix_spawn")  # False once it cannot start a session here
         # wait() returns as soon as a trial we started exits (pidfd, else a watcher thread), so
         # the engine need not poll fast to notice exits
         self.wakes_on_exit = _HAS_PIDFD or hasattr(os, "waitid")
@@ -110,14 +103,8 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         return {**handle, "gpus": list(devices)} if devices else handle
 
     def _spawn(self, launch: Launch, env: dict[bytes, bytes]) -> dict[str, Any]:
-        argv = wrapper_argv(launch, self.config.shell)
         reap_forgotten()
-        popen = None
-        pid = self._posix_spawn(argv, env) if self._spawn_ok else None
-        if pid is None:
-            popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-            pid = popen.pid
+        pid, popen = spawn(wrapper_argv(launch, self.config.shell), env)
         att = LocalAttempt(launch, ProcessRecord.of(pid), child=True,
                            grace_period=self.config.grace_period)
         att.popen, att.pidfd = popen, _open_pidfd(pid)
@@ -125,18 +112,6 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
             self._watch(att)
         self.attempts[launch.key] = att
         return att.handle()
-
-    def _posix_spawn(self, argv: list[str], env: dict[bytes, bytes]) -> int | None:
-        """vfork + exec of the wrapper in a new session; None where that is not supported."""
-        try:
-            return os.posix_spawn(
-                argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
-                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
-                              (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)],
-            )
-        except NotImplementedError:  # no POSIX_SPAWN_SETSID in this libc
-            self._spawn_ok = False
-            return None
 
     def _watch(self, att: LocalAttempt) -> None:
         """Where pidfds are missing: a thread that wakes ``wait`` when the process exits."""
