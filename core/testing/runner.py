@@ -272,10 +272,10 @@ class RunnerConformance:
         launch = self.launch(tmp_path, "hang")
         handle = json.loads(json.dumps(first.start(launch)))
         self.drain(first, until=lambda msgs: any(isinstance(m, Reported) for m in msgs))
-        first.close(stop_running=False)
         pid = self.zombie_of(handle)
-        if pid is None:
+        if pid is None:  # the fixture stops the attempt
             pytest.skip(f"the {self.runner.name} runner's handle names no child process of this one")
+        first.close(stop_running=False)  # the engine died, and nobody reaped its trial
         try:
             second = runners()
             if second.reattach(launch, handle, 0):
@@ -290,10 +290,10 @@ class RunnerConformance:
         launch = self.launch(tmp_path, "beat")
         handle = json.loads(json.dumps(first.start(launch)))
         self.drain(first, until=lambda msgs: any(isinstance(m, Reported) for m in msgs))
-        first.close(stop_running=False)
         forged = self.reused_pid(handle)
-        if forged is None:
+        if forged is None:  # the fixture stops the attempt
             pytest.skip(f"the {self.runner.name} runner's handle records no start time")
+        first.close(stop_running=False)  # the engine died; its trial lives on
         try:
             assert not runners().reattach(launch, forged, 0), \
                 "reattached to a process that only reuses the recorded pid"
