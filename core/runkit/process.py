@@ -157,12 +157,23 @@ class ProcessAttempt(Attempt):
         return {**self.record.to_handle(), "started": self.started}
 
     def send(self, sig: int) -> None:
-        if self.record.signal_group(sig) or not self.child or self.code is not None:
+        if self._signal_group(sig) or not self.child or self.code is not None:
             return
         try:  # our child, right after the fork, may not lead its own session yet
             os.kill(self.record.pid, sig)
         except ProcessLookupError:
             pass
+
+    def _signal_group(self, sig: int) -> bool:
+        """Signal the attempt's group. An unreaped child's pid cannot be another process's, so
+        it needs no identity check; any other pid goes through its record."""
+        if not (self.child and not self.reaped):
+            return self.record.signal_group(sig)
+        try:
+            os.killpg(self.record.pid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
 
     def exit_status(self) -> int | str | None:
         if self.child:
@@ -200,7 +211,7 @@ class ProcessAttempt(Attempt):
 
     def release(self) -> None:
         """Kill what is left of the group (nothing of the trial outlives it), then reap."""
-        self.record.signal_group(signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)
         if self.child and not self.reaped:
             self.reaped = reap(self.record.pid, block=True)
         if self.popen is not None and self.popen.returncode is None:

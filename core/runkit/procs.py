@@ -60,9 +60,12 @@ def _facts(pid: int) -> tuple[str, float] | None:
 
 
 def start_time(pid: int) -> float | None:
-    """When ``pid`` started, in seconds after boot (None: no such process)."""
-    facts = _facts(pid)
-    return None if facts is None or facts[1] != facts[1] else facts[1]
+    """When ``pid`` started, in seconds after boot (None: no such process, or a zombie the
+    platform tells nothing about)."""
+    try:
+        return psutil.Process(pid).create_time() - psutil.boot_time()
+    except psutil.Error:
+        return None
 
 
 def alive(pid: int) -> bool:
