@@ -30,9 +30,10 @@ from hpo.runkit.logtail import LogTail, output_tail
 class Attempt:
     """One attempt of a trial: its output, its stop and timeout, and how it ended.
 
-    ``started`` is the wall-clock time it began running (the timeout counts from it; None while
-    it waits to run, e.g. queued on a cluster). ``stdout`` is the file its output is (or is
-    mirrored) in: reports are read from there, from ``offset`` on.
+    ``started`` is the wall-clock time it began running, now by default; the timeout counts from
+    it, and not at all while it is None (set it so while the attempt waits to run, queued on a
+    cluster). ``stdout`` is the file its output is (or is mirrored) in: reports are read from
+    there, from ``offset`` on.
     """
 
     def __init__(self, launch: Launch, *, grace_period: float, started: float | None = None,
@@ -148,15 +149,18 @@ class AttemptRunner(Runner, Generic[A]):
             att.stop(reason)
 
     def poll(self) -> list[Message]:
-        out, self.notices = self.notices, []
+        out = self.take_notices()
         for att in list(self.attempts.values()):
             out += att.reports()
             att.check_time()
             code = self.exit_status(att)
             if code is not None:
                 out += self.finish(att, code)
-        out += self.notices
-        self.notices = []
+        return out + self.take_notices()
+
+    def take_notices(self) -> list[Message]:
+        """The messages queued in :attr:`notices` since the last call."""
+        out, self.notices = self.notices, []
         return out
 
     def exit_status(self, att: A) -> int | str | None:

@@ -244,8 +244,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
 
     def poll(self) -> list[Message]:
         if self._client is None:
-            out, self.notices = self.notices, []
-            return out
+            return self.take_notices()
         self._heartbeat()
         return super().poll()
 

@@ -227,7 +227,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
     # -- polling ---------------------------------------------------------------------------
 
     def poll(self) -> list[Message]:
-        out, self.notices = self.notices, []
+        out = self.take_notices()
         now = time.monotonic()
         for att in list(self.attempts.values()):
             att.check_time()
@@ -237,11 +237,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for host in self.hosts:
             if host.inflight is None:
                 self._submit(host, now)
-        return out + self._drain_notices()
-
-    def _drain_notices(self) -> list[Message]:
-        out, self.notices = self.notices, []
-        return out
+        return out + self.take_notices()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -273,7 +269,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except SshUnavailable as exc:
             if host.up:
                 self._mark_down(host, str(exc))
-            return self._drain_notices()
+            return self.take_notices()
         except SshCommandFailed as exc:
             return [RunnerNotice(f"polling SSH host {host.name} failed: {self.redact(str(exc))}")]
         if not host.up:  # it answered the retry

@@ -61,26 +61,6 @@ def no_procfs(monkeypatch):
     procs.boot_id.cache_clear()
 
 
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-@pytest.fixture
-def zombie():
-    proc = subprocess.Popen(["true"], start_new_session=True)
-    record = ProcessRecord.of(proc.pid)
-    deadline = time.monotonic() + 10
-    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    yield record
-    proc.wait()
-
-
 def test_the_guard_refuses_our_own_reads_of_proc(no_procfs):
     with pytest.raises(FileNotFoundError):
         open("/proc/self/stat")
@@ -115,8 +95,9 @@ def test_without_proc_the_boot_comes_from_psutil(no_procfs):
 def test_a_zombie_is_not_alive(procfs, zombie, request):
     if procfs == "unavailable":
         request.getfixturevalue("no_procfs")
-        zombie = ProcessRecord(zombie.pid, zombie.start, procs.boot_id())
-    assert zombie.state() == ZOMBIE and not zombie.alive() and not procs.alive(zombie.pid)
+    record = ProcessRecord.of(zombie)
+    assert record.start is not None and record.state() == ZOMBIE
+    assert not record.alive() and not procs.alive(zombie)
 
 
 @pytest.mark.parametrize("procfs", ["readable", "unavailable"])

@@ -11,7 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from hpo.plugins.runners import _remote_sh as sh
@@ -33,25 +32,6 @@ def facts(procfs: str, pid: int) -> tuple[str, str]:
 
 def ident(procfs: str, pid: int, start: str, boot: str) -> str:
     return run(procfs, f"_ident {pid} '{start}' '{boot}'")
-
-
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-@pytest.fixture
-def zombie():
-    proc = subprocess.Popen(["true"], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the child never became a zombie"
-        time.sleep(0.01)
-    yield proc.pid
-    proc.wait()
 
 
 @pytest.mark.parametrize("mode", MODES)
