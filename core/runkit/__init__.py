@@ -1,1 +1,1 @@
-"""What runners share: process facts and process groups, GPU slots, following a trial's output."""
+"""The runner kit every runner builds on: attempts (stop, grace period, kill, timeout, exit), process facts, GPU slots, following output."""

@@ -132,3 +132,45 @@ class GpuPool:
 def visible_devices_env(devices: Sequence[str]) -> dict[str, str]:
     """The environment a trial holding ``devices`` gets (empty string when it holds none)."""
     return {VISIBLE_ENV: ",".join(devices)}
+
+
+class MachineGpus:
+    """A runner's GPUs on this machine: detected on first need (a CPU-only group never runs
+    ``nvidia-smi``), handed out per attempt, claimed again after a reattach."""
+
+    def __init__(self, configured: Sequence[int | str] | None = None):
+        self.configured = configured
+        self.pool: GpuPool | None = None
+
+    def get(self, needed: int) -> GpuPool | None:
+        """The pool, detected on first need; None while GPUs are neither asked for nor set."""
+        if self.pool is None and (needed or self.configured is not None or GPUS_ENV in os.environ):
+            self.pool = GpuPool(detect_gpus(self.configured))
+        return self.pool
+
+    def can_start(self, needed: int) -> bool:
+        """``Runner.can_start`` for GPUs: False while too few are free, True if never enough."""
+        if not needed:
+            return True
+        try:
+            pool = self.get(needed)
+        except GpuError:
+            return True  # start() fails the trial with the detection error
+        return pool.fits(needed) or not pool.possible(needed)
+
+    def claim(self, key: Hashable, devices: Sequence[str]) -> None:
+        """Mark the devices a reattached attempt holds; a changed GPU list leaves it untracked."""
+        if devices:
+            try:
+                self.get(len(devices)).claim(key, devices)
+            except GpuError:
+                pass
+
+    def release(self, key: Hashable) -> None:
+        if self.pool is not None:
+            self.pool.release(key)
+
+    def reset(self) -> None:
+        """Forget who holds what (the runner let go of every attempt)."""
+        if self.pool is not None:
+            self.pool = GpuPool(self.pool.devices)

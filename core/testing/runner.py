@@ -5,7 +5,9 @@ reports in order with growing byte offsets, then exactly one exit per attempt; a
 fails the attempt with its output; ``stop`` ends it as ``stopped`` with the reason; a timeout
 fails it; params and the environment reach the trial intact (and the command reaches the shell
 intact, for runners of shell commands); attempts run side by side; ``close`` lets go of
-everything; and a runner that can ``reattach`` picks an attempt up after the given offset.
+everything; a stop that races the attempt's own exit ends it exactly once; and a runner that can
+``reattach`` picks an attempt up after the given offset, takes neither a zombie nor a process
+that reuses the recorded pid for the attempt, and never signals such a process.
 
 Each test starts attempts that behave in a known way: :meth:`RunnerConformance.launch` builds
 them from the shell commands in :data:`BEHAVIOURS`. A runner that runs something other than
@@ -16,14 +18,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil
 import pytest
 from pydantic import BaseModel
 
 from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
+from hpo.runkit.process import FORGOTTEN
+from hpo.runkit.procs import ProcessRecord
 from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
 
 BEHAVIOURS = {
@@ -31,6 +38,8 @@ BEHAVIOURS = {
     "fail": "echo boom >&2; exit 3",
     "hang": "echo '@hpo step=1 loss=1'; sleep 60",
     "slow": "for s in 1 2 3; do echo \"@hpo step=$s loss=$s\"; sleep 0.3; done",
+    "quick": "echo '@hpo step=1 loss=0.5'",
+    "beat": "echo '@hpo step=1 loss=1'; while :; do echo x >> \"$HPO_TRIAL_DIR/beats\"; sleep 0.05; done",
     "params": "printf '%s' \"$HPO_PARAMS\" > \"$HPO_TRIAL_DIR/params.json\"",
     "quoting": "printf '%s|' \"it's\" 'say \"hi\"' '$HOME' \"a  b\" > \"$HPO_TRIAL_DIR/quoted.txt\"",
 }
@@ -49,6 +58,7 @@ class RunnerConformance:
     options: ClassVar[dict[str, Any]] = {}
     runs_shell_commands: ClassVar[bool] = True
     wait_limit: ClassVar[float] = 30.0  # seconds any single wait may take
+    exit_settle: ClassVar[float] = 1.0  # seconds after which a "quick" attempt has surely ended
 
     def make(self) -> Runner:
         cls = self.runner
@@ -202,3 +212,94 @@ class RunnerConformance:
         reported = [m.step for m in got if isinstance(m, Reported)]
         assert reported + steps == [1, 2, 3], "every report exactly once across the two runners"
         assert self.exits(messages)[0].status == "succeeded"
+
+    def test_a_stop_racing_the_attempts_own_exit_ends_it_once(self, runners, tmp_path):
+        r = runners()
+        ended = self.launch(tmp_path, "quick", trial_id=1)  # stopped after it ended, unpolled
+        ending = self.launch(tmp_path, "quick", trial_id=2)  # stopped as it ends
+        r.start(ended)
+        time.sleep(self.exit_settle)
+        r.stop(*ended.key, "too late")
+        r.stop(*ended.key, "again")  # a second stop changes nothing
+        r.start(ending)
+        messages = self.drain(r, until=lambda msgs: any(
+            isinstance(m, Reported) and m.trial_id == 2 for m in msgs))
+        r.stop(*ending.key, "too late")
+        messages += self.drain(r, until=lambda msgs: len(self.exits(messages + msgs)) == 2)
+        messages += r.poll()
+        for launch in (ended, ending):
+            mine = [m for m in messages if (m.trial_id, m.attempt) == launch.key]
+            assert [type(m).__name__ for m in mine] == ["Reported", "Exited"], mine
+            assert (mine[0].step, mine[0].metrics) == (1, {"loss": 0.5})
+            exited = mine[-1]
+            assert (exited.status, exited.reason) == ("stopped", "too late") or (
+                exited.status == "succeeded" and exited.exit_code in (0, None)), exited
+        r.stop(*ended.key, "after the end")  # nothing runs: nothing happens
+        assert r.poll() == [] and r.running() == []
+
+    # -- reattaching: the recorded process, and no other ------------------------------------------
+
+    def zombie_of(self, handle: dict[str, Any]) -> int | None:
+        """Turn the attempt ``handle`` names into a zombie: its process ended and nobody reaped it
+        yet. Returns its pid, or None where that cannot be done here (the runner records no child
+        process of this one), which skips the test."""
+        record = ProcessRecord.from_handle(handle)
+        if record is None:
+            return None
+        try:
+            if psutil.Process(record.pid).ppid() != os.getpid():
+                return None
+        except psutil.Error:
+            return None
+        os.killpg(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + self.wait_limit
+        while psutil.Process(record.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, f"process {record.pid} did not end"
+            time.sleep(0.01)
+        return record.pid
+
+    def reused_pid(self, handle: dict[str, Any]) -> dict[str, Any] | None:
+        """The handle as if the recorded process had ended and its pid now named a process that
+        started later: the recorded start time, one unit earlier. None where the handle records
+        no numeric start time (which skips the test)."""
+        start = handle.get("start")
+        if not handle.get("pid") or isinstance(start, bool) or not isinstance(start, (int, float)):
+            return None
+        return {**handle, "start": start - 1}
+
+    def test_reattach_does_not_take_a_zombie_for_a_running_attempt(self, runners, tmp_path):
+        first = runners()
+        launch = self.launch(tmp_path, "hang")
+        handle = json.loads(json.dumps(first.start(launch)))
+        self.drain(first, until=lambda msgs: any(isinstance(m, Reported) for m in msgs))
+        pid = self.zombie_of(handle)
+        if pid is None:  # the fixture stops the attempt
+            pytest.skip(f"the {self.runner.name} runner's handle names no child process of this one")
+        first.close(stop_running=False)  # the engine died, and nobody reaped its trial
+        try:
+            second = runners()
+            if second.reattach(launch, handle, 0):
+                (exited,) = self.exits(self.drain(second))
+                assert exited.status == "failed", f"a zombie's attempt ended {exited.status}"
+        finally:
+            FORGOTTEN.discard(pid)
+            os.waitpid(pid, 0)
+
+    def test_reattach_leaves_a_process_that_reuses_the_pid_alone(self, runners, tmp_path):
+        first = runners()
+        launch = self.launch(tmp_path, "beat")
+        handle = json.loads(json.dumps(first.start(launch)))
+        self.drain(first, until=lambda msgs: any(isinstance(m, Reported) for m in msgs))
+        forged = self.reused_pid(handle)
+        if forged is None:  # the fixture stops the attempt
+            pytest.skip(f"the {self.runner.name} runner's handle records no start time")
+        first.close(stop_running=False)  # the engine died; its trial lives on
+        try:
+            assert not runners().reattach(launch, forged, 0), \
+                "reattached to a process that only reuses the recorded pid"
+            beats = launch.trial_dir / "beats"
+            before = beats.stat().st_size
+            time.sleep(0.5)
+            assert beats.stat().st_size > before, "the process that reuses the pid was stopped"
+        finally:
+            assert runners().reattach(launch, handle, 0), "the real record was not found again"

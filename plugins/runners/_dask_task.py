@@ -130,10 +130,9 @@ def run_trial(spec: dict) -> dict:
     try:
         result = _follow(proc, spec, control, out_path, err_path, info, devices)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the trial outlives it
-        except OSError:
-            pass
+        if proc.returncode is None:  # not reaped (an error while following): its pid is its own
+            _kill_group(proc.pid)
+            proc.wait()
         _release_gpus(worker, key)
     result_var.set(result)
     shutil.rmtree(folder, ignore_errors=True)
@@ -149,7 +148,7 @@ def _follow(proc, spec, control, out_path, err_path, info, devices) -> dict:
     queue.put(("start", {**info, "gpus": devices}))
     orphaned = False
     while True:
-        done = proc.poll() is not None
+        done = _ended(proc)
         ctl = control.get(timeout=10)
         if ctl["epoch"] != spec.get("_epoch", 0):  # a new runner took over: new queue, replay
             spec["_epoch"] = ctl["epoch"]
@@ -158,10 +157,7 @@ def _follow(proc, spec, control, out_path, err_path, info, devices) -> dict:
             queue.put(("start", {**info, "gpus": devices}))
         if ctl.get("signal_seq", 0) > applied and not done:
             applied = ctl["signal_seq"]
-            try:
-                os.killpg(proc.pid, signal.SIGKILL if ctl["signal"] == "KILL" else signal.SIGTERM)
-            except OSError:
-                pass
+            _kill_group(proc.pid, signal.SIGKILL if ctl["signal"] == "KILL" else signal.SIGTERM)
         try:
             value = heartbeat.get(timeout=1)
         except Exception:
@@ -170,14 +166,12 @@ def _follow(proc, spec, control, out_path, err_path, info, devices) -> dict:
             beat, seen = value, time.monotonic()
         elif not done and time.monotonic() - seen > spec["orphan_timeout"]:
             orphaned = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            _kill_group(proc.pid)
         sent = _send(queue, out_path, sent)
         if done:
             break
         time.sleep(0.1)
+    _kill_group(proc.pid)  # nothing of the trial outlives it; the leader is not reaped yet
     proc.wait()
     sent = _send(queue, out_path, sent)
     start, tail = _tail(out_path, TAIL)
@@ -185,6 +179,24 @@ def _follow(proc, spec, control, out_path, err_path, info, devices) -> dict:
     return {"status": "exited", "exit_code": proc.returncode, "stderr_tail": err,
             "stdout_tail": tail, "stdout_tail_start": start, "stdout_size": start + len(tail),
             "orphaned": orphaned}
+
+
+def _ended(proc) -> bool:
+    """Whether the command ended, without reaping it: until it is reaped its pid cannot go to
+    another process, so signalling its group stays safe."""
+    if hasattr(os, "waitid"):
+        try:
+            return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+    return proc.poll() is not None
+
+
+def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
 
 
 def _send(queue, path: str, sent: int) -> int:

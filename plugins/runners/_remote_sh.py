@@ -7,8 +7,15 @@ values, secrets) shows up in the remote process list. Each value is quoted exact
 wrapper as one argument and is evaluated there once, like the local runner does.
 
 An attempt's files live in its remote run folder: ``stdout.log``, ``stderr.log``, ``pid``
-(``PID START_TICKS BOOT_ID``; the wrapper is the leader of its own session, so the pid is also
-the process group to signal) and ``exit_code`` (written by the wrapper when the command ends).
+(``PID START BOOT``; the wrapper is the leader of its own session, so the pid is also the process
+group to signal) and ``exit_code`` (written by the wrapper when the command ends).
+
+A pid names the trial only while the process holding it started when the trial did, in the same
+boot (:data:`IDENTITY`): START is the start time in clock ticks after boot from ``/proc`` on
+Linux, and ``ps -o lstart`` elsewhere (macOS, the BSDs); BOOT is Linux's boot id, or the boot
+time ``sysctl kern.boottime`` reports. A zombie is not running, and no signal is ever sent to a
+pid that now names another process, as the kit's :class:`hpo.runkit.procs.ProcessRecord` does
+on the engine's machine.
 """
 
 from __future__ import annotations
@@ -22,58 +29,91 @@ MAX_CHUNK = 1 << 20  # stdout bytes fetched per attempt and poll
 STDERR_TAIL = 4000
 BEGIN = b"@@hpo-begin\n"
 
-# $1: the command, $2: the run folder. Records its own pid (it leads a new session) and the
-# command's exit status; the subshell keeps `exit` in the command from skipping the bookkeeping.
-# The wrapper outlives a SIGTERM sent to the group (a caught signal is reset to the default in
-# the subshell), so a stopped command still gets its status (143) recorded.
+PROCFS = "/proc"
+
+# _facts PID: "STATE START" of the process PID (fails when there is none). _boot: this boot.
+# _ident PID START BOOT: running, zombie, gone (no such process), or other (the pid names another
+# process now, or the record is from another boot); "-" for START or BOOT skips that check.
+# _killgroup SIG PID START BOOT: signal the group the recorded process leads, while it is that
+# process (a zombie too) or no process holds the pid (what is left of the group is the trial's:
+# a pid is not reused while its group lives); never when the pid names another process.
+IDENTITY = r"""
+_facts() {
+  if [ -r PROCFS/self/stat ]; then
+    _f=$(cat "PROCFS/$1/stat" 2>/dev/null) || return 1
+    [ -n "$_f" ] || return 1
+    _f=${_f##*") "}
+    set -- $_f
+    echo "$1 ${20}"
+  else
+    _f=$(ps -o stat= -o lstart= -p "$1" 2>/dev/null) || return 1
+    set -- $_f
+    [ $# -gt 1 ] || return 1
+    _z=$1
+    shift
+    echo "$_z $(printf %s "$@")"
+  fi
+}
+_boot() {
+  _b=$(cat PROCFS/sys/kernel/random/boot_id 2>/dev/null) || _b=
+  [ -n "$_b" ] || _b=$(sysctl -n kern.boottime 2>/dev/null | tr -d ' ,{}=')
+  echo "${_b:--}"
+}
+_ident() {
+  [ "${1:-0}" -gt 0 ] 2>/dev/null || { echo gone; return 0; }
+  if [ "${3:--}" != - ] && [ "$(_boot)" != "$3" ]; then echo other; return 0; fi
+  _f=$(_facts "$1") || { echo gone; return 0; }
+  if [ "${2:--}" != - ] && [ "${_f#* }" != "$2" ]; then echo other; return 0; fi
+  case $_f in Z*) echo zombie ;; *) echo running ;; esac
+}
+_killgroup() {
+  _sg=$1
+  shift
+  [ "${1:-0}" -gt 0 ] 2>/dev/null || return 0
+  [ "$(_ident "$@")" = other ] || kill -s "$_sg" -- "-$1" 2>/dev/null
+  return 0
+}
+"""
+
+
+def identity(procfs: str = PROCFS) -> str:
+    """The shell functions of :data:`IDENTITY`, reading process facts from ``procfs``."""
+    return IDENTITY.replace("PROCFS", procfs)
+
+
+# $1: the command, $2: the run folder. Records its own pid with its start time and boot (it
+# leads a new session) and the command's exit status; the subshell keeps `exit` in the command
+# from skipping the bookkeeping. The wrapper outlives a SIGTERM sent to the group (a caught
+# signal is reset to the default in the subshell), so a stopped command still gets its status
+# (143) recorded.
 WRAPPER = (
-    "trap : TERM; "
-    '( s=$(cat /proc/$$/stat 2>/dev/null); s=${s##*") "}; set -- $s; '
-    'b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); echo "$$ ${20:--} ${b:--}" ) > "$2/pid.tmp" '
+    "trap : TERM; " + identity() +
+    '( _f=$(_facts $$) || _f="? -"; echo "$$ ${_f#* } $(_boot)" ) > "$2/pid.tmp" '
     '&& mv "$2/pid.tmp" "$2/pid"; '
     '( eval "$1" ); rc=$?; echo $rc > "$2/exit_code.tmp" && mv "$2/exit_code.tmp" "$2/exit_code"; '
     "exit $rc"
 )
 
-# alive PID TICKS BOOT: the recorded process still runs (same boot, same start time, no zombie);
-# "-" for an unknown TICKS or BOOT skips that check
-_ALIVE = r"""
-alive() {
-  [ "${1:-0}" -gt 0 ] 2>/dev/null || return 1
-  if [ "${3:--}" != - ] && [ -r /proc/sys/kernel/random/boot_id ]; then
-    [ "$(cat /proc/sys/kernel/random/boot_id)" = "$3" ] || return 1
-  fi
-  if [ -r /proc/self/stat ]; then
-    _t=$2
-    _s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    _s=${_s##*") "}
-    set -- $_s
-    [ "$1" = Z ] && return 1
-    [ "${_t:--}" = - ] || [ "${20}" = "$_t" ]
-  else
-    kill -0 "$1" 2>/dev/null
-  fi
-}
-"""
-
 _POLL = r"""
 p() {
   _k=$1 _d=$2 _o=$3 _sig=$4
   set -- $(cat "$_d/pid" 2>/dev/null)
-  _pid=${1:-0} _ticks=${2:--} _boot=${3:--}
-  if [ "$_sig" != - ] && [ "$_pid" -gt 0 ]; then kill -s "$_sig" -- "-$_pid" 2>/dev/null; fi
+  _pid=${1:-0} _start=${2:--} _bt=${3:--}
+  [ "$_sig" = - ] || _killgroup "$_sig" "$_pid" "$_start" "$_bt"
   _ec=-
   [ -f "$_d/exit_code" ] && _ec=$(cat "$_d/exit_code")
   _st=run
   if [ -n "$_ec" ] && [ "$_ec" != - ]; then _st=exit
-  elif ! alive "$_pid" "$_ticks" "$_boot"; then _st=gone; [ -f "$_d/exit_code" ] && _ec=$(cat "$_d/exit_code") && _st=exit; fi
+  elif [ "$(_ident "$_pid" "$_start" "$_bt")" != running ]; then
+    _st=gone; [ -f "$_d/exit_code" ] && _ec=$(cat "$_d/exit_code") && _st=exit
+  fi
   [ -z "$_ec" ] && _ec=-
   _size=$(wc -c < "$_d/stdout.log" 2>/dev/null || echo 0); _size=$((_size + 0))
   _n=$((_size - _o)); [ "$_n" -lt 0 ] && _n=0; [ "$_n" -gt MAX_CHUNK ] && _n=MAX_CHUNK
   printf '@@hpo %s %s %s %s %s\n' "$_k" "$_st" "$_ec" "$_size" "$_n"
   [ "$_n" -gt 0 ] && tail -c +$((_o + 1)) "$_d/stdout.log" | head -c "$_n"
   if [ "$_st" != run ]; then
-    [ "$_pid" -gt 0 ] && kill -s KILL -- "-$_pid" 2>/dev/null
+    _killgroup KILL "$_pid" "$_start" "$_bt"
     _e=$(tail -c STDERR_TAIL "$_d/stderr.log" 2>/dev/null | wc -c); _e=$((_e + 0))
     printf '@@hpo-err %s %s\n' "$_k" "$_e"
     [ "$_e" -gt 0 ] && tail -c STDERR_TAIL "$_d/stderr.log"
@@ -121,13 +161,14 @@ def launch_script(rundir: str, workdir: str | None, env: Mapping[str, str], comm
     )
 
 
-def parse_started(out: bytes) -> tuple[str, int, int | None, str]:
-    """(run folder, pid, start ticks, boot id) from a launch script's output."""
+def parse_started(out: bytes) -> tuple[str, int, int | str | None, str]:
+    """(run folder, pid, start, boot) from a launch script's output (start: clock ticks after
+    boot, or ``ps``'s start time where the host has no ``/proc``; None when unknown)."""
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("@@hpo-started "):
-            parts = line.split()
-            ticks = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
-            return parts[1], int(parts[2]), ticks, parts[4] if len(parts) > 4 else ""
+            parts = line.split() + ["-", "-"]
+            start = None if parts[3] in ("-", "?") else int(parts[3]) if parts[3].isdigit() else parts[3]
+            return parts[1], int(parts[2]), start, "" if parts[4] == "-" else parts[4]
     raise ValueError(f"unexpected answer from the launch script: {out[-500:]!r}")
 
 
@@ -154,7 +195,7 @@ class PollResult:
 
 
 def poll_script(entries: list[PollEntry], env: Mapping[str, str] = {}, trash: list[str] = ()) -> str:
-    lines = ["echo @@hpo-begin", _exports(env), _ALIVE, _POLL]
+    lines = ["echo @@hpo-begin", _exports(env), identity(), _POLL]
     for e in entries:
         lines.append(f"p {q(e.key)} {q(e.rundir)} {int(e.offset)} {q(e.signal or '-')}")
     for d in trash:
@@ -193,24 +234,27 @@ def parse_poll(out: bytes) -> dict[str, PollResult]:
     return results
 
 
-def check_script(rundir: str) -> str:
-    """For reattach: prints ``@@hpo-check alive|exited|lost``."""
+def check_script(rundir: str, pid: int | None = None, start: object = None, boot: str = "") -> str:
+    """For reattach: prints ``@@hpo-check alive|exited|lost``. The process is the one the log
+    recorded (``pid``, ``start``, ``boot``), else the one the run folder's pid file names; a lost
+    attempt's leftovers are killed, never a process that merely reuses its pid."""
+    record = (f"{int(pid)} {q(start if start is not None else '-')} {q(boot or '-')}" if pid
+              else '$(cat "$d/pid" 2>/dev/null)')
     return (
-        _ALIVE
+        identity()
         + f"d={q(rundir)}\n"
         'if [ -f "$d/exit_code" ]; then echo @@hpo-check exited; exit 0; fi\n'
-        'set -- $(cat "$d/pid" 2>/dev/null); p=${1:-0}\n'
-        'if alive "$p" "${2:--}" "${3:--}"; then echo @@hpo-check alive; else '
-        '[ "$p" -gt 0 ] && kill -s KILL -- "-$p" 2>/dev/null; echo @@hpo-check lost; fi\n'
+        f"set -- {record}\n"
+        'if [ "$(_ident "$@")" = running ]; then echo @@hpo-check alive; else '
+        '_killgroup KILL "$@"; echo @@hpo-check lost; fi\n'
     )
 
 
 def kill_script(rundirs: list[str], remove: bool) -> str:
     """Kill the process group recorded in each run folder (and remove the folder)."""
-    body = []
+    body = [identity()]
     for d in rundirs:
-        body.append(f"d={q(d)}; set -- $(cat \"$d/pid\" 2>/dev/null); "
-                    '[ "${1:-0}" -gt 0 ] && kill -s KILL -- "-$1" 2>/dev/null')
+        body.append(f'd={q(d)}; set -- $(cat "$d/pid" 2>/dev/null); _killgroup KILL "$@"')
         if remove:
             body.append('rm -rf -- "$d"')
     return "\n".join(body) + "\ntrue\n"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from hpo.contracts.runner import Launch
-from hpo.runkit.logtail import LogTail
+from hpo.runkit.attempt import Attempt
+from hpo.runkit.machines import Machine
 
-from ._common import Machine
 from ._ssh import SshClient, SshUnavailable
 from ._ssh_config import SshHostConfig
 
@@ -25,7 +26,6 @@ class Host:
     down_since: float = 0.0
     next_poll: float = 0.0
     inflight: Future | None = None
-    inflight_signals: dict[str, str] = field(default_factory=dict)  # key -> signal sent with it
     lost: list[str] = field(default_factory=list)  # run folders of attempts lost while it was down
     trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
 
@@ -34,28 +34,24 @@ class Host:
         return self.cfg.label
 
 
-@dataclass
-class Attempt:
-    launch: Launch
-    host: Host
-    rundir: str
-    started: float
-    tail: LogTail
-    fetched: int = 0  # remote stdout bytes already in the local mirror
-    stop_reason: str | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
-    signal_due: str | None = None
-    signal_sent: int | None = None
+class SshAttempt(Attempt):
+    """A detached process group on a host; its stdout is mirrored to the attempt's ``stdout.log``.
+    A signal is sent with the host's next poll."""
+
+    def __init__(self, launch: Launch, host: Host, rundir: str, fetched: int = 0, **kw: Any):
+        super().__init__(launch, **kw)
+        self.host, self.rundir = host, rundir
+        self.fetched = fetched  # remote stdout bytes already in the local mirror
+        self.signal_due: str | None = None
 
     @property
-    def key(self) -> str:
+    def name(self) -> str:
+        """How the remote poll script names it: ``TRIAL-ATTEMPT``."""
         return f"{self.launch.trial_id}-{self.launch.attempt}"
 
-    @property
-    def mirror(self) -> Path:
-        return self.launch.trial_dir / "stdout.log"
-
+    def send(self, sig: int) -> None:
+        self.signal_due = signal.Signals(sig).name[3:]
+        self.host.next_poll = 0.0
 
 
 def run_twice(client: SshClient, script: str) -> bytes:

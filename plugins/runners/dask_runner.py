@@ -10,20 +10,18 @@ and reattachment go through the attempt's control ``Variable``. See docs/runners
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo.runkit.gpus import detect_gpus
 from hpo.contracts.hookspecs import hookimpl
-from hpo.runkit.logtail import LogTail, output_tail
-from hpo.contracts.runner import Launch, Message, Reported, Runner, RunnerNotice
-
-from ._common import RunnerUnavailable, exited
+from hpo.contracts.runner import Launch, Message, RunnerNotice
+from hpo.runkit.attempt import Attempt, AttemptRunner
+from hpo.runkit.gpus import detect_gpus
+from hpo.runkit.machines import RunnerUnavailable
 
 INSTALL_HINT = "the dask runner needs Dask: pip install 'hpo-groups[dask]'"
 
@@ -42,33 +40,49 @@ class DaskConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="variables for every trial")
 
 
-@dataclass
-class _Attempt:
-    launch: Launch
-    key: str
-    tail: LogTail
-    future: Any = None  # None after a reattach: the result variable tells the end
-    queue: Any = None
-    epoch: int = 0
-    started: float | None = None  # when the task began running (the timeout counts from it)
-    fetched: int = 0
-    stop_reason: str | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
-    signal_seq: int = 0
-    signal_sent: int | None = None
-    next_check: float = 0.0
+class DaskAttempt(Attempt):
+    """A task on the cluster. Its stdout arrives through a queue and is mirrored to the
+    attempt's ``stdout.log``; signals and reattaching go through its control variable."""
 
-    @property
-    def mirror(self) -> Path:
-        return self.launch.trial_dir / "stdout.log"
+    def __init__(self, launch: Launch, task: str, runner: DaskRunner, **kw: Any):
+        super().__init__(launch, **kw)
+        self.task, self.runner = task, runner
+        self.future: Any = None  # None after a reattach: the result variable tells the end
+        self.queue: Any = None
+        self.epoch = 0
+        self.fetched = 0
+        self.signal_seq = 0
+        self.next_check = 0.0
+
+    def send(self, sig: int) -> None:
+        self.signal_seq += 1
+        self.runner._control(self, queue=self.runner._queue_name(self),
+                             signal="KILL" if sig == signal.SIGKILL else "TERM")
+
+    def reports(self) -> list[Message]:
+        self.read_queue()
+        return super().reports()
+
+    def read_queue(self) -> None:
+        for item in self.queue.get(batch=True) if self.queue is not None else []:
+            if item[0] == "start":
+                self.started = self.started or time.time()  # the timeout counts from here
+            elif item[0] == "out":
+                self.mirror(item[1], item[2])
+
+    def mirror(self, start: int, data: bytes) -> None:
+        if start + len(data) <= self.fetched or start > self.fetched:
+            return  # already have it (a replay), or a gap that a replay will fill
+        with open(self.stdout, "ab") as fh:
+            fh.write(data[self.fetched - start:])
+        self.fetched = start + len(data)
 
 
 def _names(key: str) -> dict[str, str]:
     return {"control": f"hpo-ctl-{key}", "result": f"hpo-result-{key}", "started": f"hpo-started-{key}"}
 
 
-class DaskRunner(Runner):
+class DaskRunner(AttemptRunner[DaskAttempt]):
     name = "dask"
     Config = DaskConfig
 
@@ -76,8 +90,6 @@ class DaskRunner(Runner):
         super().__init__(config)
         self._client = None
         self._cluster = None
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
-        self._pending: list[Message] = []
         self._id = uuid.uuid4().hex[:12]
         self._beat, self._beat_at = 0, 0.0
 
@@ -152,7 +164,7 @@ class DaskRunner(Runner):
         sizes = self._gpu_workers()
         if not any(s >= launch.gpus for s in sizes):
             return True  # no worker could ever take it: start() fails it with the reason
-        held = sum(a.launch.gpus for a in self._attempts.values())
+        held = sum(a.launch.gpus for a in self.attempts.values())
         return sum(sizes) - held >= launch.gpus
 
     def start(self, launch: Launch) -> dict[str, Any]:
@@ -164,8 +176,9 @@ class DaskRunner(Runner):
                 "(start workers with --resources GPU=N, and HPO_GPUS or nvidia-smi on them)")
         key = f"{launch.group_id}-{launch.trial_id}-{launch.attempt}"
         names = _names(key)
-        att = _Attempt(launch, key, LogTail(launch.trial_dir / "stdout.log"))
-        att.mirror.write_bytes(b"")
+        att = DaskAttempt(launch, key, self, grace_period=self.config.grace_period)
+        att.started = None  # until the task runs
+        att.stdout.write_bytes(b"")
         self._control(att, queue=self._queue_name(att))
         distributed.Variable(names["started"], client=client).set(None)
         distributed.Variable(names["result"], client=client).set(None)
@@ -177,18 +190,18 @@ class DaskRunner(Runner):
         resources = {"GPU": launch.gpus} if launch.gpus else None
         att.future = client.submit(run_trial, spec, key=f"hpo-{key}", pure=False, resources=resources)
         distributed.fire_and_forget(att.future)  # the trial may outlive this engine (reattach)
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         return {"key": key, "scheduler": client.scheduler.address}
 
-    def _queue_name(self, att: _Attempt) -> str:
-        return f"hpo-out-{att.key}-{self._id}-{att.epoch}"
+    def _queue_name(self, att: DaskAttempt) -> str:
+        return f"hpo-out-{att.task}-{self._id}-{att.epoch}"
 
-    def _control(self, att: _Attempt, queue: str, replay: int | None = None, signal: str | None = None):
+    def _control(self, att: DaskAttempt, queue: str, replay: int | None = None, signal: str | None = None):
         distributed = self._dask()
         att.queue = distributed.Queue(queue, client=self._client)
         value = {"epoch": att.epoch, "queue": queue, "heartbeat": f"hpo-beat-{self._id}",
                  "replay": replay, "signal": signal, "signal_seq": att.signal_seq}
-        distributed.Variable(_names(att.key)["control"], client=self._client).set(value)
+        distributed.Variable(_names(att.task)["control"], client=self._client).set(value)
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         key = handle.get("key")
@@ -198,12 +211,12 @@ class DaskRunner(Runner):
         try:
             client = self.client(launch.gpus)
         except RunnerUnavailable as exc:
-            self._pending.append(RunnerNotice(str(exc)))
+            self.notices.append(RunnerNotice(str(exc)))
             return False
         names = _names(key)
-        att = _Attempt(launch, key, LogTail(launch.trial_dir / "stdout.log", offset), started=time.time())
-        mirror_size = att.mirror.stat().st_size if att.mirror.exists() else 0
-        with open(att.mirror, "ab") as fh:
+        att = DaskAttempt(launch, key, self, grace_period=self.config.grace_period, offset=offset)
+        mirror_size = att.stdout.stat().st_size if att.stdout.exists() else 0
+        with open(att.stdout, "ab") as fh:
             fh.truncate(min(mirror_size, offset))
         att.fetched = min(mirror_size, offset)
         try:
@@ -220,71 +233,36 @@ class DaskRunner(Runner):
             self._control(att, queue=self._queue_name(att), replay=att.fetched)
         elif result.get("status") != "exited" or result.get("orphaned"):
             return False
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         return True
 
     def discard(self, launch: Launch) -> None:
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
-    def running(self) -> list[tuple[int, int]]:
-        return list(self._attempts)
-
-    def stop(self, trial_id: int, attempt: int, reason: str) -> None:
-        att = self._attempts.get((trial_id, attempt))
-        if att is None or att.stop_reason is not None:
-            return
-        att.stop_reason = reason
-        att.kill_at = time.monotonic() + self.config.grace_period
-        self._signal(att, "TERM")
-
-    def _signal(self, att: _Attempt, sig: str) -> None:
-        att.signal_seq += 1
-        att.signal_sent = 9 if sig == "KILL" else 15
-        self._control(att, queue=self._queue_name(att), signal=sig)
-
     # -- polling ---------------------------------------------------------------------------
 
     def poll(self) -> list[Message]:
-        out, self._pending = self._pending, []
         if self._client is None:
-            return out
+            return self.take_notices()
         self._heartbeat()
-        now, wall = time.monotonic(), time.time()
-        for att in list(self._attempts.values()):
-            out += self._read(att)
-            lim = att.launch.timeout
-            if lim is not None and att.started and att.stop_reason is None and wall - att.started > lim:
-                att.timed_out = True
-                self.stop(att.launch.trial_id, att.launch.attempt, f"timed out after {lim:g}s")
-            if att.kill_at is not None and now >= att.kill_at:
-                att.kill_at = None
-                self._signal(att, "KILL")
-            result = self._result(att, now)
-            if result is not None:
-                out += self._read(att)
-                out += self._finish(att, result)
-        return out
+        return super().poll()
 
-    def _read(self, att: _Attempt) -> list[Message]:
-        items = att.queue.get(batch=True) if att.queue is not None else []
-        for item in items:
-            if item[0] == "start":
-                att.started = att.started or time.time()
-            elif item[0] == "out":
-                self._mirror(att, item[1], item[2])
-        launch = att.launch
-        return [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-                for r, off in att.tail.read_reports()]
+    def exit_status(self, att: DaskAttempt) -> int | str | None:
+        result = self._result(att, time.monotonic())
+        if result is None:
+            return None
+        att.read_queue()
+        if result.get("status") == "exited":
+            att.mirror(result.get("stdout_tail_start", 0), result.get("stdout_tail", b""))
+        att.stderr.write_bytes(result.get("stderr_tail", b""))
+        if result.get("status") != "exited":
+            return result.get("reason", "the Dask task failed")
+        if result.get("orphaned"):
+            return f"killed: no engine followed it for {self.config.orphan_timeout:g}s"
+        return result["exit_code"]
 
-    def _mirror(self, att: _Attempt, start: int, data: bytes) -> None:
-        if start + len(data) <= att.fetched or start > att.fetched:
-            return  # already have it (a replay), or a gap that a replay will fill
-        with open(att.mirror, "ab") as fh:
-            fh.write(data[att.fetched - start:])
-        att.fetched = start + len(data)
-
-    def _result(self, att: _Attempt, now: float) -> dict | None:
+    def _result(self, att: DaskAttempt, now: float) -> dict | None:
         fut = att.future
         if fut is not None:
             if fut.status == "finished":
@@ -296,35 +274,11 @@ class DaskRunner(Runner):
         if now < att.next_check:
             return None
         att.next_check = now + 0.25
-        return self._dask().Variable(_names(att.key)["result"], client=self._client).get(timeout=5)
+        return self._dask().Variable(_names(att.task)["result"], client=self._client).get(timeout=5)
 
-    def _finish(self, att: _Attempt, result: dict) -> list[Message]:
-        launch = att.launch
-        if result.get("status") == "exited":
-            start, tail = result.get("stdout_tail_start", 0), result.get("stdout_tail", b"")
-            self._mirror(att, start, tail)
-        msgs: list[Message] = [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-                               for r, off in att.tail.flush_reports()]
-        err = launch.trial_dir / "stderr.log"
-        err.write_bytes(result.get("stderr_tail", b""))
-        text = output_tail(att.mirror, err)
-        if att.tail.protocol_errors:
-            text = "protocol errors:\n" + "\n".join(att.tail.protocol_errors[-5:]) + "\n" + text
-        if result.get("status") != "exited":
-            code: int | str | None = result.get("reason", "the Dask task failed")
-        elif result.get("orphaned"):
-            code = f"killed: no engine followed it for {self.config.orphan_timeout:g}s"
-        else:
-            code = result["exit_code"]
-        msgs.append(exited(launch, code, stop_reason=att.stop_reason, timed_out=att.timed_out,
-                           signal_sent=att.signal_sent, output_tail=text))
-        self._cleanup(att)
-        return msgs
-
-    def _cleanup(self, att: _Attempt) -> None:
+    def released(self, att: DaskAttempt) -> None:
         distributed = self._dask()
-        self._attempts.pop(att.launch.key, None)
-        for name in _names(att.key).values():
+        for name in _names(att.task).values():
             try:
                 distributed.Variable(name, client=self._client).delete()
             except Exception:
@@ -337,19 +291,19 @@ class DaskRunner(Runner):
     def close(self, stop_running: bool) -> None:
         if self._client is not None:
             if stop_running:
-                for att in list(self._attempts.values()):
-                    self._signal(att, "KILL")
+                for att in list(self.attempts.values()):
+                    att.signal(signal.SIGKILL)
                 deadline = time.monotonic() + 10
-                while self._attempts and time.monotonic() < deadline:
-                    for att in list(self._attempts.values()):
+                while self.attempts and time.monotonic() < deadline:
+                    for att in list(self.attempts.values()):
                         if self._result(att, time.monotonic()) is not None:
-                            self._cleanup(att)
+                            self.released(self.attempts.pop(att.key))
                     time.sleep(0.05)
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
         self._client = self._cluster = None
-        self._attempts.clear()
+        self.attempts.clear()
 
 
 @hookimpl

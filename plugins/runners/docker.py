@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo.runkit.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus
 from hpo.contracts.hookspecs import hookimpl
-from hpo.runkit.logtail import LogTail, output_tail
-from hpo.contracts.runner import Launch, Message, Reported, Runner, RunnerNotice
+from hpo.contracts.runner import Launch, RunnerNotice
+from hpo.runkit.attempt import Attempt, AttemptRunner
+from hpo.runkit.gpus import MachineGpus
+from hpo.runkit.machines import RunnerUnavailable
+from hpo.runkit.redact import Redactor
 from hpo.trial import CHECKPOINT_DIR_ENV, TRIAL_DIR_ENV
-
-from ._common import Redactor, RunnerUnavailable, exited
 
 
 class DockerConfig(BaseModel):
@@ -52,32 +52,26 @@ class DockerConfig(BaseModel):
     host: str | None = Field(None, description="DOCKER_HOST (default: the CLI's own)")
 
 
-@dataclass
-class _Attempt:
-    launch: Launch
-    name: str
-    started: float
-    tail: LogTail
-    follower: subprocess.Popen | None = None
-    stop_reason: str | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
-    signal_sent: int | None = None
+class DockerAttempt(Attempt):
+    """A container; signals go through ``docker kill``, in the background."""
 
-    @property
-    def mirror(self) -> Path:
-        return self.launch.trial_dir / "stdout.log"
+    def __init__(self, launch: Launch, name: str, runner: DockerRunner, **kw: Any):
+        super().__init__(launch, **kw)
+        self.name, self.runner = name, runner
+        self.follower: subprocess.Popen | None = None
+        self.redact = runner.redact  # secrets passed through stay out of the record
+
+    def send(self, sig: int) -> None:
+        self.runner._background("kill", "--signal", signal.Signals(sig).name[3:], self.name)
 
 
-class DockerRunner(Runner):
+class DockerRunner(AttemptRunner[DockerAttempt]):
     name = "docker"
     Config = DockerConfig
 
     def __init__(self, config: DockerConfig):
         super().__init__(config)
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
-        self._gpus: GpuPool | None = None
-        self._pending: list[Message] = []
+        self.gpus = MachineGpus(config.gpus)
         self.redact = Redactor(os.environ[n] for n in config.env_passthrough if n in os.environ)
 
     # -- the docker CLI --------------------------------------------------------------------
@@ -112,33 +106,21 @@ class DockerRunner(Runner):
 
     # -- GPUs ------------------------------------------------------------------------------
 
-    def _gpu_pool(self, needed: int) -> GpuPool | None:
-        if self._gpus is None and (needed or self.config.gpus is not None or GPUS_ENV in os.environ):
-            self._gpus = GpuPool(detect_gpus(self.config.gpus))
-        return self._gpus
-
     def capacity(self) -> int | None:
         return self.config.slots
 
     def can_start(self, launch: Launch) -> bool:
-        if not launch.gpus:
-            return True
-        try:
-            pool = self._gpu_pool(launch.gpus)
-        except GpuError:
-            return True
-        return pool.fits(launch.gpus) or not pool.possible(launch.gpus)
+        return self.gpus.can_start(launch.gpus)
 
     # -- the contract ----------------------------------------------------------------------
 
     def start(self, launch: Launch) -> dict[str, Any]:
-        pool = self._gpu_pool(launch.gpus)
+        pool = self.gpus.get(launch.gpus)
         devices = pool.acquire(launch.key, launch.gpus) if pool is not None else ()
         try:
             return self._run(launch, devices, pool is not None)
         except BaseException:
-            if pool is not None:
-                pool.release(launch.key)
+            self.gpus.release(launch.key)
             raise
 
     def _run(self, launch: Launch, devices: tuple[str, ...], managed: bool) -> dict[str, Any]:
@@ -168,9 +150,9 @@ class DockerRunner(Runner):
             args += ["--gpus", f'"device={",".join(devices)}"']
         args += [*c.run_options, c.image, "/bin/sh", "-c", launch.command]
         container = self._docker(*args, env=self._env(env)).strip()
-        att = _Attempt(launch, name, time.time(), LogTail(launch.trial_dir / "stdout.log"))
+        att = DockerAttempt(launch, name, self, grace_period=c.grace_period)
         self._follow(att)
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         return {"container": container, "name": name, "started": att.started, "gpus": list(devices)}
 
     def _mounts(self, launch: Launch) -> list[str]:
@@ -187,9 +169,9 @@ class DockerRunner(Runner):
                 out.append(str(f))
         return out
 
-    def _follow(self, att: _Attempt) -> None:
+    def _follow(self, att: DockerAttempt) -> None:
         """(Re)start copying the container's stdout into the mirror, from its first byte."""
-        with open(att.mirror, "wb") as out, open(att.launch.trial_dir / "stderr.log", "wb") as err:
+        with open(att.stdout, "wb") as out, open(att.stderr, "wb") as err:
             att.follower = subprocess.Popen([self.config.docker, "logs", "--follow", att.name],
                                             env=self._env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
 
@@ -197,20 +179,15 @@ class DockerRunner(Runner):
         try:
             found = self._find(launch)
         except RunnerUnavailable as exc:
-            self._pending.append(RunnerNotice(f"cannot reattach trial {launch.trial_id}: {exc}"))
+            self.notices.append(RunnerNotice(f"cannot reattach trial {launch.trial_id}: {exc}"))
             return False
         if not found:
             return False
-        att = _Attempt(launch, found[0], float(handle.get("started", time.time())),
-                       LogTail(launch.trial_dir / "stdout.log", offset))
+        att = DockerAttempt(launch, found[0], self, grace_period=self.config.grace_period,
+                            started=float(handle.get("started", time.time())), offset=offset)
         self._follow(att)  # the mirror is rewritten from the start; reports resume after `offset`
-        devices = handle.get("gpus") or []
-        if devices:
-            try:
-                self._gpu_pool(len(devices)).claim(launch.key, devices)
-            except GpuError:
-                pass
-        self._attempts[launch.key] = att
+        self.gpus.claim(launch.key, handle.get("gpus") or [])
+        self.attempts[launch.key] = att
         return True
 
     def discard(self, launch: Launch) -> None:
@@ -223,49 +200,23 @@ class DockerRunner(Runner):
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
-    def running(self) -> list[tuple[int, int]]:
-        return list(self._attempts)
-
-    def stop(self, trial_id: int, attempt: int, reason: str) -> None:
-        att = self._attempts.get((trial_id, attempt))
-        if att is None or att.stop_reason is not None:
-            return
-        att.stop_reason, att.signal_sent = reason, 15
-        att.kill_at = time.monotonic() + self.config.grace_period
-        self._background("kill", "--signal", "TERM", att.name)
-
     # -- polling ---------------------------------------------------------------------------
 
-    def poll(self) -> list[Message]:
-        out, self._pending = self._pending, []
-        now, wall = time.monotonic(), time.time()
-        for key, att in list(self._attempts.items()):
-            launch = att.launch
-            out += [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-                    for r, off in att.tail.read_reports()]
-            if launch.timeout is not None and att.stop_reason is None and wall - att.started > launch.timeout:
-                att.timed_out = True
-                self.stop(launch.trial_id, launch.attempt, f"timed out after {launch.timeout:g}s")
-            if att.kill_at is not None and now >= att.kill_at:
-                att.kill_at, att.signal_sent = None, 9
-                self._background("kill", "--signal", "KILL", att.name)
-            if att.follower is not None and att.follower.poll() is None:
-                continue  # `docker logs --follow` ends when the container does
-            out += self._check(att)
-        return out
-
-    def _check(self, att: _Attempt) -> list[Message]:
+    def exit_status(self, att: DockerAttempt) -> int | str | None:
+        if att.follower is not None and att.follower.poll() is None:
+            return None  # `docker logs --follow` ends when the container does
         try:
             raw = self._docker("inspect", "--format", "{{json .State}}", att.name)
         except RunnerUnavailable as exc:
             if "No such" in str(exc):
-                return self._finish(att, "the container disappeared (removed by someone else?)")
+                return "the container disappeared (removed by someone else?)"
             att.follower = None
-            return [RunnerNotice(f"docker is unreachable while following {att.name}: {exc}")]
+            self.notices.append(RunnerNotice(f"docker is unreachable while following {att.name}: {exc}"))
+            return None
         state = json.loads(raw)
         if state.get("Running") or state.get("Status") in ("running", "restarting", "paused", "created"):
             self._follow(att)  # the follower ended early (a daemon restart): follow again
-            return []
+            return None
         code: int | str = int(state.get("ExitCode", -1))
         if isinstance(code, int) and 128 < code < 160 and att.stop_reason is None:
             code = 128 - code  # a container killed by signal N exits with 128+N
@@ -273,28 +224,16 @@ class DockerRunner(Runner):
             code = "killed: out of memory (the container's memory limit)"
         elif state.get("Error"):
             code = f"docker: {state['Error']}"
-        return self._finish(att, code)
+        return code
 
-    def _finish(self, att: _Attempt, code: int | str) -> list[Message]:
-        launch = att.launch
-        msgs: list[Message] = [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-                               for r, off in att.tail.flush_reports()]
-        tail = output_tail(att.mirror, launch.trial_dir / "stderr.log")
-        if att.tail.protocol_errors:
-            tail = "protocol errors:\n" + "\n".join(att.tail.protocol_errors[-5:]) + "\n" + tail
-        msgs.append(self.redact.exited(exited(launch, code, stop_reason=att.stop_reason,
-                                              timed_out=att.timed_out, signal_sent=att.signal_sent,
-                                              output_tail=tail)))
+    def released(self, att: DockerAttempt) -> None:
         if self.config.remove:
             self._background("rm", "-f", att.name)
-        self._attempts.pop(launch.key, None)
-        if self._gpus is not None:
-            self._gpus.release(launch.key)
-        return msgs
+        self.gpus.release(att.key)
 
     def close(self, stop_running: bool) -> None:
-        names = [a.name for a in self._attempts.values()]
-        for att in self._attempts.values():
+        names = [a.name for a in self.attempts.values()]
+        for att in self.attempts.values():
             if att.follower is not None and att.follower.poll() is None:
                 att.follower.terminate()
                 att.follower.wait()
@@ -303,9 +242,8 @@ class DockerRunner(Runner):
                 self._docker("rm", "-f", *names)
             except RunnerUnavailable:
                 pass
-        self._attempts.clear()
-        if self._gpus is not None:
-            self._gpus = GpuPool(self._gpus.devices)
+        self.attempts.clear()
+        self.gpus.reset()
 
 
 @hookimpl

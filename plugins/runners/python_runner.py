@@ -24,17 +24,16 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpo.runkit import procs
 from hpo.contracts.hookspecs import hookimpl
-from hpo.runkit.logtail import LogTail, output_tail
+from hpo.runkit.attempt import Attempt, AttemptRunner
+from hpo.runkit.process import ProcessAttempt, reap_forgotten
+from hpo.runkit.procs import ProcessRecord, kill_recorded
 from hpo.api.objective import (
     ObjectiveError,
     TrialStopped,
@@ -45,7 +44,7 @@ from hpo.api.objective import (
     trial_from_env,
 )
 from hpo.trial.protocol import format_report
-from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
+from hpo.contracts.runner import Exited, Launch
 from hpo.trial import PARAMS_ENV
 
 
@@ -62,22 +61,49 @@ class PythonConfig(BaseModel):
     grace_period: float = Field(5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
 
 
-@dataclass
-class _Attempt:
-    launch: Launch
-    tail: LogTail
-    started: float
-    pid: int = 0
-    ticks: int | None = None
-    boot: str = ""
-    child: bool = False  # our own child process: reap it with waitpid
-    code: int | None = None  # exit status once reaped (negative: killed by that signal)
-    thread: threading.Thread | None = None
-    outcome: dict[str, str] | None = None  # thread backend: how the call ended
-    stop_reason: str | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
+LEFT_RUNNING = "the thread did not stop"
 
+
+class ForkedAttempt(ProcessAttempt):
+    """The ``process`` backend's attempt: a forked process that records how the call ended."""
+
+    def exited(self, code: int | str | None) -> Exited:
+        outcome = _read_outcome(attempt_paths(self.launch.trial_dir)["result"])
+        if self.stop_reason is not None or outcome is None:
+            return super().exited(code)
+        exit_code = code if isinstance(code, int) and code >= 0 else None
+        return Exited(self.launch.trial_id, self.launch.attempt, outcome["status"], exit_code,
+                      reason=outcome["reason"], output_tail=self.output_tail())
+
+
+class ThreadAttempt(Attempt):
+    """The ``thread`` backend's attempt: a stop is cooperative (``trial.should_stop``), and a
+    thread that ignores it past the grace period is left running."""
+
+    def __init__(self, launch: Launch, **kw: Any):
+        super().__init__(launch, **kw)
+        self.thread: threading.Thread | None = None
+        self.outcome: dict[str, str] | None = None  # how the call ended
+        self.abandoned = False
+
+    def send(self, sig: int) -> None:
+        self.abandoned = sig == signal.SIGKILL  # a thread cannot be killed: stop waiting for it
+
+    def exit_status(self) -> int | str | None:
+        if self.thread is not None and not self.thread.is_alive():
+            return 0
+        return LEFT_RUNNING if self.abandoned else None
+
+    def exited(self, code: int | str | None) -> Exited:
+        base = dict(trial_id=self.launch.trial_id, attempt=self.launch.attempt,
+                    output_tail=self.output_tail())
+        if self.stop_reason is not None:
+            reason = self.stop_reason
+            if code == LEFT_RUNNING:
+                reason += f"; the thread did not stop within {self.grace_period:g}s and was left running"
+            return Exited(status="failed" if self.timed_out else "stopped", reason=reason, **base)
+        outcome = self.outcome or {"status": "failed", "reason": "the thread ended without an outcome"}
+        return Exited(status=outcome["status"], reason=outcome["reason"], **base)
 
 def run_objective(
     fn: Callable[..., Any], trial: Any, metric: str | None, sink: Callable, err: IO[str]
@@ -102,13 +128,12 @@ def run_objective(
         return {"status": "failed", "reason": f"the objective raised {type(exc).__name__}: {exc}"}
 
 
-class PythonRunner(Runner):
+class PythonRunner(AttemptRunner[Attempt]):
     name = "python"
     Config = PythonConfig
 
     def __init__(self, config: PythonConfig):
         super().__init__(config)
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._imported: Callable[..., Any] | None = None
 
     # -- starting --------------------------------------------------------------------------
@@ -137,6 +162,7 @@ class PythonRunner(Runner):
 
     def _start_process(self, launch: Launch, fn: Callable, params: dict) -> dict[str, Any]:
         paths = attempt_paths(launch.trial_dir)
+        reap_forgotten()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -147,16 +173,15 @@ class PythonRunner(Runner):
                 code = _child(fn, params, launch, self.config.metric)
             finally:
                 os._exit(code)
-        att = _Attempt(launch, LogTail(paths["stdout"]), time.time(), pid, child=True)
-        att.ticks, att.boot = procs.start_ticks(pid), procs.boot_id()
-        paths["pid"].write_text(f"{pid} {att.ticks} {att.boot}\n")
-        self._attempts[launch.key] = att
-        return {"backend": "process", "pid": pid, "ticks": att.ticks, "boot": att.boot,
-                "started": att.started}
+        att = ForkedAttempt(launch, ProcessRecord.of(pid), child=True, exit_file=paths["exit"],
+                            grace_period=self.config.grace_period)
+        paths["pid"].write_text(att.record.dumps())
+        self.attempts[launch.key] = att
+        return {"backend": "process", **att.handle()}
 
     def _start_thread(self, launch: Launch, fn: Callable, params: dict) -> dict[str, Any]:
         paths = attempt_paths(launch.trial_dir)
-        att = _Attempt(launch, LogTail(paths["stdout"]), time.time())
+        att = ThreadAttempt(launch, grace_period=self.config.grace_period)
         lock = threading.Lock()
 
         def sink(step: int | None, metrics: dict) -> None:
@@ -170,145 +195,37 @@ class PythonRunner(Runner):
                 att.outcome = run_objective(fn, trial, self.config.metric, sink, err)
 
         att.thread = threading.Thread(target=body, name=f"hpo-trial-{launch.trial_id}", daemon=True)
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         att.thread.start()
         return {"backend": "thread", "started": att.started}
 
     # -- following -------------------------------------------------------------------------
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
-        pid = int(handle.get("pid", 0) or 0)
-        if handle.get("backend") != "process" or not pid:
+        if handle.get("backend") != "process":
             return False  # a thread died with its engine
-        exit_known = attempt_paths(launch.trial_dir)["exit"].exists()
-        if not exit_known and not procs.alive(pid, handle.get("ticks"), handle.get("boot")):
+        att = ForkedAttempt.find(launch, handle, offset, exit_file=attempt_paths(launch.trial_dir)["exit"],
+                                 grace_period=self.config.grace_period)
+        if att is None:
             return False
-        att = _Attempt(launch, LogTail(attempt_paths(launch.trial_dir)["stdout"], offset),
-                       float(handle.get("started", time.time())), pid, handle.get("ticks"),
-                       handle.get("boot", ""))
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         return True
 
     def discard(self, launch: Launch) -> None:
         paths = attempt_paths(launch.trial_dir)
-        procs.kill_recorded(paths["pid"])
+        kill_recorded(paths["pid"])
         for path in paths.values():
             path.unlink(missing_ok=True)
 
-    def running(self) -> list[tuple[int, int]]:
-        return list(self._attempts)
-
-    def stop(self, trial_id: int, attempt: int, reason: str) -> None:
-        att = self._attempts.get((trial_id, attempt))
-        if att is None or att.stop_reason is not None:
-            return
-        att.stop_reason = reason
-        if att.thread is None:
-            _signal(att, signal.SIGTERM)
-        att.kill_at = time.monotonic() + self.config.grace_period
-
-    def poll(self) -> list[Message]:
-        out: list[Message] = []
-        for key, att in list(self._attempts.items()):
-            launch = att.launch
-            out += self._reports(att, att.tail.read_reports())
-            timeout = launch.timeout
-            if timeout is not None and att.stop_reason is None and time.time() - att.started > timeout:
-                att.timed_out = True
-                self.stop(launch.trial_id, launch.attempt, f"timed out after {timeout:g}s")
-            overdue = att.kill_at is not None and time.monotonic() >= att.kill_at
-            if overdue and att.thread is None:
-                _signal(att, signal.SIGKILL)
-                att.kill_at = None
-            code = self._exit_code(att)
-            if code is None and not (overdue and att.thread is not None):
-                continue
-            out += self._reports(att, att.tail.flush_reports())
-            if att.thread is None:
-                procs.kill_group(att.pid, signal.SIGKILL)  # nothing of the trial outlives it
-            out.append(self._exited(att, code))
-            del self._attempts[key]
-        return out
-
-    @staticmethod
-    def _reports(att: _Attempt, reports: list) -> list[Message]:
-        launch = att.launch
-        return [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, offset) for r, offset in reports]
-
-    def _exit_code(self, att: _Attempt) -> int | str | None:
-        if att.thread is not None:
-            return None if att.thread.is_alive() else 0
-        if att.child and att.code is None:
-            try:
-                pid, status = os.waitpid(att.pid, os.WNOHANG)
-            except ChildProcessError:
-                att.child = False  # reaped elsewhere: fall back to the exit-status file
-            else:
-                if pid == 0:
-                    return None
-                att.code = os.waitstatus_to_exitcode(status)
-        if att.code is not None:
-            return att.code
-        exit_file = attempt_paths(att.launch.trial_dir)["exit"]
-        if exit_file.exists():
-            try:
-                return int(exit_file.read_text().strip() or "0")
-            except ValueError:
-                return "unreadable exit status file"
-        if procs.alive(att.pid, att.ticks, att.boot):
-            return None
-        return "the process vanished without an exit status"
-
-    def _exited(self, att: _Attempt, code: int | str | None) -> Exited:
-        launch, paths = att.launch, attempt_paths(att.launch.trial_dir)
-        tail = output_tail(paths["stdout"], paths["stderr"])
-        if att.tail.protocol_errors:
-            tail = "protocol errors:\n" + "\n".join(att.tail.protocol_errors[-5:]) + "\n" + tail
-        base = dict(trial_id=launch.trial_id, attempt=launch.attempt, output_tail=tail)
-        outcome = att.outcome if att.thread is not None else _read_outcome(paths["result"])
-        exit_code = code if isinstance(code, int) and code >= 0 and att.thread is None else None
-        sig = -code if isinstance(code, int) and code < 0 else None
-        if att.stop_reason is not None:
-            reason = att.stop_reason
-            if code is None:
-                reason += f"; the thread did not stop within {self.config.grace_period:g}s and was left running"
-            status = "failed" if att.timed_out else "stopped"
-            return Exited(status=status, exit_code=exit_code, signal=sig, reason=reason, **base)
-        if outcome is not None:
-            return Exited(status=outcome["status"], exit_code=exit_code, reason=outcome["reason"], **base)
-        if isinstance(code, str):
-            return Exited(status="failed", reason=code, **base)
-        if sig is not None:
-            return Exited(status="failed", signal=sig, reason=f"killed by {procs.signame(sig)}", **base)
-        if code == 0:
-            return Exited(status="succeeded", exit_code=0, **base)
-        return Exited(status="failed", exit_code=exit_code, reason=f"exited with code {code}", **base)
-
     def close(self, stop_running: bool) -> None:
-        if stop_running:
-            for att in self._attempts.values():
-                if att.thread is not None:
-                    att.stop_reason = att.stop_reason or "the engine closed"
-                    continue
-                _signal(att, signal.SIGKILL)
-                if att.child and att.code is None:
-                    try:
-                        os.waitpid(att.pid, 0)
-                    except ChildProcessError:
-                        pass
-        self._attempts.clear()
-
-
-def _signal(att: _Attempt, sig: int) -> None:
-    """Signal the attempt's process group, and our own child itself: right after the fork it
-    may not have made its own session yet."""
-    procs.kill_group(att.pid, sig)
-    if att.child and att.code is None:
-        try:
-            os.kill(att.pid, sig)
-        except ProcessLookupError:
-            pass
-
+        for att in self.attempts.values():
+            if isinstance(att, ThreadAttempt):
+                att.stop_reason = att.stop_reason or "the engine closed"  # its next report raises
+            elif stop_running:
+                att.kill()
+            else:
+                att.detach()
+        self.attempts.clear()
 
 def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> int:
     """The forked process of one attempt: redirect output, call the objective, record the end."""

@@ -22,21 +22,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
 from hpo.contracts.hookspecs import hookimpl
-from hpo.runkit.logtail import LogTail, output_tail
-from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner, RunnerNotice
+from hpo.contracts.runner import Exited, Launch, Message, RunnerNotice
+from hpo.runkit.attempt import AttemptRunner
+from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
+from hpo.runkit.logtail import output_tail
+from hpo.runkit.machines import Machine, RunnerUnavailable
+from hpo.runkit.redact import Redactor
 
 from . import _remote_sh as sh
-from ._common import Machine, Redactor, RunnerUnavailable, exited
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
-from ._ssh_hosts import Attempt, Host, run_twice
-
-_SIGNALS = {"TERM": 15, "KILL": 9}
+from ._ssh_hosts import Host, SshAttempt, run_twice
 
 
-class SshRunner(Runner):
+class SshRunner(AttemptRunner[SshAttempt]):
     name = "ssh"
     Config = SshConfig
 
@@ -44,8 +44,6 @@ class SshRunner(Runner):
         super().__init__(config)
         self._control_dir: Path | None = None
         self._hosts: list[Host] | None = None  # built on first use: validating a spec connects nowhere
-        self._attempts: dict[tuple[int, int], Attempt] = {}
-        self._pending: list[Message] = []
         self._pool: ThreadPoolExecutor | None = None
         self.redact = Redactor(os.environ[n] for n in config.env_passthrough if n in os.environ)
 
@@ -78,8 +76,8 @@ class SshRunner(Runner):
     def _mark_down(self, host: Host, reason: str) -> None:
         reason = self.redact(reason)
         host.up, host.down_reason, host.down_since = False, reason, time.monotonic()
-        lost = [a for a in self._attempts.values() if a.host is host]
-        self._pending.append(RunnerNotice(
+        lost = [a for a in self.attempts.values() if a.host is host]
+        self.notices.append(RunnerNotice(
             f"SSH host {host.name} is unavailable: {reason}. "
             f"{len(lost)} running trial(s) on it failed; new trials go to the other hosts; "
             f"it is tried again in {self.config.retry_down_after:g}s.",
@@ -87,12 +85,13 @@ class SshRunner(Runner):
         ))
         for att in lost:
             host.lost.append(att.rundir)
-            self._pending.append(self.redact.exited(Exited(
+            self.notices.append(Exited(
                 att.launch.trial_id, att.launch.attempt, "failed",
                 reason=f"SSH host {host.name} became unavailable: {reason}",
-                output_tail=output_tail(att.mirror),
-            )))
-            self._forget(att)
+                output_tail=self.redact(output_tail(att.stdout)),
+            ))
+            self.attempts.pop(att.key, None)
+            self.released(att)
 
     def _detect_gpus(self, host: Host) -> None:
         """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
@@ -163,18 +162,18 @@ class SshRunner(Runner):
                                   python_dir or None)
         try:
             out = host.client.run(script)
-            rundir, pid, ticks, boot = sh.parse_started(out)
+            rundir, pid, start, boot = sh.parse_started(out)
         except SshCommandFailed as exc:
             host.machine.release(launch.key)
             raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
         except BaseException:
             host.machine.release(launch.key)
             raise
-        att = Attempt(launch, host, rundir, time.time(), LogTail(launch.trial_dir / "stdout.log"))
-        att.mirror.write_bytes(b"")
-        self._attempts[launch.key] = att
+        att = self._attempt(launch, host, rundir)
+        att.stdout.write_bytes(b"")
+        self.attempts[launch.key] = att
         host.next_poll = 0.0
-        return {"host": host.name, "rundir": rundir, "pid": pid, "ticks": ticks, "boot": boot,
+        return {"host": host.name, "rundir": rundir, "pid": pid, "start": start, "boot": boot,
                 "started": att.started, "gpus": list(devices)}
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
@@ -183,7 +182,9 @@ class SshRunner(Runner):
         if host is None or not rundir or not host.up:
             return False
         try:
-            out = host.client.run(sh.check_script(rundir)).decode()
+            start = handle.get("start", handle.get("ticks"))  # `ticks`: handles of earlier versions
+            out = host.client.run(sh.check_script(rundir, handle.get("pid"), start,
+                                                  handle.get("boot", ""))).decode()
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
@@ -195,8 +196,8 @@ class SshRunner(Runner):
         size = mirror.stat().st_size if mirror.exists() else 0
         with open(mirror, "ab") as fh:
             fh.truncate(min(size, offset))
-        att = Attempt(launch, host, rundir, float(handle.get("started", time.time())),
-                       LogTail(mirror, offset), fetched=min(size, offset))
+        att = self._attempt(launch, host, rundir, fetched=min(size, offset), offset=offset,
+                            started=float(handle.get("started", time.time())))
         devices = handle.get("gpus") or []
         if devices and not self._gpus_known(host, len(devices)):
             return False
@@ -204,7 +205,7 @@ class SshRunner(Runner):
             host.machine.claim(launch.key, devices)
         except GpuError:
             host.machine.claim(launch.key, [])  # the GPU list changed since; keep following it
-        self._attempts[launch.key] = att
+        self.attempts[launch.key] = att
         return True
 
     def discard(self, launch: Launch) -> None:
@@ -218,41 +219,25 @@ class SshRunner(Runner):
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
-    def running(self) -> list[tuple[int, int]]:
-        return list(self._attempts)
-
-    def stop(self, trial_id: int, attempt: int, reason: str) -> None:
-        att = self._attempts.get((trial_id, attempt))
-        if att is None or att.stop_reason is not None:
-            return
-        att.stop_reason, att.signal_due = reason, "TERM"
-        att.kill_at = time.monotonic() + self.config.grace_period
-        att.host.next_poll = 0.0
+    def _attempt(self, launch: Launch, host: Host, rundir: str, **kw: Any) -> SshAttempt:
+        att = SshAttempt(launch, host, rundir, grace_period=self.config.grace_period, **kw)
+        att.redact = self.redact
+        return att
 
     # -- polling ---------------------------------------------------------------------------
 
     def poll(self) -> list[Message]:
-        out, self._pending = self._pending, []
-        now, wall = time.monotonic(), time.time()
-        for att in list(self._attempts.values()):
-            lim = att.launch.timeout
-            if lim is not None and att.stop_reason is None and wall - att.started > lim:
-                att.timed_out = True
-                self.stop(att.launch.trial_id, att.launch.attempt, f"timed out after {lim:g}s")
-            if att.kill_at is not None and now >= att.kill_at:
-                att.signal_due, att.kill_at = "KILL", None
-                att.host.next_poll = 0.0
+        out = self.take_notices()
+        now = time.monotonic()
+        for att in list(self.attempts.values()):
+            att.check_time()
         for host in self.hosts:
             if host.inflight is not None and host.inflight.done():
                 out += self._collect(host)
         for host in self.hosts:
             if host.inflight is None:
                 self._submit(host, now)
-        return out + self._drain_pending()
-
-    def _drain_pending(self) -> list[Message]:
-        out, self._pending = self._pending, []
-        return out
+        return out + self.take_notices()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -265,18 +250,16 @@ class SshRunner(Runner):
                 host.down_since = now
                 host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n", 30)
             return
-        mine = [a for a in self._attempts.values() if a.host is host]
+        mine = [a for a in self.attempts.values() if a.host is host]
         if (not mine and not host.trash) or now < host.next_poll:
             return
-        entries, signals = [], {}
+        entries = []
         for att in mine:
-            entries.append(sh.PollEntry(att.key, att.rundir, att.fetched, att.signal_due))
-            if att.signal_due:
-                signals[att.key] = att.signal_due
-                att.signal_due = None
+            entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due))
+            att.signal_due = None
         script = sh.poll_script(entries, self._host_env(host), list(host.trash))
         host.trash.clear()
-        host.inflight, host.inflight_signals = self._executor().submit(run_twice, host.client, script), signals
+        host.inflight = self._executor().submit(run_twice, host.client, script)
         host.next_poll = now + self.config.poll_interval
 
     def _collect(self, host: Host) -> list[Message]:
@@ -286,7 +269,7 @@ class SshRunner(Runner):
         except SshUnavailable as exc:
             if host.up:
                 self._mark_down(host, str(exc))
-            return self._drain_pending()
+            return self.take_notices()
         except SshCommandFailed as exc:
             return [RunnerNotice(f"polling SSH host {host.name} failed: {self.redact(str(exc))}")]
         if not host.up:  # it answered the retry
@@ -296,51 +279,35 @@ class SshRunner(Runner):
         except ValueError as exc:
             return [RunnerNotice(f"SSH host {host.name}: {exc}")]
         out: list[Message] = []
-        for att in [a for a in list(self._attempts.values()) if a.host is host]:
-            res = results.get(att.key)
-            if res is None:
-                continue
-            if att.key in host.inflight_signals:
-                att.signal_sent = _SIGNALS[host.inflight_signals[att.key]]
-            out += self._advance(att, res)
+        for att in [a for a in list(self.attempts.values()) if a.host is host]:
+            res = results.get(att.name)
+            if res is not None:
+                out += self._advance(att, res)
         return out
 
-    def _advance(self, att: Attempt, res: sh.PollResult) -> list[Message]:
-        launch = att.launch
+    def _advance(self, att: SshAttempt, res: sh.PollResult) -> list[Message]:
         if res.data:
-            with open(att.mirror, "ab") as fh:
+            with open(att.stdout, "ab") as fh:
                 fh.write(res.data)
             att.fetched += len(res.data)
-        msgs: list[Message] = [
-            Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-            for r, off in att.tail.read_reports()
-        ]
+        msgs = att.reports()
         if not res.finished or att.fetched < res.size:
             if res.finished:
                 att.host.next_poll = 0.0  # more output to fetch before the exit
             return msgs
-        msgs += [Reported(launch.trial_id, launch.attempt, r.step, r.metrics, off)
-                 for r, off in att.tail.flush_reports()]
-        err = launch.trial_dir / "stderr.log"
-        err.write_bytes(res.stderr_tail)
-        tail = output_tail(att.mirror, err)
-        if att.tail.protocol_errors:
-            tail = "protocol errors:\n" + "\n".join(att.tail.protocol_errors[-5:]) + "\n" + tail
+        att.stderr.write_bytes(res.stderr_tail)
         code = res.exit_code
         if code is None and att.stop_reason is None:
             code = "the process vanished without an exit status (killed, or the host rebooted)"
-        msgs.append(self.redact.exited(exited(
-            launch, code, stop_reason=att.stop_reason, timed_out=att.timed_out,
-            signal_sent=att.signal_sent, output_tail=tail,
-        )))
+        return msgs + self.finish(att, code)
+
+    def released(self, att: SshAttempt) -> None:
+        att.host.machine.release(att.launch.key)
+
+    def finish(self, att: SshAttempt, code: int | str | None) -> list[Message]:
         if not self.config.keep_remote_files:
             att.host.trash.append(att.rundir)
-        self._forget(att)
-        return msgs
-
-    def _forget(self, att: Attempt) -> None:
-        att.host.machine.release(att.launch.key)
-        self._attempts.pop(att.launch.key, None)
+        return super().finish(att, code)
 
     def _host_back(self, host: Host) -> list[Message]:
         host.up, host.next_poll = True, 0.0
@@ -362,7 +329,7 @@ class SshRunner(Runner):
                 except Exception:
                     pass
                 host.inflight = None
-            dirs = [a.rundir for a in self._attempts.values() if a.host is host] if stop_running else []
+            dirs = [a.rundir for a in self.attempts.values() if a.host is host] if stop_running else []
             if host.up and (dirs or host.trash):
                 try:
                     host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
@@ -371,7 +338,7 @@ class SshRunner(Runner):
                     pass
                 host.trash.clear()
             host.client.close()
-        self._attempts.clear()
+        self.attempts.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

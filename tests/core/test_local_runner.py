@@ -93,7 +93,7 @@ def test_reattach_to_a_process_started_by_another_runner(tmp_path):
     handle = first.start(la)
     msgs = drain(first, until=lambda m: any(isinstance(x, Reported) for x in m))
     offset = msgs[0].offset
-    first._attempts.clear()  # the engine died: forget the child without waiting for it
+    first.attempts.clear()  # the engine died: forget the child without waiting for it
     second = LocalRunner(LocalConfig())
     assert second.reattach(la, handle, offset)
     got = drain(second)
@@ -139,7 +139,7 @@ def test_discard_finds_an_unrecorded_attempt_by_its_folder_and_kills_it(tmp_path
     while not (tmp_path / "child").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     child = int((tmp_path / "child").read_text())
-    first._attempts.clear()  # the engine died before recording the launch
+    first.attempts.clear()  # the engine died before recording the launch
     other = launch(tmp_path, "sleep 30", trial_id=2)  # another trial's attempt is left alone
     first.start(other)
     LocalRunner(LocalConfig()).discard(la)
@@ -147,12 +147,12 @@ def test_discard_finds_an_unrecorded_attempt_by_its_folder_and_kills_it(tmp_path
     time.sleep(0.1)
     assert not procs.alive(child)
     assert not (la.trial_dir / "stdout.log").exists()
-    assert procs.alive(first._attempts[other.key].pid)
+    assert procs.alive(first.attempts[other.key].record.pid)
     first.close(stop_running=True)
 
 
 def test_the_wrapper_opens_its_logs_and_writes_a_whole_exit_status(tmp_path):
-    from hpo.plugins.runners._local_wrapper import read_exit_file
+    from hpo.runkit.exits import read_exit_file
 
     r = LocalRunner(LocalConfig())
     la = launch(tmp_path, "echo out; echo err >&2; pwd; exit 7")

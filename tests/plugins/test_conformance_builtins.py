@@ -149,7 +149,21 @@ def params(trial):
     (trial.dir / "params.json").write_text(json.dumps(trial.params))
 
 
-OBJECTIVES = {"succeed": succeed, "fail": fail, "hang": hang, "slow": slow, "params": params}
+def quick(trial):
+    trial.report(step=1, loss=0.5)
+
+
+def beat(trial):
+    trial.report(step=1, loss=1.0)
+    while not trial.should_stop:
+        with open(trial.dir / "beats", "a") as out:
+            out.write("x\n")
+        time.sleep(0.05)
+    raise TrialStopped(trial.stop_reason)
+
+
+OBJECTIVES = {"succeed": succeed, "fail": fail, "hang": hang, "slow": slow, "params": params,
+              "quick": quick, "beat": beat}
 
 
 class PythonRunnerConformance(RunnerConformance):

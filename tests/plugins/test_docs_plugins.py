@@ -95,10 +95,11 @@ def test_hpo_register_runners_example(tmp_path, monkeypatch):
         group = hpo.load_group("plain", db=tmp_path / "hpo.db")
         assert [(t.status, t.metrics) for t in group.trials()] == [
             ("succeeded", {"score": x}) for x in (1.0, 2.0, 3.0)]
-        launched = {s.event.runner for s in group.store.read(group.id) if s.type == "TrialLaunched"}
-        assert launched == {"plain"}
+        launched = [s.event for s in group.store.read(group.id) if s.type == "TrialLaunched"]
+        assert {e.runner for e in launched} == {"plain"}
+        assert all({"pid", "start", "boot"} <= set(e.handle) for e in launched)  # who each process is
     out = run_its_tests(tmp_path, files["test_plain.py"])
-    assert " passed" in out and "skipped" in out  # it cannot reattach
+    assert " passed" in out and "skipped" not in out  # reattach, zombie and reused pid included
 
 
 def test_hpo_register_stoppers_example(tmp_path, monkeypatch):

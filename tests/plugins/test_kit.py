@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
 
 from hpo.contracts.runner import Exited, Runner
+from hpo.plugins.runners.local import LocalAttempt, LocalRunner
+from hpo.runkit.exits import read_exit_file
+from hpo.runkit.procs import ProcessRecord
 from hpo.contracts.searcher import Exhausted, Searcher, Suggestion, Wait
 from hpo.contracts.stopper import StopDecision, Stopper
 from hpo.errors import PluginError
@@ -276,3 +280,58 @@ def test_the_kit_failures_explain_themselves_under_pytest(tmp_path):
     assert "set `version` to a non-empty string" in proc.stdout
     # rewritten: pytest shows the operands, not a bare AssertionError
     assert "where '' = <class 'test_sloppy.Sloppy'>.version" in proc.stdout, proc.stdout
+
+
+class NaiveAttempt(LocalAttempt):
+    """Alive while ``kill(pid, 0)`` succeeds: a zombie and a reused pid pass for the attempt."""
+
+    def exit_status(self):
+        code = read_exit_file(self.exit_file)
+        if code is not None:
+            return code
+        try:
+            os.kill(self.record.pid, 0)
+            return None
+        except ProcessLookupError:
+            return "gone"
+
+
+class NaiveReattach(LocalRunner):
+    """A reattach written from the pid alone."""
+
+    name = "naive"
+
+    def reattach(self, launch, handle, offset):
+        att = NaiveAttempt(launch, ProcessRecord(handle["pid"]), child=False, grace_period=0.2,
+                           offset=offset)
+        if att.exit_status() is not None:
+            return False
+        self.attempts[launch.key] = att
+        return True
+
+
+@pytest.fixture
+def naive(tmp_path):
+    check = type("Check", (RunnerConformance,), {"runner": NaiveReattach, "wait_limit": 3.0,
+                                                 "options": {"grace_period": 0.2}})()
+    made = []
+
+    def runners():
+        made.append(check.make())
+        return made[-1]
+
+    yield check, runners
+    for r in made:
+        r.close(stop_running=True)
+
+
+def test_a_reattach_that_takes_a_zombie_for_a_running_attempt_is_caught(naive, tmp_path):
+    check, runners = naive
+    with pytest.raises(AssertionError, match="timed out waiting"):
+        check.test_reattach_does_not_take_a_zombie_for_a_running_attempt(runners, tmp_path)
+
+
+def test_a_reattach_to_a_process_that_reuses_the_pid_is_caught(naive, tmp_path):
+    check, runners = naive
+    with pytest.raises(AssertionError, match="only reuses the recorded pid"):
+        check.test_reattach_leaves_a_process_that_reuses_the_pid_alone(runners, tmp_path)

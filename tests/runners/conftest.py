@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
 from hpo.contracts.runner import Exited, Launch
@@ -39,6 +41,27 @@ def drain(runner, until=lambda msgs: any(isinstance(m, Exited) for m in msgs), l
 
 def exits(msgs) -> list[Exited]:
     return [m for m in msgs if isinstance(m, Exited)]
+
+
+@pytest.fixture
+def sleeper():
+    """A process that runs for 30 s in its own session (killed after the test)."""
+    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def zombie() -> int:
+    """The pid of a child that ended and is not reaped until the test is over."""
+    proc = subprocess.Popen(["true"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child never became a zombie"
+        time.sleep(0.01)
+    yield proc.pid
+    proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hpo.runkit import procs
-from hpo.plugins.runners._common import RunnerUnavailable
+from hpo.runkit.machines import RunnerUnavailable
 from hpo.plugins.runners.dask_runner import DaskRunner
 from hpo.contracts.runner import Reported
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from hpo.plugins.runners._common import RunnerUnavailable
+from hpo.runkit.machines import RunnerUnavailable
 from hpo.plugins.runners.docker import DockerRunner
 from hpo.contracts.runner import Reported
 
@@ -90,7 +90,7 @@ def test_discard_finds_a_crashed_engines_container_by_its_labels(make, tmp_path,
     first = make()
     la = make_launch(tmp_path, "sleep 60", group="lost")
     first.start(la)
-    first._attempts.clear()  # the engine died before recording the launch
+    first.attempts.clear()  # the engine died before recording the launch
     make().discard(la)
     assert not dockerd.containers("label=hpo.group=lost")
 

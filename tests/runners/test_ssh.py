@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from hpo.errors import SpecError
-from hpo.plugins.runners._common import RunnerUnavailable
+from hpo.runkit.machines import RunnerUnavailable
 from hpo.plugins.runners.ssh import SshRunner
 from hpo.contracts.runner import Reported, RunnerNotice
 
@@ -171,6 +173,28 @@ def wait_gone(pid: int, limit: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_pid_that_names_another_process_now_is_never_signalled(tmp_path, sshd, known_hosts, closing):
+    """The remote pid file records the trial's start time; once that pid names a process that
+    started at another time (the trial ended, the pid was reused), no stop and no clean-up
+    signals it. Simulated by recording another start time for the live trial's pid."""
+    r = runner(tmp_path, [sshd.host_options()], known_hosts=str(known_hosts), grace_period=0.2)
+    closing(r)
+    handle = r.start(make_launch(tmp_path, "echo '@hpo x=1'; sleep 60"))
+    drain(r, until=lambda m: any(isinstance(x, Reported) for x in m))
+    pid_file = Path(handle["rundir"]) / "pid"
+    pid, start, boot = pid_file.read_text().split()
+    assert (int(pid), int(start), boot) == (handle["pid"], handle["start"], handle["boot"])
+    pid_file.write_text(f"{pid} {int(start) - 1} {boot}\n")
+    try:
+        r.stop(1, 1, "enough")
+        (ex,) = exits(drain(r))
+        assert ex.status == "stopped" and ex.reason == "enough"
+        time.sleep(0.5)  # the poll's SIGTERM, the SIGKILL after the grace period, the clean-up
+        assert psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE, "the pid's process was killed"
+    finally:
+        os.killpg(int(pid), signal.SIGKILL)
 
 
 def test_reattach_to_a_host_that_is_down_gives_up(tmp_path, sshd, second_host, known_hosts, closing):
