@@ -66,9 +66,15 @@ class Attempt:
     def key(self) -> tuple[int, int]:
         return self.launch.key
 
+    def ended(self) -> bool:
+        """Whether the attempt already ended on its own (a runner that can tell cheaply says so)."""
+        return False
+
     def stop(self, reason: str) -> None:
-        """SIGTERM now and SIGKILL after the grace period; a second stop changes nothing."""
-        if self.stop_reason is not None:
+        """SIGTERM now and SIGKILL after the grace period; a second stop changes nothing. An
+        attempt that already ended on its own is not stopped: its exit, a success included, is
+        reported as it was, and a pause does not run it again."""
+        if self.stop_reason is not None or self.ended():
             return
         self.stop_reason = reason
         self.kill_at = time.monotonic() + self.grace_period

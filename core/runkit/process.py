@@ -175,6 +175,9 @@ class ProcessAttempt(Attempt):
         except (ProcessLookupError, PermissionError):
             return False
 
+    def ended(self) -> bool:
+        return self.exit_status() is not None
+
     def exit_status(self) -> int | str | None:
         if self.child:
             code = self._child_status()

@@ -173,3 +173,20 @@ def test_a_missing_workdir_fails_the_start(tmp_path):
     bad = Launch(la.group_id, la.trial_id, la.attempt, la.command, {}, la.trial_dir, tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="nope"):
         r.start(bad)
+
+
+def test_a_stop_after_the_attempt_ended_on_its_own_keeps_its_success(tmp_path):
+    """`hpo stop` or Ctrl-C racing a normal exit: the attempt exited 0 before the stop, so it is
+    recorded succeeded with its reports (a pause would otherwise run it again)."""
+    r = LocalRunner(LocalConfig())
+    la = launch(tmp_path, "echo '@hpo loss=0.5'")
+    r.start(la)
+    deadline = time.monotonic() + 10
+    while not (la.trial_dir / "exit_code").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # ended, and not yet polled
+    time.sleep(0.1)
+    r.stop(1, 1, "stopped by the user")
+    msgs = drain(r)
+    (exit_,) = [m for m in msgs if isinstance(m, Exited)]
+    assert exit_.status == "succeeded" and exit_.exit_code == 0, exit_
+    assert [m.metrics for m in msgs if isinstance(m, Reported)] == [{"loss": 0.5}]
