@@ -121,6 +121,13 @@ class Runner(ABC):
         """
         return False
 
+    def adopt(self, launch: Launch) -> dict[str, Any] | None:
+        """An attempt of ``launch`` that a crashed engine started but never recorded, running or
+        finished, found by what it left (its folder, its process): a handle :meth:`reattach`
+        accepts, so its reports and its exit are read, never thrown away. None (the default)
+        when there is nothing to adopt: the engine then calls :meth:`discard` and starts anew."""
+        return None
+
     def discard(self, launch: Launch) -> None:
         """Clean up whatever a crashed engine may have started for an attempt it never recorded."""
 

@@ -5,12 +5,14 @@ Each ``Suggested`` is written before its trial starts (a resumed engine must kno
 that may be running); the ``TrialLaunched`` events of a round are written together after the
 last start, or before anything else is appended (e.g. a stopper's decision): one transaction
 per launch round instead of one per trial. A crash before they are written leaves the trials
-pending: the next engine finds their processes by their attempt folders (``Runner.discard``)
-and launches them again.
+pending: the next engine asks the runner to adopt what it finds in their attempt folders
+(``Runner.adopt``: a process still running, or the exit status and output of one that ended),
+and starts anew only where there is nothing to adopt (``Runner.discard``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,8 @@ from hpo.eventlog.state import TrialState
 
 if TYPE_CHECKING:
     from hpo.engine.loop import Engine
+
+log = logging.getLogger(__name__)
 
 
 class Slots:
@@ -111,8 +115,10 @@ class Slots:
             self._failed(tr, launch, f"its folder {trial_dir} leads through a symbolic link to "
                          f"{os.path.realpath(trial_dir)}; hpo never follows a link out of the group folder")
             return
+        if existed and self._adopted(tr, launch):
+            return
         if existed:
-            runner.discard(launch)  # a crashed engine may have started it without recording
+            runner.discard(launch)  # what a crashed engine left of it, with nothing to adopt
         try:
             handle = runner.start(launch)
         except Exception as exc:
@@ -122,6 +128,23 @@ class Slots:
         self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
                                                 runner=runner.name, handle=handle, trial_dir=trial_dir))
 
+
+    def _adopted(self, tr: TrialState, launch: Launch) -> bool:
+        """A crashed engine started this attempt without recording it: follow it (running or
+        finished) instead of starting it again; its reports and exit come with the next polls."""
+        runner = self.engine.runner
+        try:
+            handle = runner.adopt(launch)
+            if handle is None or not runner.reattach(launch, handle, 0):
+                return False
+        except Exception as exc:  # a runner that cannot tell: start anew, as before
+            log.warning("runner %s could not adopt trial %s attempt %s: %s", runner.name,
+                        tr.trial_id, launch.attempt, exc)
+            return False
+        self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
+                                                runner=runner.name, handle=handle,
+                                                trial_dir=str(launch.trial_dir)))
+        return True
 
     def _failed(self, tr: TrialState, launch: Launch, reason: str) -> None:
         """An attempt that never started: recorded as launched and failed, with the reason."""

@@ -139,9 +139,11 @@ class ProcessAttempt(Attempt):
         """The attempt a handle made by :meth:`handle` names, found again after a crash; None
         when it is gone (what is left of its group is killed, unless the pid is another's)."""
         record = ProcessRecord.from_handle(handle)
-        if record is None:
-            return None
         exit_file = kw.pop("exit_file", None) or launch.trial_dir / EXIT_FILE
+        if record is None:  # a finished attempt adopted by its folder: no process to follow
+            if not handle.get("finished") or read_exit_file(exit_file) is None:
+                return None
+            record = ProcessRecord(0)
         if read_exit_file(exit_file) is None:
             state = record.state()
             if state != RUNNING:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch
 from hpo.runkit.attempt import AttemptRunner
+from hpo.runkit.exits import EXIT_FILE, read_exit_file
 from hpo.runkit.gpus import MachineGpus, visible_devices_env
 from hpo.runkit.process import ProcessAttempt, reap_forgotten, spawn, wrapper_argv, wrappers_of
 from hpo.runkit.procs import ProcessRecord, kill_recorded
@@ -160,6 +161,15 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         self.attempts[launch.key] = att
         self.gpus.claim(launch.key, handle.get("gpus") or [])
         return True
+
+    def adopt(self, launch: Launch) -> dict[str, Any] | None:
+        """A wrapper still running for the attempt's folder, or the exit status it left there."""
+        live = wrappers_of(os.path.abspath(launch.trial_dir))
+        if live:
+            return {**live[0].to_handle(), "started": None}
+        if read_exit_file(launch.trial_dir / EXIT_FILE) is not None:
+            return {"pid": 0, "finished": True}
+        return None
 
     def discard(self, launch: Launch) -> None:
         d = launch.trial_dir
