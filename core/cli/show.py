@@ -13,6 +13,7 @@ from rich.console import Console
 
 from hpo.cli.common import (announce_point, as_of_option, db_option, handle_errors, load_state,
                             load_view, open_store, print_json)
+from hpo.cli.verify import head_of
 from hpo.eventlog.events import encode
 from hpo.views.records import flat_record, trial_records
 from hpo.engine.plans import plan_of
@@ -83,7 +84,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
     loaded = load_view(db, group, as_of, curves=False)
     plan = plan_of(loaded.state)
     if as_json:
-        print_json(group_record(loaded.state, plan, loaded.moment))
+        print_json({**group_record(loaded.state, plan, loaded.moment), "head": head_of(db, loaded.state)})
         return
     snap = overview(loaded.state, plan, loaded.moment)
     Console(highlight=False).print(status_view(snap))
