@@ -61,6 +61,15 @@ class Lease:
             self.engine.append([ev.LeaseRenewed(engine_id=self.engine.engine_id)])
             self.renewed = time.monotonic()
 
+    def lapsed(self) -> bool:
+        """Whether this engine's lease has expired: its last renewal in the log (the API's
+        heartbeat thread renews it too) or in this process is older than the lease."""
+        holder = self.engine.state.engine or {}
+        seen_at = holder.get("seen_at") if holder.get("engine_id") == self.engine.engine_id else None
+        late = self.engine.lease_seconds
+        return (time.monotonic() - self.renewed >= late
+                or (seen_at is not None and time.time() - seen_at >= late))
+
     def check(self) -> None:
         """Raise :class:`LeaseLost` if the log says another engine holds the group now."""
         holder = self.engine.state.engine

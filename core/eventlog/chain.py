@@ -19,6 +19,7 @@ beside it, see :mod:`hpo.engine.integrity`), and a recorded head adds what nobod
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -127,7 +128,9 @@ def walk(rows: Iterable[Row], prev: bytes | None, verdict: Verdict, version: int
     is ``prev``; fill ``verdict``. Returns the hash the chain reaches (None once broken).
 
     ``prev`` None means the event the first row links to is missing (a fork whose origin is gone).
+    After a break the rows are only read for the findings engines recorded.
     """
+    rows = iter(rows)
     for seq, v, type_, schema, payload, ts, stored in rows:
         problem = None
         if v != version + 1:
@@ -143,6 +146,9 @@ def walk(rows: Iterable[Row], prev: bytes | None, verdict: Verdict, version: int
             problem = "its content does not match its hash (edited, inserted or reordered)"
         if problem is not None:
             verdict.broken = Break(seq, v, type_, problem)
+            for _, _, type_, _, payload, _, _ in itertools.chain([(seq, v, type_, schema, payload, ts, stored)], rows):
+                if type_ == "Stopped":
+                    _recorded_finding(verdict, payload)
             return None
         if type_ == "Stopped":
             _recorded_finding(verdict, payload)

@@ -67,14 +67,16 @@ class ChainQueries:
             while rows := cursor.fetchmany(5000):
                 yield from rows
 
-    def read_chained(self, group_id: str, from_version: int) -> list[Stored]:
-        """The group's events from ``from_version`` on (included), with their hashes."""
+    def read_chained(self, group_id: str, from_version: int) -> list[tuple[Stored, tuple]]:
+        """The group's events from ``from_version`` on (included), each with its chain row
+        ``(seq, version, type, schema, payload, ts, hash)`` to check it against the chain."""
         with wrapped("cannot read the log"):
             rows = self.conn.execute(
                 "SELECT seq, group_id, version, type, schema, payload, ts, writer, hash FROM events"
                 " WHERE group_id = ? AND version >= ? ORDER BY version", (group_id, from_version)
             ).fetchall()
-        return [self._row(r[:8], True)._replace(hash=r[8]) for r in rows]
+        return [(self._row(r[:8], True)._replace(hash=r[8]), (r[0], *r[2:7], r[8]))  # type: ignore[attr-defined]
+                for r in rows]
 
     def head(self, group_id: str) -> tuple[int, bytes | None]:
         """The group's version and the hash of its last event."""
