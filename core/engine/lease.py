@@ -13,6 +13,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from hpo.engine.environment import environment
 from hpo.errors import HpoError, LeaseHeld
 from hpo.eventlog import events as ev
 from hpo.runkit.procs import engine_alive
@@ -39,6 +40,7 @@ class Lease:
             engine_id=eng.engine_id, host=socket.gethostname(), pid=os.getpid(),
             lease_seconds=eng.lease_seconds, mode="resume" if mode == "resume" else "run",
             took_over_from=took_over, concurrency=eng.concurrency, plan=plan,
+            environment=environment(eng.spec, eng.registry),
         )])
         self.renewed = time.monotonic()
 
