@@ -46,6 +46,15 @@ def utcnow() -> str:
     return stamp(datetime.now(timezone.utc))
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create a new database file readable and writable by its owner only (SQLite gives its WAL
+    and shared-memory files the same mode); an existing file keeps the mode it has."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class EventStore(ChainQueries):
     """Appends and reads events. Safe to use from several processes at once (WAL mode)."""
 
@@ -54,6 +63,7 @@ class EventStore(ChainQueries):
         self.writer = writer or f"{socket.gethostname()}:{os.getpid()}"
         with _wrapped(f"cannot open the event log {self.path}"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(self.path)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 30000")
             self._conn, self._db = conn, None

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hpo.runkit import procs
 from hpo.runkit.gpus import GPUS_ENV, GpuError, GpuPool, detect_gpus, visible_devices_env
 from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.env import trial_environment
 from hpo.runkit.logtail import LogTail, output_tail
 from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
 
@@ -120,7 +121,7 @@ class LocalRunner(Runner):
     def start(self, launch: Launch) -> dict[str, Any]:
         if not os.path.isdir(launch.workdir):  # the wrapper's `cd` would fail: say it here
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(launch.workdir))
-        env = base_env()
+        env = trial_environment(base_env())
         for key, value in launch.env.items():
             env[os.fsencode(key)] = os.fsencode(value)
         pool = self._gpu_pool(launch.gpus)

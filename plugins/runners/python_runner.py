@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.runkit import procs
 from hpo.contracts.hookspecs import hookimpl
+from hpo.runkit.env import trial_environment
 from hpo.runkit.logtail import LogTail, output_tail
 from hpo.api.objective import (
     ObjectiveError,
@@ -321,7 +322,9 @@ def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> in
     # write to the attempt's files, line by line
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
-    os.environ.update(launch.env)
+    kept = trial_environment(os.environ)  # the trial is not told where the log is
+    os.environ.clear()
+    os.environ.update({**kept, **launch.env})
     try:
         os.chdir(launch.workdir)
     except OSError:
