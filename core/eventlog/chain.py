@@ -96,11 +96,6 @@ class Verdict:
     def ok(self) -> bool:
         return self.broken is None and not self.recorded
 
-    @property
-    def first_problem(self) -> Break | None:
-        found = [b for b in [self.broken, *self.recorded] if b is not None]
-        return min(found, key=lambda b: b.seq) if found else None
-
     def find_head(self, head: str) -> int | None:
         """The seq of the event whose hash is ``head`` (or starts with it), None if none is."""
         head = head.strip().lower()
