@@ -8,6 +8,9 @@ into a fresh SQLite file through ``EventStore.append`` in batches, and measures:
 
 - append throughput of batched metric reports vs raw ``sqlite3.executemany`` of the same rows
   (pre-encoded JSON) into the same schema on the same disk;
+- ingest with the hash chain vs without it (the same ``EventStore.append``, hashing left out),
+  interleaved in the same run, and the time to verify the whole chain (an engine's start,
+  ``hpo verify``);
 - a full replay (read + fold of every event, no snapshot), both through the fast row path that
   replay, resume and status use, and decoding every event into its model;
 - ``hpo status`` (a fresh process, through the snapshot cache: cold = first call builds it,
@@ -33,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hpo.eventlog import chain
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
 from hpo.engine.composition import build_searcher
@@ -141,6 +145,48 @@ def append_vs_raw(folder: Path, trials: int = 500, reports: int = 97, rounds: in
     return {"append_vs_raw_wall": statistics.median(wall), "append_vs_raw_cpu": statistics.median(cpu)}
 
 
+def _append_all(path: Path, events: list[ev.Event], chain: bool) -> tuple[float, float]:
+    """Append ``events`` in batches of 5,000 into a fresh log; (wall, CPU) seconds. Without
+    ``chain`` the same ``EventStore.append`` runs with the hashing replaced by nothing (the
+    ``hash`` column left empty): the one difference the chain makes."""
+    import hpo.eventlog.store as store_module
+
+    real = store_module.links
+    if not chain:
+        store_module.links = lambda prev, first, encoded, ts: [None] * len(encoded)
+    try:
+        store = EventStore(path)
+        store.append("g", [ev.GroupCreated(group_id="g", name="g", spec={}, seed=1)], 0)
+        w0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(events), 5000):
+            store.append("g", events[i:i + 5000], 1 + i)
+        w1, c1 = time.perf_counter(), time.process_time()
+        store.close()
+    finally:
+        store_module.links = real
+    return w1 - w0, c1 - c0
+
+
+def chain_vs_none(folder: Path, trials: int = 500, reports: int = 97, rounds: int = 15) -> dict:
+    """Ingest with the hash chain against ingest without it, interleaved round by round into
+    fresh files: the medians of the per-round ratios (wall and CPU), and the ratio of the best
+    rounds (each side's least disturbed run: the figure that holds on a shared machine)."""
+    events = [e for t in range(1, trials + 1) for e in trial_events(t, reports)]
+    plain, chained = [], []
+    for r in range(rounds):
+        plain.append(_append_all(folder / f"plain-{r}.db", events, chain=False))
+        chained.append(_append_all(folder / f"chained-{r}.db", events, chain=True))
+    return {
+        "chain_vs_none_events": len(events),
+        "chain_vs_none_wall": statistics.median(p[0] / c[0] for p, c in zip(plain, chained)),
+        "chain_vs_none_cpu": statistics.median(p[1] / c[1] for p, c in zip(plain, chained)),
+        "chain_vs_none_best_wall": min(p[0] for p in plain) / min(c[0] for c in chained),
+        "chain_vs_none_best_cpu": min(p[1] for p in plain) / min(c[1] for c in chained),
+        "chained_events_per_s": len(events) / min(c[0] for c in chained),
+        "unchained_events_per_s": len(events) / min(p[0] for p in plain),
+    }
+
+
 def timed_status(db: Path) -> float:
     """One ``hpo status --json`` process, as a user runs it: with compiled bytecode (an install
     writes it; the first, cold call here writes it for an editable install)."""
@@ -225,6 +271,10 @@ def measure(trials: int, reports: int, folder: Path) -> dict:
     raw_json_s = raw_executemany(folder / f"rawjson-{trials}.db", dict_rows, encode=True)
     store = EventStore(db)
     start = time.perf_counter()
+    verdict = chain.verify(store, gid)  # what an engine does when it starts, and `hpo verify`
+    verify_s = time.perf_counter() - start
+    assert verdict.ok and verdict.head_version == store.version(gid)
+    start = time.perf_counter()
     state = GroupState.fold(store.iter_events(gid))  # every event decoded into its model
     replay_events_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -241,10 +291,11 @@ def measure(trials: int, reports: int, folder: Path) -> dict:
         "append_vs_raw": (n_events / append_s) / (len(rows) / raw_s),
         "raw_executemany_with_json_rows_per_s": len(rows) / raw_json_s,
         "append_vs_raw_with_json": (n_events / append_s) / (len(rows) / raw_json_s),
-        "replay_s": replay_s, "replay_decoding_every_event_s": replay_events_s,
+        "replay_s": replay_s, "replay_decoding_every_event_s": replay_events_s, "verify_s": verify_s,
         "status_process_cold_s": status_cold,
         "status_process_warm_s": status_warm, "status_load_s": status_core,
         **(append_vs_raw(folder) if trials == max(TRIALS_RUN) else {}),
+        **(chain_vs_none(folder) if trials == max(TRIALS_RUN) else {}),
         **probe(db),
     }
 
@@ -253,7 +304,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--reports", type=int, default=97)
+    ap.add_argument("--chain-only", action="store_true",
+                    help="only ingest with the hash chain against ingest without it")
     args = ap.parse_args()
+    if args.chain_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = chain_vs_none(Path(tmp))
+        print(json.dumps(result))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "chain.json").write_text(json.dumps(result, indent=2))
+        return
     results = []
     TRIALS_RUN[:] = args.trials
     with tempfile.TemporaryDirectory() as tmp:

@@ -73,3 +73,15 @@ class LogFileGone(StoreError):
     def __init__(self, message: str, deleted: bool):
         self.deleted = deleted
         super().__init__(message)
+
+
+class LogTampered(HpoError):
+    """The group's history was changed behind hpo's back: an event was edited, deleted, inserted
+    or reordered, or another process appended what only the engine writes. ``found`` is the
+    :class:`~hpo.eventlog.chain.Break` that says where."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, found: object = None):
+        super().__init__(message)
+        self.found = found

@@ -124,7 +124,8 @@ def test_nothing_inside_the_project_imports_the_stable_paths():
 
 def test_only_the_store_queries_the_events_table():
     sql = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+events\b", re.I)
-    store = ROOT / "core" / "eventlog" / "store.py"
+    # the store, its hash chain's queries (split out for size) and the schema migrations
+    store = {ROOT / "core" / "eventlog" / name for name in ("store.py", "store_chain.py", "migrations.py")}
     offenders = [p.relative_to(ROOT).as_posix() for top in ("core", "plugins") for p in _modules(top)
-                 if p != store and sql.search(p.read_text())]
+                 if p not in store and sql.search(p.read_text())]
     assert offenders == []

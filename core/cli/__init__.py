@@ -19,6 +19,7 @@ COMMANDS = {
     "resume": "run:resume",
     "stop": "run:stop",
     "replay": "lifecycle:replay",
+    "verify": "verify:verify",
     "restart": "lifecycle:restart",
     "fork": "lifecycle:fork",
     "validate": "validate:validate",

@@ -7,16 +7,22 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from hpo.cli.verify import describe
 from hpo.eventlog import snapshots
+from hpo.eventlog.chain import verify as verify_chain
 from hpo.cli.common import POINT_NOTE, announce_point, db_option, handle_errors, open_store, print_json
 from hpo.eventlog.timepoint import resolve_text
 from hpo.engine.lifecycle import fork as fork_group
-from hpo.engine.lifecycle import replay_check
+from hpo.engine.compare import REL_TOL
+from hpo.engine.lifecycle import Replayed
+from hpo.engine.lifecycle import replay as replay_all
 from hpo.engine.lifecycle import restart as restart_group
 from hpo.views.records import group_summary, trial_records
 from hpo.eventlog.state import GroupState
+from hpo.errors import HpoError
 
 
 @click.command()
@@ -30,8 +36,10 @@ from hpo.eventlog.state import GroupState
 def replay(group: str, db: Path | None, until: str | None, check: bool, as_json: bool) -> None:
     """Rebuild GROUP's state from its log, optionally as of a past point, and print it.
 
-    With --check, prove the log: every suggestion is re-derived from the seed and the history the
-    searcher had then; any difference is reported and the command exits 1.
+    With --check, prove the log: its hash chain is recomputed (as `hpo verify` does) and every
+    suggestion is re-derived from the seed and the history the searcher had then. A broken chain
+    or a difference is reported by its keys and the command exits 1; numbers that differ only by
+    float noise (another numpy, say) are reported apart, with the versions that changed.
 
     \b
     Example:
@@ -45,10 +53,18 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     until_seq = None if point is None else point.seq
     state = snapshots.load_state(store, group_id, until_seq=until_seq, cache=False)
     out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
-    mismatches = []
+    found, chain = Replayed(), None
     if check:
-        checked, mismatches = replay_check(store, group_id)
-        out["check"] = {"checked": checked, "mismatches": [m.__dict__ for m in mismatches]}
+        chain = verify_chain(store, group_id)
+        try:
+            found = replay_all(store, group_id)
+        except HpoError:
+            if chain.ok:
+                raise  # a broken chain says why the history does not replay
+        out["check"] = {"checked": found.checked, "mismatches": [m.__dict__ for m in found.mismatches],
+                        "float_noise": [m.__dict__ for m in found.noise],
+                        "environment_changes": found.changes, "relative_tolerance": REL_TOL,
+                        "chain": chain.to_json()}
     if as_json:
         print_json(out)
     else:
@@ -60,14 +76,28 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
         for r in out["trials"]:
             table.add_row(str(r["trial"]), r["status"], str(r["params"]), str(r["metrics"]))
         c.print(table)
-        if check:
-            if mismatches:
-                for m in mismatches:
-                    c.print(f"[red]seq {m.seq} trial {m.trial_id}: logged {m.logged} != replayed {m.replayed}[/]")
-            c.print(f"replay check: {out['check']['checked']} suggestions re-derived, "
-                    f"{len(mismatches)} differ")
-    if mismatches:
+        if chain is not None:
+            for line in check_lines(found) + describe(s["name"], chain):
+                c.print(line, soft_wrap=True)
+    if found.mismatches or (chain is not None and not chain.ok):
         sys.exit(1)
+
+
+def check_lines(found: Replayed) -> list[str]:
+    """What ``replay --check`` says about the suggestions: each real difference by its keys, and
+    float noise apart with the version changes that explain it (rich markup)."""
+    lines = [f"[red]seq {m.seq} trial {m.trial_id} differs: {escape('; '.join(m.differences))}[/]"
+             for m in found.mismatches]
+    lines += [f"[dim]seq {m.seq} trial {m.trial_id}, float noise: {escape('; '.join(m.differences))}[/]"
+              for m in found.noise]
+    summary = f"replay check: {found.checked} suggestions re-derived, {len(found.mismatches)} differ"
+    if found.noise:
+        why = ", ".join(found.changes) or "no version change recorded"
+        if found.unrecorded:
+            why += " (an engine of this group recorded no versions)"
+        summary += (f"; {len(found.noise)} differ by float noise (within a relative {REL_TOL:g}); "
+                    f"{escape(why)}")
+    return lines + [summary]
 
 
 @click.command()

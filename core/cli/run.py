@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,14 +11,15 @@ import click
 from rich.console import Console
 
 from hpo.eventlog import events as ev
-from hpo.cli.common import db_option, handle_errors, open_store, read_spec
+from hpo.cli.common import db_option, err_console, handle_errors, open_store, read_spec
 from hpo.cli.progress import LiveView, print_end, progress_view
 from hpo.engine.loop import Engine
 from hpo.runkit.procs import engine_alive
-from hpo.errors import ConcurrencyError, HpoError
+from hpo.errors import ConcurrencyError, HpoError, SpecError
 from hpo.engine.composition import create_group
 from hpo.eventlog.state import GroupState
 from hpo.engine.plans import plan_from
+from hpo.spec.secrets import resolve
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 
@@ -54,6 +56,12 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
       hpo run examples/quickstart.yaml --seed 1
     """
     group_spec, text = read_spec(spec)
+    try:
+        resolve(group_spec.run.env, os.environ)  # a missing secret: say so before creating the group
+    except SpecError as exc:
+        raise exc.with_file(str(spec)) from None
+    for warning in group_spec.warnings:
+        err_console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     store = open_store(db)
     group_id = create_group(
         store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,

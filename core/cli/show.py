@@ -13,7 +13,9 @@ from rich.console import Console
 
 from hpo.cli.common import (announce_point, as_of_option, db_option, handle_errors, load_state,
                             load_view, open_store, print_json)
+from hpo.cli.verify import head_of
 from hpo.eventlog.events import encode
+from hpo.spec.secrets import literal_secrets, mask
 from hpo.views.records import flat_record, trial_records
 from hpo.engine.plans import plan_of
 from hpo.views.overview import overview
@@ -84,12 +86,16 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool, traceb
       hpo status quickstart --traceback      # where a failed plugin raised
     """
     loaded = load_view(db, group, as_of, curves=False)
-    plan = plan_of(loaded.state)
+    plan, secrets = plan_of(loaded.state), literal_secrets(loaded.state.spec)
     if as_json:
-        print_json(group_record(loaded.state, plan, loaded.moment))
+        record = {**group_record(loaded.state, plan, loaded.moment), "head": head_of(db, loaded.state)}
+        print_json(mask(record, secrets))
         return
     snap = overview(loaded.state, plan, loaded.moment)
-    Console(highlight=False).print(status_view(snap, tracebacks))
+    console = Console(highlight=False)
+    with console.capture() as shown:
+        console.print(status_view(snap, tracebacks))
+    click.echo(mask(shown.get(), secrets), nl=False)
 
 
 @click.command()
@@ -106,7 +112,8 @@ def export(group: str, db: Path | None, fmt: str, output: Path | None) -> None:
       hpo export quickstart --format csv -o trials.csv
     """
     store = open_store(db)
-    records = trial_records(load_state(store, group))
+    state = load_state(store, group)
+    records = mask(trial_records(state), literal_secrets(state.spec))
     if fmt == "json":
         text = json.dumps(records, indent=2, default=str, allow_nan=True) + "\n"
     else:
@@ -141,11 +148,15 @@ def events(group: str, db: Path | None, as_json: bool, follow: bool) -> None:
     store = open_store(db)
     group_id = store.resolve(group)
     last = 0
+    created = store.first_event(group_id)
+    secrets = literal_secrets(created.event.spec) if created is not None else set()  # type: ignore[attr-defined]
     try:
         while True:
             for s in store.tail(last, group_id):
                 last = s.seq
                 type_, schema, payload = encode(s.event)
+                if secrets:
+                    payload = json.dumps(mask(json.loads(payload), secrets), separators=(",", ":"))
                 if as_json:
                     click.echo(json.dumps({"seq": s.seq, "version": s.version, "ts": s.ts, "type": type_,
                                            "schema": schema, "writer": s.writer,

@@ -16,6 +16,7 @@ from hpo.views.follow import follow
 from hpo.views.lines import print_end
 from hpo.views.live import LiveView, progress_view
 from hpo.engine.plans import plan_of
+from hpo.spec.secrets import literal_secrets, mask
 from hpo.views.source import load_group, open_readonly
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
@@ -124,6 +125,6 @@ def report(group: str, db: Path | None, output: Path, as_of: str | None) -> None
     from hpo.views.report import report_html
 
     loaded = load_view(db, group, as_of)
-    html = report_html(loaded.state, plan_of(loaded.state), loaded.moment)
+    html = mask(report_html(loaded.state, plan_of(loaded.state), loaded.moment), literal_secrets(loaded.state.spec))
     output.write_text(html, encoding="utf-8")
     click.echo(f"wrote {output} ({len(html) // 1024 + 1} KiB)")

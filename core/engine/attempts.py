@@ -2,17 +2,20 @@
 
 The engine asks for a :class:`~hpo.contracts.runner.Launch` and hands it to the runner; everything here
 is derived from the spec, the group and the trial's state, so a resumed engine builds exactly
-the same launch again.
+the same launch again, except the values of ``run.env``'s references to the engine's environment
+(``{from_env: NAME}``), read at each launch and never recorded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 from hpo.contracts.runner import Launch
 from hpo.spec import GroupSpec
+from hpo.spec.secrets import is_secret_name, mask, resolve
 from hpo.spec.template import render
 from hpo.eventlog.state import GroupState, TrialState
 from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
@@ -30,6 +33,20 @@ class LaunchPlanner:
         self.spec, self.state, self.continues = spec, state, continues
         self.root = db_folder.resolve() / "groups" / state.group_id / "trials"
         self.workdir = self._workdir()
+        # the values masked in what the engine records: literal secrets of run.env, and every
+        # value a reference resolves to (a missing variable fails here, before anything runs)
+        self.secrets = {v for k, v in spec.run.env.items() if isinstance(v, str) and is_secret_name(k)}
+        self._env()
+
+    def _env(self) -> dict[str, str]:
+        """``run.env`` with its references to the engine's environment resolved now."""
+        env = resolve(self.spec.run.env, os.environ)
+        self.secrets.update(v for k, v in env.items() if not isinstance(self.spec.run.env[k], str))
+        return env
+
+    def mask(self, text: str) -> str:
+        """``text`` without the secret values of ``run.env`` (see :mod:`hpo.spec.secrets`)."""
+        return mask(text, self.secrets)
 
     def _workdir(self) -> Path:
         """``run.workdir`` relative to the spec file, else the spec file's folder."""
@@ -61,7 +78,7 @@ class LaunchPlanner:
         env = {
             PARAMS_ENV: json.dumps(values), TRIAL_ID_ENV: str(tr.trial_id), GROUP_ID_ENV: group_id,
             TRIAL_DIR_ENV: str(trial_dir), CHECKPOINT_DIR_ENV: str(ckpt), "HPO_ATTEMPT": str(attempt),
-            **spec.run.env,
+            **self._env(),
         }
         return Launch(
             group_id=group_id, trial_id=tr.trial_id, attempt=attempt,

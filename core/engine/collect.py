@@ -48,15 +48,17 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
         elif isinstance(m, Exited):
             batch.append(ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=m.status, exit_code=m.exit_code,
-                signal=m.signal, reason=m.reason, output_tail=m.output_tail,
+                signal=m.signal, reason=engine.planner.mask(m.reason),
+                output_tail=engine.planner.mask(m.output_tail),
                 resumable=resumable and m.status == "stopped",
             ))
         elif isinstance(m, RunnerNotice):
-            log.warning("runner: %s", m.message)
-            if m.message != last_notice:  # a host that stays down is one event, not one a poll
-                batch.append(ev.RunnerNoticed(runner=engine.runner.name, message=m.message,
+            message = engine.planner.mask(m.message)
+            log.warning("runner: %s", message)
+            if message != last_notice:  # a host that stays down is one event, not one a poll
+                batch.append(ev.RunnerNoticed(runner=engine.runner.name, message=message,
                                               details=_plain(m.details)))
-                last_notice = m.message
+                last_notice = message
     return batch
 
 

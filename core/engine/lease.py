@@ -13,6 +13,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from hpo.engine.environment import environment
 from hpo.errors import HpoError, LeaseHeld
 from hpo.eventlog import events as ev
 from hpo.runkit.procs import engine_alive
@@ -39,6 +40,7 @@ class Lease:
             engine_id=eng.engine_id, host=socket.gethostname(), pid=os.getpid(),
             lease_seconds=eng.lease_seconds, mode="resume" if mode == "resume" else "run",
             took_over_from=took_over, concurrency=eng.concurrency, plan=plan,
+            environment=environment(eng.spec, eng.registry),
         )])
         self.renewed = time.monotonic()
 
@@ -60,6 +62,15 @@ class Lease:
         if time.monotonic() - self.renewed >= self.engine.lease_seconds / 3:
             self.engine.append([ev.LeaseRenewed(engine_id=self.engine.engine_id)])
             self.renewed = time.monotonic()
+
+    def lapsed(self) -> bool:
+        """Whether this engine's lease has expired: its last renewal in the log (the API's
+        heartbeat thread renews it too) or in this process is older than the lease."""
+        holder = self.engine.state.engine or {}
+        seen_at = holder.get("seen_at") if holder.get("engine_id") == self.engine.engine_id else None
+        late = self.engine.lease_seconds
+        return (time.monotonic() - self.renewed >= late
+                or (seen_at is not None and time.time() - seen_at >= late))
 
     def check(self) -> None:
         """Raise :class:`LeaseLost` if the log says another engine holds the group now."""

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from hpo.eventlog import events as ev
 from hpo.errors import HpoError, SpecError
+from hpo.engine.compare import differences
 from hpo.engine.composition import build_searcher, create_group
+from hpo.engine.environment import changes as env_changes
+from hpo.engine.environment import environment
 from hpo.contracts.registry import Registry, default_registry
 from hpo.contracts.searcher import Suggestion
 from hpo.spec import GroupSpec
@@ -29,40 +32,70 @@ class Mismatch:
     trial_id: int
     logged: dict[str, Any]
     replayed: dict[str, Any]
+    differences: list[str] = field(default_factory=list)  # each key that differs, with both values
+
+
+@dataclass
+class Replayed:
+    """What ``hpo replay --check`` found: real divergences, and differences within float noise
+    (:mod:`hpo.engine.compare`) with the version changes that explain them."""
+
+    checked: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    noise: list[Mismatch] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # "numpy 2.4.6 → 2.5.5", for the noisy ones
+    unrecorded: bool = False  # a noisy suggestion was made by an engine that recorded no versions
 
 
 def replay_check(store: EventStore, group_id: str, registry: Registry | None = None) -> tuple[int, list[Mismatch]]:
+    """``(suggestions checked, real mismatches)``: :func:`replay` without the float noise."""
+    found = replay(store, group_id, registry)
+    return found.checked, found.mismatches
+
+
+def replay(store: EventStore, group_id: str, registry: Registry | None = None) -> Replayed:
     """Re-run the searcher at every ``Suggested`` event against the history it had then.
 
-    Returns ``(suggestions checked, mismatches)``. A suggestion matches when the params and
-    the searcher's meta are equal to what was logged.
+    A suggestion matches when its params and meta equal what was logged; numbers that differ
+    only by float noise (``hpo.engine.compare.REL_TOL``) are reported apart, with what changed
+    between the environment the engine recorded then and this one.
     """
     registry = registry or default_registry()
     stored = store.read(group_id, trusted=False)
     state = GroupState()
-    searcher = None
-    checked, mismatches = 0, []
+    searcher, now, then = None, None, None
+    found = Replayed()
+    changes: set[str] = set()
     for s in stored:
+        if s.type == "EngineStarted":
+            then = s.event.environment  # type: ignore[attr-defined]
         if s.type == "Suggested":
             e: ev.Suggested = s.event  # type: ignore[assignment]
             if (state.origin or {}).get("kind") == "fork" and state.version != e.seen_version:
                 state.apply(s)  # inherited from the origin group: checked there
                 continue
             if searcher is None:
-                searcher = build_searcher(GroupSpec.from_json(state.spec), state.seed, registry)
+                spec = GroupSpec.from_json(state.spec)
+                searcher, now = build_searcher(spec, state.seed, registry), environment(spec, registry)
             if state.version != e.seen_version:
                 raise HpoError(
                     f"seq {s.seq}: Suggested says it saw version {e.seen_version}, "
                     f"but the log had {state.version} before it"
                 )
             decision = searcher.suggest(state.history())
-            logged = {"params": e.params, "meta": e.meta}
+            logged = _normalise_logged({"params": e.params, "meta": e.meta})
             replayed = _normalise(decision)
-            checked += 1
-            if replayed != _normalise_logged(logged):
-                mismatches.append(Mismatch(s.seq, e.trial_id, logged, replayed))
+            found.checked += 1
+            diff = differences(logged, replayed)
+            if diff.real:
+                found.mismatches.append(Mismatch(s.seq, e.trial_id, logged, replayed, diff.real))
+            elif diff.noise:
+                found.noise.append(Mismatch(s.seq, e.trial_id, logged, replayed, diff.noise))
+                changes.update(env_changes(then, now or {}))
+                found.unrecorded |= not then
         state.apply(s)
-    return checked, mismatches
+    found.changes = sorted(changes)
+    return found
 
 
 def _normalise(decision: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from hpo.engine.attempts import LaunchPlanner
 from hpo.engine.collect import collect
 from hpo.engine.composition import build_plugins
 from hpo.engine.faults import Faults
+from hpo.engine.integrity import Integrity
 from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
@@ -35,7 +36,7 @@ from hpo.engine.signals import SignalInterrupt, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
 from hpo.engine.suggest import confirm_exhausted
-from hpo.errors import ConcurrencyError, HpoError, LogFileGone
+from hpo.errors import ConcurrencyError, HpoError, LogFileGone, LogTampered
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
 from hpo.eventlog.state import GroupState, TrialState
@@ -83,6 +84,7 @@ class Engine:
         self.faults = Faults()
         self.lease = Lease(self)
         self.log_file = LogFileWatch(store.path)
+        self.integrity = Integrity(self)
         self.stops = Stops(self)
         self.slots = Slots(self)
         self._idle = 0.0005
@@ -105,22 +107,28 @@ class Engine:
             events = self.slots.take_unrecorded() + list(events)
         while True:
             try:
-                stored = self.store.append(self.group_id, events, self.state.version)
+                stored = self.store.append(self.group_id, events, self.state.version,
+                                           expected_head=self.integrity.expected_head())
             except ConcurrencyError:
                 if not retry:
                     raise
                 self.sync()
                 continue
+            self.integrity.wrote(stored)
             for s in stored:
                 self._apply(s)
             return stored
 
     def sync(self) -> None:
         """Fold what other processes appended; raises :class:`LeaseLost` if one took the group,
-        :class:`~hpo.errors.LogFileGone` if the database file is no longer there."""
+        :class:`~hpo.errors.LogFileGone` if the database file is no longer there,
+        :class:`~hpo.errors.LogTampered` if what they appended is not theirs to write."""
         self.log_file.check()
-        for s in self.store.read(self.group_id, after_version=self.state.version):
+        rows = self.store.read_chained(self.group_id, self.state.version)
+        for s in self.integrity.others(rows):
             self._apply(s)
+        if rows:
+            self.integrity.wrote([rows[-1][0]])
         self.lease.check()
 
     def _apply(self, s: Stored) -> None:
@@ -166,15 +174,27 @@ class Engine:
         return self.state
 
     def start(self, mode: str) -> None:
-        """Take the lease (``EngineStarted``) and recover the trials a previous engine left."""
+        """Verify the log's chain, take the lease (``EngineStarted``) and recover the trials a
+        previous engine left. A broken chain is recorded, the group paused and
+        :class:`~hpo.errors.LogTampered` raised."""
         st = self.state
         if st.status in ("succeeded", "failed"):
             raise HpoError(
                 f"group {st.name} ({self.group_id}) already {st.status}: {st.reason}. "
                 "Use `hpo restart` for a new group with the same spec."
             )
-        self.lease.take(mode, self._plan())
-        recover(self)
+        try:
+            self.integrity.start()
+            self.lease.take(mode, self._plan())
+            recover(self)
+        except LogTampered as exc:
+            if self.integrity.new_finding(exc):  # recorded under the lease, like any decision
+                self.integrity.tripped = True
+                if not self.lease.renewed:
+                    self.lease.take(mode, self._plan())
+                    recover(self)
+                self.integrity.stop_group(exc)
+            raise
 
     def _plan(self) -> dict | None:
         """The searcher's plan, recorded so views show it without loading any plugin."""
@@ -191,8 +211,18 @@ class Engine:
         self.stops.pause(reason, requested_by)
 
     def tick(self) -> bool:
-        """One round of the loop; True when the group has finished."""
+        """One round of the loop; True when the group has finished. A change to the log that
+        this engine did not make is recorded, the group paused, and
+        :class:`~hpo.errors.LogTampered` raised."""
+        try:
+            return self._tick()
+        except LogTampered as exc:
+            self.integrity.stop_group(exc)
+            raise
+
+    def _tick(self) -> bool:
         self.sync()
+        self.integrity.audit()
         busy = self.stops.requests()
         if self.state.status == "stopped":
             return True

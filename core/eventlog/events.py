@@ -41,7 +41,7 @@ class GroupCreated(Event):
 class EngineStarted(Event):
     """An engine took the group's lease (first run, resume or takeover)."""
 
-    SCHEMA: ClassVar[int] = 2
+    SCHEMA: ClassVar[int] = 3
 
     type: Literal["EngineStarted"] = "EngineStarted"
     engine_id: str
@@ -54,6 +54,10 @@ class EngineStarted(Event):
     # the searcher's plan when the engine started: {"planned": trials or None, "brackets": [...],
     # "resource": name or None} (schema 2); views read it instead of loading the plugins
     plan: dict[str, Any] | None = None
+    # the versions that shape suggestions: {"python": ..., "numpy": ..., "scipy": ...,
+    # "scikit-learn": ..., and each of the group's plugins' distribution: version} (schema 3);
+    # `hpo replay --check` names what changed when suggestions differ by float noise
+    environment: dict[str, str] | None = None
 
 
 class LeaseRenewed(Event):
@@ -212,6 +216,7 @@ UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     ("EngineStarted", 1): lambda d: {**d, "plan": None},  # 0.1 logs: no plan recorded
     # 0.2.0 logs: neither the trial a failure concerned nor the plugin's traceback was kept
     ("PluginFailed", 1): lambda d: {**d, "trial_id": None, "traceback": ""},
+    ("EngineStarted", 2): lambda d: {**d, "environment": None},  # 0.2 logs: no versions recorded
 }
 
 

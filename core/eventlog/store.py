@@ -2,8 +2,10 @@
 
 ``UNIQUE(group_id, version)`` is the whole concurrency control: an append states the version it
 expects the group to be at, and fails with :class:`ConcurrencyError` when someone else appended
-first. The global ``seq`` is the order to tail. Every sqlite3 error is re-raised as
-:class:`StoreError`. The schema is created and migrated with sqlite-utils.
+first. The global ``seq`` is the order to tail. Each append chains its events to the group's
+previous one (a ``hash`` column, see :mod:`hpo.eventlog.chain`; the chain's queries are in
+:mod:`hpo.eventlog.store_chain`). Every sqlite3 error is re-raised as :class:`StoreError`. The
+schema is created and migrated with sqlite-utils.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from contextlib import contextmanager
+from itertools import count
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from hpo.eventlog import events as ev
-from hpo.errors import ConcurrencyError, GroupNotFound, StoreError
+from hpo.eventlog.chain import GENESIS, links
+from hpo.eventlog.store_chain import ChainQueries, Stored, parse_ts
+from hpo.eventlog.store_chain import wrapped as _wrapped
+from hpo.errors import ConcurrencyError, GroupNotFound, LogTampered, StoreError
 from hpo.eventlog.migrations import migrate, pending_migrations
 
 if TYPE_CHECKING:
@@ -41,38 +46,16 @@ def utcnow() -> str:
     return stamp(datetime.now(timezone.utc))
 
 
-def parse_ts(ts: str) -> float:
-    return datetime.fromisoformat(ts).timestamp()
-
-
-class Stored(NamedTuple):
-    """An event as it sits in the log (a named tuple: a million of them are built on replay)."""
-
-    seq: int
-    group_id: str
-    version: int
-    ts: str
-    writer: str
-    event: ev.Event
-
-    @property
-    def type(self) -> str:
-        return self.event.type  # type: ignore[attr-defined]
-
-    @property
-    def time(self) -> float:
-        return parse_ts(self.ts)
-
-
-@contextmanager
-def _wrapped(what: str) -> Iterator[None]:
+def _create_owner_only(path: Path) -> None:
+    """Create a new database file readable and writable by its owner only (SQLite gives its WAL
+    and shared-memory files the same mode); an existing file keeps the mode it has."""
     try:
-        yield
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"{what}: {exc}") from exc
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
-class EventStore:
+class EventStore(ChainQueries):
     """Appends and reads events. Safe to use from several processes at once (WAL mode)."""
 
     def __init__(self, path: str | Path | None = None, writer: str | None = None):
@@ -80,6 +63,7 @@ class EventStore:
         self.writer = writer or f"{socket.gethostname()}:{os.getpid()}"
         with _wrapped(f"cannot open the event log {self.path}"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(self.path)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 30000")
             self._conn, self._db = conn, None
@@ -123,30 +107,44 @@ class EventStore:
     # -- writing ---------------------------------------------------------------------------
 
     def append(
-        self, group_id: str, events: Sequence[ev.Event], expected_version: int
+        self, group_id: str, events: Sequence[ev.Event], expected_version: int,
+        expected_head: bytes | None = None,
     ) -> list[Stored]:
-        """Append ``events`` atomically if the group is still at ``expected_version``."""
+        """Append ``events`` atomically if the group is still at ``expected_version``, each
+        chained to the one before (:mod:`hpo.eventlog.chain`).
+
+        ``expected_head``: the hash the writer knows the group's last event by (the engine keeps
+        it); a different stored hash raises :class:`~hpo.errors.LogTampered` and writes nothing.
+        """
         if not events:
             return []
         ts, writer, encode = utcnow(), self.writer, ev.encode
-        rows = [
-            (group_id, version, *encode(event), ts, writer)
-            for version, event in enumerate(events, start=expected_version + 1)
-        ]
+        encoded = [encode(event) for event in events]
         with _wrapped(f"cannot append to group {group_id}"):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                current = self._version(group_id)
+                current, prev = self._head(group_id)
                 if current != expected_version:
                     raise ConcurrencyError(
                         f"group {group_id} is at version {current}, expected {expected_version}"
                     )
-                cur = self.conn.executemany(
-                    "INSERT INTO events (group_id, version, type, schema, payload, ts, writer)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                if expected_head is not None and prev != expected_head:
+                    raise LogTampered(
+                        f"group {group_id}: its last event (version {current}) is not the one "
+                        f"this writer appended: its hash is {prev and prev.hex()}, expected "
+                        f"{expected_head.hex()}"
+                    )
+                if current == 0:
+                    prev = self._genesis_of(events[0])
+                hashes = links(prev or GENESIS, expected_version + 1, encoded, ts)
+                rows = [(group_id, version, type_, schema, payload, ts, writer, digest)
+                        for version, (type_, schema, payload), digest
+                        in zip(count(expected_version + 1), encoded, hashes)]
+                self.conn.executemany(
+                    "INSERT INTO events (group_id, version, type, schema, payload, ts, writer, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                del cur
                 last = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 self.conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
@@ -158,9 +156,24 @@ class EventStore:
                 raise
         first, make = last - len(rows) + 1, tuple.__new__  # skips the named tuple's __new__
         return [
-            make(Stored, (first + i, group_id, expected_version + i + 1, ts, writer, e))
+            make(Stored, (first + i, group_id, expected_version + i + 1, ts, writer, e, rows[i][7]))
             for i, e in enumerate(events)
         ]
+
+    def _head(self, group_id: str) -> tuple[int, bytes | None]:
+        """The group's version and its last event's hash ((0, None) for no group)."""
+        row = self.conn.execute(
+            "SELECT version, hash FROM events WHERE group_id = ? ORDER BY version DESC LIMIT 1",
+            (group_id,),
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, None)
+
+    def _genesis_of(self, first: ev.Event) -> bytes | None:
+        """What a new group's first event links to: a fork's origin's hash at the fork point."""
+        origin = getattr(first, "origin", None) or {}
+        if origin.get("kind") != "fork" or not isinstance(origin.get("at_seq"), int):
+            return GENESIS
+        return self.hash_at_seq(origin["group"], origin["at_seq"])
 
     def _version(self, group_id: str) -> int:
         row = self.conn.execute(

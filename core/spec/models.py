@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from hpo.spec.matrix import param_from_json
 from hpo.spec.metric import MetricSpec
 from hpo.spec.params import Param
+from hpo.spec.secrets import EnvRef
 
 FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,7 +35,7 @@ class RunSpec(BaseModel):
 
     cmd: str
     timeout: float | None = Field(default=None, gt=0)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str | EnvRef] = Field(default_factory=dict)  # EnvRef: resolved at launch
     workdir: str | None = None
     gpus: int = Field(default=0, ge=0)
 

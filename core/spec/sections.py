@@ -14,6 +14,7 @@ from hpo.errors import SpecError
 from hpo.spec.matrix import check_param_name
 from hpo.spec.metric import MetricSpec
 from hpo.spec.models import EarlyStoppingEntry, RunnerSpec, RunSpec, StopperSpec
+from hpo.spec.secrets import check_env
 
 BUILTIN_NAMES = ("trial_id", "group_id", "trial_dir", "checkpoint_dir")
 RUN_KEYS = ("cmd", "timeout", "env", "workdir", "gpus")
@@ -194,4 +195,5 @@ def parse_run(raw: Any, path: str, warnings: list[str]) -> RunSpec:
         )
     fields = {k: data[k] for k in RUN_KEYS if k in data and data[k] is not None}
     fields["cmd"] = normalise_cmd(data["cmd"], join(path, "cmd"))
+    check_env(fields.get("env"), join(path, "env"), warnings)
     return build_model(RunSpec, fields, path)

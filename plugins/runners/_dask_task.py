@@ -112,7 +112,7 @@ def run_trial(spec: dict) -> dict:
         result = {"status": "error", "reason": str(exc)}
         result_var.set(result)
         return result
-    env = {**os.environ, **spec["env"]}
+    env = {**spec["inherit"](os.environ), **spec["env"]}  # hpo.runkit.env.trial_environment
     if managed:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hpo.runkit import env as runkit_env
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, Message, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
@@ -111,6 +112,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         from . import _dask_task
 
         cloudpickle.register_pickle_by_value(_dask_task)  # workers need no hpo installed
+        cloudpickle.register_pickle_by_value(runkit_env)  # the task calls trial_environment
         if self.config.scheduler == "local":
             self._cluster = self._local_cluster(distributed, gpus_needed)
             address = self._cluster.scheduler_address
@@ -183,7 +185,8 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         distributed.Variable(names["started"], client=client).set(None)
         distributed.Variable(names["result"], client=client).set(None)
         spec = {"names": names, "command": launch.command, "workdir": str(launch.workdir),
-                "env": {**launch.env, **self.config.env}, "gpus": launch.gpus,
+                "env": {**launch.env, **self.config.env}, "inherit": runkit_env.trial_environment,
+                "gpus": launch.gpus,
                 "orphan_timeout": self.config.orphan_timeout}
         from ._dask_task import run_trial
 

@@ -32,6 +32,7 @@ from hpo.runkit.exits import EXIT_FILE, read_exit_file
 from hpo.runkit.gpus import MachineGpus, visible_devices_env
 from hpo.runkit.process import ProcessAttempt, reap_forgotten, spawn, wrapper_argv, wrappers_of
 from hpo.runkit.procs import ProcessRecord, kill_recorded
+from hpo.runkit.env import trial_environment
 
 from ._local_wrapper import base_env
 
@@ -88,7 +89,7 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
     def start(self, launch: Launch) -> dict[str, Any]:
         if not os.path.isdir(launch.workdir):  # the wrapper's `cd` would fail: say it here
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(launch.workdir))
-        env = base_env()
+        env = trial_environment(base_env())
         for key, value in launch.env.items():
             env[os.fsencode(key)] = os.fsencode(value)
         pool = self.gpus.get(launch.gpus)

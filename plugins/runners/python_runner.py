@@ -34,6 +34,7 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.process import ProcessAttempt, reap_forgotten
 from hpo.runkit.procs import ProcessRecord, kill_recorded
+from hpo.runkit.env import trial_environment
 from hpo.api.objective import (
     ObjectiveError,
     TrialStopped,
@@ -238,7 +239,9 @@ def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> in
     # write to the attempt's files, line by line
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
-    os.environ.update(launch.env)
+    kept = trial_environment(os.environ)  # the trial is not told where the log is
+    os.environ.clear()
+    os.environ.update({**kept, **launch.env})
     try:
         os.chdir(launch.workdir)
     except OSError:

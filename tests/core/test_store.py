@@ -21,7 +21,7 @@ CREATE TABLE "events" (
    "payload" TEXT NOT NULL,
    "ts" TEXT NOT NULL,
    "writer" TEXT NOT NULL
-);
+, "hash" BLOB);
 CREATE UNIQUE INDEX "events_group_version"
     ON "events" ("group_id", "version");
 CREATE INDEX "events_type"
@@ -31,7 +31,13 @@ CREATE TABLE "snapshots" (
    "version" INTEGER NOT NULL,
    "format" TEXT NOT NULL,
    "state" BLOB NOT NULL
-, "curves" BLOB);'''
+, "curves" BLOB);
+CREATE TABLE "chain_migrated" (
+   "group_id" TEXT PRIMARY KEY,
+   "through_seq" INTEGER NOT NULL,
+   "through_version" INTEGER NOT NULL,
+   "chained_at" TEXT NOT NULL
+);'''
 
 
 def created(gid="g1", name="n"):

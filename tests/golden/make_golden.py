@@ -131,11 +131,14 @@ def main(version: str) -> None:
         Engine(store, forked, poll_interval=0.01).run("resume")
         groups.append(forked)
         lines, expected = [], {}
-        for s in store.tail(0):
-            type_, schema, payload = ev.encode(s.event)
-            lines.append(json.dumps({"seq": s.seq, "group_id": s.group_id, "version": s.version,
+        # the stored rows as they are, with their chain hashes (since 0.2.2): the payload, parsed
+        # here, is written back by the loader in the same compact form, byte for byte
+        for seq, group_id, group_version, type_, schema, payload, ts, digest in store.conn.execute(
+            "SELECT seq, group_id, version, type, schema, payload, ts, hash FROM events ORDER BY seq"
+        ):
+            lines.append(json.dumps({"seq": seq, "group_id": group_id, "version": group_version,
                                      "type": type_, "schema": schema, "payload": json.loads(payload),
-                                     "ts": s.ts, "writer": "golden"}))
+                                     "ts": ts, "writer": "golden", "hash": digest.hex()}))
         for gid in groups:
             expected[gid] = snapshot(GroupState.fold(store.read(gid)))
     (HERE / f"log-{version}.jsonl").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,121 @@
+"""A trial that writes to the database behind the engine's back, as an attacker would: the engine
+notices, records it, pauses the group with that reason and exits non-zero; `hpo verify` and a
+later `hpo resume` refuse the group. Real `hpo` processes, real trials, a real SQLite file."""
+
+import json
+import sqlite3
+import sys
+
+import pytest
+
+from hpo.eventlog.chain import verify
+
+from .conftest import run_hpo, state_of, write_spec
+
+# Trial 2 attacks the log the engine is writing, then keeps running for a while.
+ATTACK = """
+import json, os, sqlite3, sys, time
+from hpo.eventlog.chain import link
+
+if os.environ["HPO_TRIAL_ID"] == "2":
+    gid = os.environ["HPO_GROUP_ID"]
+    db = sqlite3.connect(os.environ["VICTIM_DB"], timeout=30, isolation_level=None)
+    if sys.argv[1] == "insert":
+        # a report for trial 1, chained like a real one: the chain alone would accept it
+        payload = json.dumps({"trial_id": 1, "attempt": 1, "step": 99, "metrics": {"loss": -1000.0},
+                              "offset": 0}, separators=(",", ":"))
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                version, head = db.execute("SELECT version, hash FROM events WHERE group_id = ?"
+                                           " ORDER BY version DESC LIMIT 1", (gid,)).fetchone()
+                ts = "2026-01-01T00:00:00.000000+00:00"
+                db.execute("INSERT INTO events (group_id, version, type, schema, payload, ts, writer, hash)"
+                           " VALUES (?, ?, 'MetricReported', 1, ?, ?, 'trial', ?)",
+                           (gid, version + 1, payload, ts, link(head, version + 1, "MetricReported", 1, ts, payload)))
+                db.execute("COMMIT")
+                break
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK")
+    else:  # edit the group's first report, as if trial 1 had done better
+        db.execute("UPDATE events SET payload = replace(payload, '\\"loss\\":1.0', '\\"loss\\":0.0')"
+                   " WHERE group_id = ? AND type = 'MetricReported'", (gid,))
+    time.sleep(3)
+print("@hpo loss=" + sys.argv[2], flush=True)
+"""
+
+
+def attack_spec(tmp_path, mode):
+    (tmp_path / "attack.py").write_text(ATTACK)
+    return write_spec(tmp_path, f"""
+        name: victim
+        settings:
+          concurrency: 1
+          metric: {{name: loss, optimization: minimize}}
+          matrix:
+            x: {{values: [1, 2, 3]}}
+        run:
+          cmd: {sys.executable} attack.py {mode} {{{{ x }}}}
+          env: {{VICTIM_DB: {tmp_path / ".hpo" / "hpo.db"}}}
+        """)
+
+
+def events(tmp_path):
+    conn = sqlite3.connect(tmp_path / ".hpo" / "hpo.db")
+    try:
+        return conn.execute("SELECT seq, type, payload FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("mode", ["insert", "edit"])
+def test_a_trial_writing_to_the_log_makes_the_engine_pause_the_group_and_exit_non_zero(tmp_path, mode):
+    proc = run_hpo(tmp_path, "run", str(attack_spec(tmp_path, mode)), "--plain")
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    rows = events(tmp_path)
+    if mode == "insert":
+        bad = next(seq for seq, type_, payload in rows if type_ == "MetricReported" and '"step":99' in payload)
+        problem = "appended by another process"
+    else:
+        bad = next(seq for seq, type_, payload in rows if type_ == "MetricReported")
+        problem = "does not match its hash"
+    assert f"changed outside the engine: found seq {bad}" in " ".join(proc.stderr.split())
+    stopped = [json.loads(p) for _, t, p in rows if t == "Stopped"]
+    assert stopped[-1]["policy"] == "engine" and stopped[-1]["group_status"] == "stopped"
+    assert stopped[-1]["evidence"]["tampered"]["seq"] == bad
+    assert problem in stopped[-1]["evidence"]["tampered"]["problem"]
+    state = state_of(tmp_path, "victim")
+    assert state.status == "stopped" and f"seq {bad}" in state.reason
+    assert state.trials[2].status == "stopped"  # the attacker was stopped while it slept
+    assert 3 not in state.trials or state.trials[3].attempts == 0  # nothing ran after the finding
+    # hpo verify names it; a resumed engine refuses the group without writing anything
+    verified = run_hpo(tmp_path, "verify", "victim")
+    assert verified.returncode == 1 and f"seq {bad}" in verified.stdout
+    before = len(events(tmp_path))
+    resumed = run_hpo(tmp_path, "resume", "victim")
+    assert resumed.returncode == 5 and f"seq {bad}" in resumed.stderr
+    assert len(events(tmp_path)) == before
+
+
+def test_an_engine_starting_on_a_broken_chain_records_it_and_stops(tmp_path):
+    spec = write_spec(tmp_path, """
+        name: plain
+        settings:
+          metric: {name: loss, optimization: minimize}
+          matrix:
+            x: {values: [1, 2]}
+        run:
+          cmd: echo "@hpo loss={{ x }}"
+        """)
+    from hpo.engine.composition import create_group
+    from hpo.eventlog.store import EventStore
+    from hpo.spec import load_spec
+
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    gid = create_group(store, load_spec(spec), name="plain", seed=1)
+    store.conn.execute("UPDATE events SET payload = replace(payload, '\"seed\":1', '\"seed\":2')")
+    proc = run_hpo(tmp_path, "resume", "plain")
+    assert proc.returncode == 5 and "found seq 1 (GroupCreated" in " ".join(proc.stderr.split())
+    state = state_of(tmp_path, "plain")
+    assert state.status == "stopped" and state.trials == {}  # no trial ran
+    assert verify(store, gid).broken.seq == 1
