@@ -9,6 +9,7 @@ from typing import Any
 
 from hpo.errors import HpoError
 from hpo.eventlog.state import GroupState, TrialState
+from hpo.trial.outcome import protocol_errors
 
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 BUILTIN_KEYS = ("trial", "step", "duration")
@@ -128,6 +129,7 @@ def ranking_records(ranking: Ranking) -> list[dict[str, Any]]:
             "rank": i, "trial": t.trial_id, "status": t.status, "metrics": dict(t.metrics),
             "params": dict(t.params), "step": t.last_step, "attempts": t.attempts,
             "duration": sort_value(t, "duration", "builtin"), "reason": t.reason,
+            "protocol_errors": protocol_errors(t.output_tail),
         }
         rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource") if k in t.meta})
         out.append(rec)

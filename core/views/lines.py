@@ -9,6 +9,17 @@ from hpo.eventlog.store import Stored
 from hpo.views.fmt import metrics_text, num, params_text
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
+from hpo.trial.outcome import is_missing_metric
+
+
+def metric_warning(e, state: GroupState) -> str | None:
+    """The warning the first trial that exits 0 without the group's metric deserves: the group
+    is most likely misconfigured, and every trial after it will fail the same way."""
+    if e.type != "TrialFinished" or e.status != "failed" or not is_missing_metric(e.reason):
+        return None
+    return (f"warning: trial {e.trial_id} did not report the group's metric {state.metric_name}, "
+            f"so it is failed; check the metric name in the spec and in the script's reports "
+            f"(hpo logs {state.group_id} {e.trial_id})")
 
 
 class LineProgress:
@@ -20,6 +31,7 @@ class LineProgress:
     def __init__(self, console: Console | None = None, plan: Plan | None = None):
         self.console = console or Console(highlight=False)
         self.plan = plan or Plan()
+        self.warned_metric = False
 
     def refresh(self, state: GroupState) -> None:
         """One line for where a group stands (``hpo watch`` starts with it)."""
@@ -50,6 +62,10 @@ class LineProgress:
             why = f" ({e.reason})" if e.reason and e.status != "succeeded" else ""
             c.print(f"trial {e.trial_id} {e.status}{why}: {metrics_text(tr.metrics)}"
                     f"  [{self._progress(state)}]", markup=False, soft_wrap=True)
+            warning = None if self.warned_metric else metric_warning(e, state)
+            if warning:
+                self.warned_metric = True
+                c.print(warning, markup=False, soft_wrap=True, style="bold yellow")
         elif e.type == "TrialReattached":
             c.print(f"trial {e.trial_id} still running: reattached", markup=False, soft_wrap=True)
         elif e.type == "Stopped" and e.scope == "group":

@@ -20,7 +20,7 @@ from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import duration, metrics_text
-from hpo.views.lines import LineProgress
+from hpo.views.lines import LineProgress, metric_warning
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
 
@@ -39,6 +39,7 @@ class LiveView:
         self.live = Live(console=console, refresh_per_second=refresh_per_second,
                          auto_refresh=True, transient=False)
         self._drawn = 0.0
+        self.warned_metric = False
 
     def __enter__(self) -> "LiveView":
         self.live.start()
@@ -57,6 +58,10 @@ class LiveView:
         e = s.event
         if e.type == "TrialFinished" and e.attempt > 0:
             self._print_finished(e, state)
+            warning = None if self.warned_metric else metric_warning(e, state)
+            if warning:
+                self.warned_metric = True
+                self.live.console.print(warning, markup=False, style="bold yellow")
         elif e.type == "Stopped" and e.scope == "group":
             self.live.console.print(f"search stopped by {e.policy}: {e.reason}", markup=False)
         elif e.type == "RunnerNoticed":

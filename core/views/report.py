@@ -18,6 +18,7 @@ from hpo.views.leaderboard import rank, sort_value
 from hpo.engine.plans import Plan
 from hpo.views.overview import Overview, overview
 from hpo.views.svg import PALETTE, Chart, parallel_svg
+from hpo.trial.outcome import protocol_errors
 
 MAX_TABLE_ROWS = 500
 CSS = """
@@ -129,12 +130,17 @@ def leaderboard_html(state: GroupState) -> str:
     ranking = rank(state)
     head = ["#", "trial", "status", *ranking.metrics, *map(ranking.param_label, ranking.params),
             "step", "time"]
+    bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
+    if any(bad_lines.values()):
+        head.append("bad report lines")
     rows = []
     for i, t in enumerate(ranking.trials[:MAX_TABLE_ROWS], start=1):
         cells = [str(i), str(t.trial_id), f'<span class="{STATUS_CLASS.get(t.status, "")}">{t.status}</span>']
         cells += [num(t.metrics.get(m)) for m in ranking.metrics]
         cells += [escape(num(t.params.get(p))) for p in ranking.params]
         cells += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
+        if any(bad_lines.values()):
+            cells.append(f'<span class="bad">{bad_lines[t.trial_id]}</span>' if bad_lines[t.trial_id] else "")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     more = len(ranking.trials) - MAX_TABLE_ROWS
     note = f"<p class='meta'>… {more} more (hpo trials)</p>" if more > 0 else ""

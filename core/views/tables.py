@@ -13,6 +13,7 @@ from hpo.eventlog.state import GroupState
 from hpo.views.dashboard import STATUS_STYLE
 from hpo.views.fmt import direction, duration, num, params_text
 from hpo.views.leaderboard import Ranking, sort_value
+from hpo.trial.outcome import protocol_errors
 
 
 def _when(iso: str | None) -> str:
@@ -79,6 +80,9 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
         table.add_column(title, justify="right", overflow="fold", min_width=min(len(title), 16))
     table.add_column("step", justify="right")
     table.add_column("time", justify="right")
+    bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
+    if any(bad_lines.values()):
+        table.add_column("bad lines", justify="right", style="red")
     for i, t in enumerate(ranking.trials, start=1):
         row: list[Any] = [str(i), str(t.trial_id), _status(t.status)]
         row += [num(t.metrics.get(m)) for m in ranking.metrics]
@@ -86,6 +90,8 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
             row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
         row += [num(t.params.get(p)) for p in ranking.params]
         row += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
+        if any(bad_lines.values()):
+            row.append(str(bad_lines[t.trial_id] or ""))
         table.add_row(*row)
     return table
 
