@@ -97,7 +97,8 @@ class Group:
 
     @property
     def best(self) -> TrialResult | None:
-        """The succeeded trial with the best value of the group's metric."""
+        """The best trial, as every view names it (``docs/views.md``, "best"): the best last value
+        of the group's metric among succeeded trials and trials a stopping rule stopped."""
         best = self.state.best()
         return None if best is None else self._result(best)
 

@@ -134,8 +134,8 @@ def leaderboard_html(state: GroupState) -> str:
     if any(bad_lines.values()):
         head.append("bad report lines")
     rows = []
-    for i, t in enumerate(ranking.trials[:MAX_TABLE_ROWS], start=1):
-        cells = [str(i), str(t.trial_id), f'<span class="{STATUS_CLASS.get(t.status, "")}">{t.status}</span>']
+    for t in ranking.trials[:MAX_TABLE_ROWS]:
+        cells = [str(ranking.rank_of(t) or "-"), str(t.trial_id), f'<span class="{STATUS_CLASS.get(t.status, "")}">{t.status}</span>']
         cells += [num(t.metrics.get(m)) for m in ranking.metrics]
         cells += [escape(num(t.params.get(p))) for p in ranking.params]
         cells += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]

@@ -83,8 +83,8 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
     bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
     if any(bad_lines.values()):
         table.add_column("bad lines", justify="right", style="red")
-    for i, t in enumerate(ranking.trials, start=1):
-        row: list[Any] = [str(i), str(t.trial_id), _status(t.status)]
+    for t in ranking.trials:
+        row: list[Any] = [str(ranking.rank_of(t) or "-"), str(t.trial_id), _status(t.status)]
         row += [num(t.metrics.get(m)) for m in ranking.metrics]
         if hyperband:
             row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
