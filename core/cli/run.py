@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from hpo.eventlog import events as ev
-from hpo.cli.common import db_option, handle_errors, open_store, read_spec
+from hpo.cli.common import db_option, err_console, handle_errors, open_store, read_spec
 from hpo.cli.progress import LiveView, print_end, progress_view
 from hpo.engine.loop import Engine
 from hpo.runkit.procs import engine_alive
@@ -54,6 +54,8 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
       hpo run examples/quickstart.yaml --seed 1
     """
     group_spec, text = read_spec(spec)
+    for warning in group_spec.warnings:  # `hpo validate` lists them too
+        err_console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     store = open_store(db)
     group_id = create_group(
         store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,

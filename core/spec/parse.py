@@ -15,7 +15,7 @@ from typing import Any
 
 from hpo.errors import SpecError
 from hpo.spec.matrix import parse_matrix
-from hpo.spec.metric import MetricSpec
+from hpo.spec.metric import MetricSpec, direction_warning
 from hpo.spec.models import GroupSpec, SearchSpec
 from hpo.spec.sections import (
     BUILTIN_NAMES,
@@ -273,15 +273,19 @@ def _take_concurrency(layout: _Layout, search: SearchSpec) -> int:
     return _concurrency(candidates)
 
 
-def _take_metric(layout: _Layout, search: SearchSpec) -> MetricSpec | None:
+def _take_metric(layout: _Layout, search: SearchSpec, warnings: list[str]) -> MetricSpec | None:
     """From the algorithm's block, the settings/hptuning block or the top level."""
-    candidates = []
+    candidates, raws = [], {}
     if "metric" in search.options:
         path = join(search.path, "metric")
-        candidates.append((parse_metric(search.options.pop("metric"), path), path))
+        raws[path] = search.options.pop("metric")
+        candidates.append((parse_metric(raws[path], path), path))
     for raw, path in reversed(layout.given("metric")):
+        raws[path] = raw
         candidates.append((parse_metric(raw, path), path))
     picked = _pick(candidates, "metric")
+    if picked and (warning := direction_warning(raws[picked[1]], picked[0], picked[1])):
+        warnings.append(warning)
     return picked[0] if picked else None
 
 
@@ -335,7 +339,7 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
 
     search = _Search(data, layout.section, layout.section_path, algorithms).spec
     concurrency = _take_concurrency(layout, search)
-    metric = _take_metric(layout, search)
+    metric = _take_metric(layout, search, warnings)
     _move_n_experiments(layout, search)
     seed = _seed(layout)
     es_src, stop_src = layout.one("early_stopping"), layout.one("stopping")
