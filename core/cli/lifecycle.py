@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from hpo.eventlog import snapshots
-from hpo.cli.common import POINT_NOTE, announce_point, db_option, handle_errors, open_store, print_json
+from hpo.cli.common import (POINT_NOTE, announce_point, console, db_option, handle_errors, open_store,
+                            print_json)
+from hpo.views.fmt import clean
 from hpo.eventlog.timepoint import resolve_text
 from hpo.engine.lifecycle import fork as fork_group
 from hpo.engine.lifecycle import replay_check
@@ -52,18 +53,19 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     if as_json:
         print_json(out)
     else:
-        c = Console(highlight=False)
+        c = console()
         s = out["summary"]
-        c.print(f"{s['name']} ({s['group']}) as of seq {state.last_seq}: {s['status']}, "
-                f"{s['trials']} trials " + str(s["counts"]))
+        c.print(clean(f"{s['name']} ({s['group']}) as of seq {state.last_seq}: {s['status']}, "
+                      f"{s['trials']} trials " + str(s["counts"])))
         table = Table("trial", "status", "params", "metrics")
         for r in out["trials"]:
-            table.add_row(str(r["trial"]), r["status"], str(r["params"]), str(r["metrics"]))
+            table.add_row(str(r["trial"]), r["status"], clean(r["params"]), clean(r["metrics"]))
         c.print(table)
         if check:
             if mismatches:
                 for m in mismatches:
-                    c.print(f"[red]seq {m.seq} trial {m.trial_id}: logged {m.logged} != replayed {m.replayed}[/]")
+                    c.print(clean(f"seq {m.seq} trial {m.trial_id}: logged {m.logged} != replayed {m.replayed}"),
+                            style="red")
             c.print(f"replay check: {out['check']['checked']} suggestions re-derived, "
                     f"{len(mismatches)} differ")
     if mismatches:
@@ -86,7 +88,7 @@ def restart(group: str, db: Path | None, failed_only: bool, seed: int | None) ->
     store = open_store(db)
     new_id = restart_group(store, store.resolve(group), failed_only=failed_only, seed=seed)
     name = GroupState.fold(store.read(new_id)).name
-    click.echo(f"created group {name} ({new_id}); run it with: hpo resume {new_id}")
+    click.echo(f"created group {clean(name)} ({new_id}); run it with: hpo resume {new_id}")
 
 
 @click.command()
@@ -111,5 +113,5 @@ def fork(group: str, db: Path | None, at: str, algorithm: str | None, sets: tupl
     at_seq = point.seq
     new_id = fork_group(store, group_id, at_seq, algorithm=algorithm, sets=list(sets))
     name = GroupState.fold(store.read(new_id)).name
-    click.echo(f"created group {name} ({new_id}) from {group_id} at seq {at_seq}; "
+    click.echo(f"created group {clean(name)} ({new_id}) from {group_id} at seq {at_seq}; "
                f"run it with: hpo resume {new_id}")

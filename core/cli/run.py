@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from hpo.eventlog import events as ev
-from hpo.cli.common import db_option, err_console, handle_errors, open_store, read_spec
+from hpo.cli.common import console, db_option, err_console, handle_errors, open_store, read_spec
+from hpo.views.fmt import clean
 from hpo.cli.progress import LiveView, print_end, progress_view
 from hpo.engine.loop import Engine
 from hpo.runkit.procs import engine_alive
@@ -23,14 +23,14 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 
 
 def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
-    console = Console(highlight=False)
+    out = console()
     engine = Engine(store, group_id, concurrency=concurrency)
-    with progress_view(console, plan_from(engine.searcher), live=False if plain else None) as view:
+    with progress_view(out, plan_from(engine.searcher), live=False if plain else None) as view:
         engine.listeners.append(view)
         if isinstance(view, LiveView):
             view.refresh(engine.state)
         state = engine.run(mode)
-    print_end(console, state, engine.searcher.planned_trials())
+    print_end(out, state, engine.searcher.planned_trials())
     sys.exit(EXIT_CODES.get(state.status, 1))
 
 
@@ -61,7 +61,7 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
         store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,
         source=text, source_path=str(spec.resolve()),
     )
-    click.echo(f"group {name or group_spec.name or spec.stem} ({group_id}) created in {store.path}")
+    click.echo(f"group {clean(name or group_spec.name or spec.stem)} ({group_id}) created in {store.path}")
     _drive(store, group_id, "run", concurrency, plain)
 
 

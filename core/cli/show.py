@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from hpo.cli.common import (announce_point, as_of_option, db_option, handle_errors, load_state,
-                            load_view, open_store, print_json)
+from hpo.cli.common import (announce_point, as_of_option, console, db_option, handle_errors,
+                            load_state, load_view, open_store, print_json)
 from hpo.eventlog.events import encode
 from hpo.views.records import flat_record, trial_records
 from hpo.engine.plans import plan_of
@@ -54,7 +53,7 @@ def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no groups in {store.path} yet: `hpo run SPEC` creates one")
         return
-    Console().print(groups_table(rows))
+    console().print(groups_table(rows))
 
 
 def _announce_log_point(store, point: timepoint.TimePoint) -> None:
@@ -86,7 +85,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool) -> Non
         print_json(group_record(loaded.state, plan, loaded.moment))
         return
     snap = overview(loaded.state, plan, loaded.moment)
-    Console(highlight=False).print(status_view(snap))
+    console().print(status_view(snap))
 
 
 @click.command()

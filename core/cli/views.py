@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from hpo.cli.common import as_of_option, db_option, handle_errors, load_view, print_json
+from hpo.cli.common import as_of_option, console, db_option, handle_errors, load_view, print_json
 from hpo.views import series
 from hpo.views.follow import follow
 from hpo.views.lines import print_end
@@ -44,16 +43,16 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
     store = open_readonly(db)
     group_id = store.resolve(group)
     plan = plan_of(load_group(store, group_id, curves=False).state)
-    console = Console(highlight=False)
-    with progress_view(console, plan, live=False if plain else None) as view:
+    out = console()
+    with progress_view(out, plan, live=False if plain else None) as view:
         idle = None
         if isinstance(view, LiveView):
             idle = view.refresh
         result = follow(store, group_id, view, on_start=view.refresh, on_idle=idle, interval=interval)
-    print_end(console, result.state, plan.planned)
+    print_end(out, result.state, plan.planned)
     if result.ended == "engine gone":
-        console.print(f"the engine driving the group is gone; continue with: hpo resume {group_id}",
-                      markup=False, soft_wrap=True)
+        out.print(f"the engine driving the group is gone; continue with: hpo resume {group_id}",
+                  soft_wrap=True)
         sys.exit(ENGINE_GONE_EXIT)
     sys.exit(EXIT_CODES.get(result.state.status, 1))
 
@@ -87,10 +86,10 @@ def plot(group: str, db: Path | None, kind: str, metric: str | None, top: int, w
         return
     from hpo.views import termplot
 
-    console = Console(highlight=False)
-    figure = termplot.plot(kind, state, width=width or min(console.width, 140), height=height,
+    out = console()
+    figure = termplot.plot(kind, state, width=width or min(out.width, 140), height=height,
                            top=top, metric=metric)
-    console.print(termplot.as_text(figure))
+    out.print(termplot.as_text(figure))
 
 
 def _plot_data(kind: str, state, metric: str | None, top: int):

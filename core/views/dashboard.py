@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpo.eventlog.state import TrialState
-from hpo.views.fmt import direction, duration, num, params_text
+from hpo.views.fmt import clean, direction, duration, num, params_text, safe
 from hpo.views.overview import RungProgress, Overview
 
 MAX_RUNNING_ROWS = 10
@@ -66,13 +66,13 @@ def header(snap: Overview) -> Text:
     algo = st.spec.get("search", {}).get("algorithm") or "-"
     status = st.status
     text = Text()
-    text.append(st.name or st.group_id, style="bold")
+    text.append(clean(st.name or st.group_id), style="bold")
     text.append(f" ({st.group_id}) · {algo} · {direction(st.metric)} · ")
     text.append(status, style="bold " + STATUS_STYLE.get(status, ""))
     if snap.engine_gone:
         text.append(" (no engine: `hpo resume` continues it)", style="yellow")
     if st.reason and not snap.live:
-        text.append(f" — {st.reason}", style="dim")
+        text.append(f" — {clean(st.reason)}", style="dim")
     return text
 
 
@@ -93,7 +93,7 @@ def best_line(snap: Overview) -> Text:
         text.append("no trial has succeeded yet" if metric else "the group has no metric", style="dim")
         return text
     text.append(f"trial {b.trial_id}  ")
-    text.append(f"{metric} {num(b.value(metric), 6)}", style="bold green")
+    text.append(f"{clean(metric)} {num(b.value(metric), 6)}", style="bold green")
     text.append(f"  {params_text(b.params)}")
     return text
 
@@ -116,7 +116,7 @@ def running_table(snap: Overview) -> RenderableType:
     table.add_column("trial", justify="right")
     table.add_column("step", justify="right")
     for m in metrics:
-        table.add_column(m, justify="right")
+        table.add_column(safe(m), justify="right")
     hyperband = any("rung" in t.meta for t in trials)
     if hyperband:
         table.add_column("bracket/rung", justify="right")
@@ -130,7 +130,7 @@ def running_table(snap: Overview) -> RenderableType:
         if hyperband:
             row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
         row += [duration(since), params_text(t.params)]
-        table.add_row(*row)
+        table.add_row(*(Text(c) for c in row))  # cleaned text, never markup
     parts: list[RenderableType] = [Text("running", style="bold"), table]
     if len(trials) > MAX_RUNNING_ROWS:
         parts.append(Text(f"… and {len(trials) - MAX_RUNNING_ROWS} more", style="dim"))
@@ -144,9 +144,9 @@ def failures_block(snap: Overview) -> RenderableType | None:
     lines.append(f"failures ({len(snap.failures)})", style="bold red")
     for t in snap.failures[:MAX_FAILURES]:
         last = next((ln for ln in reversed(t.output_tail.splitlines()) if ln.strip()), "")
-        lines.append(f"\n  trial {t.trial_id}: {t.reason or 'failed'}")
+        lines.append(f"\n  trial {t.trial_id}: {clean(t.reason or 'failed')}")
         if last:
-            lines.append(f" | {last.strip()[:120]}", style="dim")
+            lines.append(f" | {clean(last.strip())[:120]}", style="dim")
     if len(snap.failures) > MAX_FAILURES:
         lines.append(f"\n  … {len(snap.failures) - MAX_FAILURES} more: hpo trials "
                      f"{snap.state.group_id} --status failed", style="dim")
@@ -167,7 +167,7 @@ def brackets_table(snap: Overview) -> RenderableType | None:
     """Hyperband's brackets as rows and rungs as columns: finished/planned (+running) @resource."""
     if not snap.rungs:
         return None
-    resource = snap.plan.resource or "resource"
+    resource = clean(snap.plan.resource or "resource")
     n_rungs = max(r.rung for r in snap.rungs) + 1
     title = Text("hyperband", style="bold")
     if snap.current is not None:

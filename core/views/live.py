@@ -19,7 +19,7 @@ from rich.text import Text
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
-from hpo.views.fmt import duration, metrics_text
+from hpo.views.fmt import clean, duration, metrics_text
 from hpo.views.lines import LineProgress, metric_warning
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
@@ -63,9 +63,9 @@ class LiveView:
                 self.warned_metric = True
                 self.live.console.print(warning, markup=False, style="bold yellow")
         elif e.type == "Stopped" and e.scope == "group":
-            self.live.console.print(f"search stopped by {e.policy}: {e.reason}", markup=False)
+            self.live.console.print(clean(f"search stopped by {e.policy}: {e.reason}"), markup=False)
         elif e.type == "RunnerNoticed":
-            self.live.console.print(f"runner {e.runner}: {e.message}", markup=False, style="yellow")
+            self.live.console.print(clean(f"runner {e.runner}: {e.message}"), markup=False, style="yellow")
         if e.type in ALWAYS_REDRAW or time.monotonic() - self._drawn >= MIN_REDRAW_SECONDS:
             self.refresh(state)
 
@@ -73,7 +73,7 @@ class LiveView:
         tr = state.trials[e.trial_id]
         start = tr.attempt_started_at or tr.started_at
         took = None if start is None or tr.finished_at is None else tr.finished_at - start
-        why = f" ({e.reason})" if e.reason and e.status != "succeeded" else ""
+        why = f" ({clean(e.reason)})" if e.reason and e.status != "succeeded" else ""
         line = Text.from_markup(MARK.get(e.status, "-"))
         metrics = metrics_text(tr.metrics)
         line.append(f" trial {e.trial_id} {e.status}{why} in {duration(took)}" + (f": {metrics}" if metrics else ""))

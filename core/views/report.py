@@ -8,12 +8,12 @@ re-plot it.
 from __future__ import annotations
 
 import json
-from html import escape
+import html
 from typing import Any
 
 from hpo.eventlog.state import GroupState
 from hpo.views import series
-from hpo.views.fmt import direction, duration, local_time, num, params_text
+from hpo.views.fmt import clean, direction, duration, local_time, num, params_text
 from hpo.views.leaderboard import rank, sort_value
 from hpo.engine.plans import Plan
 from hpo.views.overview import Overview, overview
@@ -31,6 +31,11 @@ pre{background:#f7f7f7;padding:6px;font-size:11px;white-space:pre-wrap}
 .bar{background:#4c78a8;height:10px}
 """
 STATUS_CLASS = {"succeeded": "ok", "failed": "bad", "stopped": "warn"}
+
+
+def escape(value: Any, newlines: bool = False) -> str:
+    """User text for HTML: control characters and escape sequences removed, then escaped."""
+    return html.escape(clean(value, newlines))
 
 
 def _sign(state: GroupState) -> float:
@@ -176,7 +181,7 @@ def failures_html(snap: Overview) -> str:
     for t in snap.failures[:50]:
         tail = "\n".join(t.output_tail.splitlines()[-8:])
         items.append(f"<h3>trial {t.trial_id}: {escape(t.reason or 'failed')}</h3>"
-                     + (f"<pre>{escape(tail)}</pre>" if tail else ""))
+                     + (f"<pre>{escape(tail, newlines=True)}</pre>" if tail else ""))
     return "".join(items)
 
 

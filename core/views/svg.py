@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from html import escape
+import html
 from typing import Sequence
 
+from hpo.views.fmt import clean
 from hpo.views.series import Parallel
 
 PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
 FONT = "font-family:system-ui,sans-serif;font-size:11px"
+
+
+def escape(value: object) -> str:
+    """User text for SVG: control characters and escape sequences removed, then escaped."""
+    return html.escape(clean(value))
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:

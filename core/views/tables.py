@@ -11,7 +11,7 @@ from rich.text import Text
 
 from hpo.eventlog.state import GroupState
 from hpo.views.dashboard import STATUS_STYLE
-from hpo.views.fmt import direction, duration, num, params_text
+from hpo.views.fmt import clean, direction, duration, num, params_text, safe
 from hpo.views.leaderboard import Ranking, sort_value
 from hpo.trial.outcome import protocol_errors
 
@@ -52,8 +52,8 @@ def groups_table(records: list[dict[str, Any]]) -> Table:
     for r in records:
         p = r["progress"]
         trials = f"{p['done']}/{p['planned']}" if p["planned"] else str(p["done"])
-        table.add_row(r["group"], r["name"], _status(r["status"], r.get("engine_gone", False)),
-                      r["algorithm"] or "-", trials, _best(r), _when(r["created_at"]))
+        table.add_row(safe(r["group"]), safe(r["name"]), _status(r["status"], r.get("engine_gone", False)),
+                      safe(r["algorithm"] or "-"), trials, safe(_best(r)), _when(r["created_at"]))
     if any(r.get("engine_gone") for r in records):
         table.caption = "running? = no engine holds the lease any more: `hpo resume GROUP`"
     return table
@@ -65,19 +65,19 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
     order = "highest first" if ranking.descending else "lowest first"
     key = ranking.param_label(ranking.key) if ranking.kind == "param" else ranking.key
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  caption=f"{len(ranking.trials)} trials sorted by {key}, {order}")
+                  caption=safe(f"{len(ranking.trials)} trials sorted by {key}, {order}"))
     table.add_column("#", justify="right", style="dim")
     table.add_column("trial", justify="right")
     table.add_column("status")
     for m in ranking.metrics:
         title = m + (" " + arrow if ranking.kind == "metric" and m == ranking.key else "")
-        table.add_column(title, justify="right", style="bold" if m == state.metric_name else "")
+        table.add_column(safe(title), justify="right", style="bold" if m == state.metric_name else "")
     hyperband = any("rung" in t.meta for t in ranking.trials)
     if hyperband:
         table.add_column("b/r", justify="right")
     for p in ranking.params:
         title = ranking.param_label(p) + (" " + arrow if ranking.kind == "param" and p == ranking.key else "")
-        table.add_column(title, justify="right", overflow="fold", min_width=min(len(title), 16))
+        table.add_column(safe(title), justify="right", overflow="fold", min_width=min(len(title), 16))
     table.add_column("step", justify="right")
     table.add_column("time", justify="right")
     bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
@@ -92,7 +92,7 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
         row += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
         if any(bad_lines.values()):
             row.append(str(bad_lines[t.trial_id] or ""))
-        table.add_row(*row)
+        table.add_row(*(safe(c) if isinstance(c, str) else c for c in row))
     return table
 
 
@@ -118,15 +118,13 @@ def compare_table(records: list[dict[str, Any]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", style="bold", no_wrap=True)
     for r in records:
-        table.add_column(f"{r['name']}\n{r['group']}", overflow="fold")
+        table.add_column(Text(f"{clean(r['name'])}\n{clean(r['group'])}"), overflow="fold")
     best = _winner(records)
     for label, get in COMPARE_ROWS:
         cells: list[Any] = [label]
         for i, r in enumerate(records):
             value = get(r)
-            if label == "best value" and i == best:
-                value = Text(value, style="bold green")
-            cells.append(value)
+            cells.append(safe(value, "bold green" if label == "best value" and i == best else ""))
         table.add_row(*cells)
     return table
 
@@ -150,11 +148,11 @@ def importance_table(imp) -> Table:
     fit = "out-of-bag R² could not be estimated" if imp.r2 is None else f"out-of-bag R² {imp.r2:.2f}"
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"random forest on {imp.trials} succeeded trials, {fit}",
-                  title=f"what explains {imp.metric}")
+                  title=Text(f"what explains {clean(imp.metric)}"))
     table.add_column("param")
     table.add_column("share", justify="right")
     table.add_column("", width=30)
     table.add_column("axis", style="dim")
     for p in imp.params:
-        table.add_row(p.name, f"{100 * p.share:.1f}%", Bar(1.0, 0.0, p.share, width=30), p.axis)
+        table.add_row(safe(p.name), f"{100 * p.share:.1f}%", Bar(1.0, 0.0, p.share, width=30), p.axis)
     return table
