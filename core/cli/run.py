@@ -18,8 +18,17 @@ from hpo.errors import ConcurrencyError, HpoError
 from hpo.engine.composition import create_group
 from hpo.eventlog.state import GroupState
 from hpo.engine.plans import plan_from
+from hpo.spec import GroupSpec
+from hpo.spec.models import StopperSpec
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
+
+
+def with_fail_fast(spec: GroupSpec) -> GroupSpec:
+    """``--fail-fast``, as Ray Tune's ``fail_fast``: the ``failures`` stopper with
+    ``max_failed: 1``, recorded in the group's spec like any stopping rule."""
+    rule = StopperSpec(kind="failures", options={"max_failed": 1}, path="--fail-fast")
+    return spec.model_copy(update={"stoppers": [*spec.stoppers, rule]})
 
 
 def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
@@ -41,9 +50,11 @@ def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool
 @click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
+@click.option("--fail-fast", is_flag=True,
+              help="End the group (failed) at the first failed trial: the failures stopper with max_failed: 1.")
 @handle_errors
 def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None,
-        plain: bool) -> None:
+        plain: bool, fail_fast: bool) -> None:
     """Create a group from SPEC and run it to the end.
 
     On a terminal a live view shows progress, running trials, the best trial and failures;
@@ -54,6 +65,8 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
       hpo run examples/quickstart.yaml --seed 1
     """
     group_spec, text = read_spec(spec)
+    if fail_fast:
+        group_spec = with_fail_fast(group_spec)
     for warning in group_spec.warnings:  # `hpo validate` lists them too
         err_console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     store = open_store(db)

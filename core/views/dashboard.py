@@ -17,6 +17,7 @@ from rich.text import Text
 
 from hpo.eventlog.state import TrialState
 from hpo.views.fmt import clean, direction, duration, num, params_text, safe
+from hpo.views.failures import error_lines
 from hpo.views.fit import Column, FitTable
 from hpo.views.overview import RungProgress, Overview
 
@@ -176,10 +177,10 @@ def failures_block(snap: Overview) -> RenderableType | None:
     lines = Text()
     lines.append(f"failures ({len(snap.failures)})", style="bold red")
     for t in snap.failures[:MAX_FAILURES]:
-        last = next((ln for ln in reversed(t.output_tail.splitlines()) if ln.strip()), "")
+        last = error_lines(t.output_tail, 1)
         lines.append(f"\n  trial {t.trial_id}: {clean(t.reason or 'failed')}")
         if last:
-            lines.append(f" | {clean(last.strip())[:120]}", style="dim")
+            lines.append(f" | {last[0].strip()[:120]}", style="dim")
     if len(snap.failures) > MAX_FAILURES:
         lines.append(f"\n  … {len(snap.failures) - MAX_FAILURES} more: hpo trials "
                      f"{snap.state.group_id} --status failed", style="dim")

@@ -10,6 +10,7 @@ from hpo.views.fmt import clean, metrics_text, num, params_text
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
 from hpo.trial.outcome import is_missing_metric
+from hpo.views.failures import SameErrorWatch, error_lines
 
 
 def metric_warning(e, state: GroupState) -> str | None:
@@ -32,6 +33,7 @@ class LineProgress:
         self.console = console or Console(highlight=False)
         self.plan = plan or Plan()
         self.warned_metric = False
+        self.same_error = SameErrorWatch()
 
     def refresh(self, state: GroupState) -> None:
         """One line for where a group stands (``hpo watch`` starts with it)."""
@@ -62,10 +64,16 @@ class LineProgress:
             why = f" ({clean(e.reason)})" if e.reason and e.status != "succeeded" else ""
             c.print(f"trial {e.trial_id} {e.status}{why}: {metrics_text(tr.metrics)}"
                     f"  [{self._progress(state)}]", markup=False, soft_wrap=True)
+            if e.status == "failed":
+                for line in error_lines(e.output_tail):
+                    c.print(f"  | {line}", markup=False, soft_wrap=True, style="dim")
             warning = None if self.warned_metric else metric_warning(e, state)
             if warning:
                 self.warned_metric = True
                 c.print(warning, markup=False, soft_wrap=True, style="bold yellow")
+            same = self.same_error.observe(e, state)
+            if same:
+                c.print(same, markup=False, soft_wrap=True, style="bold red")
         elif e.type == "TrialReattached":
             c.print(f"trial {e.trial_id} still running: reattached", markup=False, soft_wrap=True)
         elif e.type == "Stopped" and e.scope == "group":

@@ -20,6 +20,7 @@ from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import clean, duration, metrics_text
+from hpo.views.failures import SameErrorWatch
 from hpo.views.lines import LineProgress, metric_warning
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
@@ -40,6 +41,7 @@ class LiveView:
                          auto_refresh=True, transient=False)
         self._drawn = 0.0
         self.warned_metric = False
+        self.same_error = SameErrorWatch()
 
     def __enter__(self) -> "LiveView":
         self.live.start()
@@ -62,6 +64,9 @@ class LiveView:
             if warning:
                 self.warned_metric = True
                 self.live.console.print(warning, markup=False, style="bold yellow")
+            same = self.same_error.observe(e, state)
+            if same:
+                self.live.console.print(same, markup=False, style="bold red")
         elif e.type == "Stopped" and e.scope == "group":
             self.live.console.print(clean(f"search stopped by {e.policy}: {e.reason}"), markup=False)
         elif e.type == "RunnerNoticed":
