@@ -30,10 +30,10 @@ BUILTIN_ALGORITHMS = {"grid", "random", "hyperband", "bo"}  # selected by their 
 def db_option(fn: Callable) -> Callable:
     return click.option(
         "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar="HPO_DB",
+        type=click.Path(dir_okay=False, path_type=Path, resolve_path=True),
         default=None,
-        help="The event log (SQLite). Default: ./.hpo/hpo.db, or $HPO_DB.",
+        help="The event log (SQLite). Default: $HPO_DB, else the nearest .hpo/hpo.db in this "
+             "folder or a parent, else ./.hpo/hpo.db.",
     )(fn)
 
 

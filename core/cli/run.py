@@ -17,6 +17,7 @@ from hpo.runkit.procs import engine_alive
 from hpo.errors import ConcurrencyError, HpoError
 from hpo.engine.composition import create_group
 from hpo.eventlog.state import GroupState
+from hpo.engine.names import check_new_name, free_name
 from hpo.engine.plans import plan_from
 from hpo.spec import GroupSpec
 from hpo.spec.models import StopperSpec
@@ -50,15 +51,18 @@ def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool
 @click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
+@click.option("--new", "new_group", is_flag=True,
+              help="Run a new group even if one of that name exists (named NAME-2, NAME-3...).")
 @click.option("--fail-fast", is_flag=True,
               help="End the group (failed) at the first failed trial: the failures stopper with max_failed: 1.")
 @handle_errors
 def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None,
-        plain: bool, fail_fast: bool) -> None:
+        plain: bool, new_group: bool, fail_fast: bool) -> None:
     """Create a group from SPEC and run it to the end.
 
     On a terminal a live view shows progress, running trials, the best trial and failures;
-    in a pipe or a CI log it prints one line per trial event.
+    in a pipe or a CI log it prints one line per trial event. A name already used is refused
+    (continue that group with `hpo resume`, or pass --name or --new).
 
     \b
     Example:
@@ -70,11 +74,14 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
     for warning in group_spec.warnings:  # `hpo validate` lists them too
         err_console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     store = open_store(db)
-    group_id = create_group(
-        store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,
-        source=text, source_path=str(spec.resolve()),
-    )
-    click.echo(f"group {clean(name or group_spec.name or spec.stem)} ({group_id}) created in {store.path}")
+    name = name or group_spec.name or spec.stem
+    if new_group:
+        name = free_name(store, name)
+    else:
+        check_new_name(store, name)
+    group_id = create_group(store, group_spec, name=name, seed=seed, source=text,
+                            source_path=str(spec.resolve()))
+    click.echo(f"group {clean(name)} ({group_id}) created in {store.path}")
     _drive(store, group_id, "run", concurrency, plain)
 
 
