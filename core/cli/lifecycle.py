@@ -72,23 +72,55 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
         sys.exit(1)
 
 
+def _trial_ids(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        ids = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected trial ids like 3,5, got {value!r}") from None
+    if not ids or min(ids) < 1:
+        raise click.BadParameter(f"expected trial ids like 3,5, got {value!r}")
+    return ids
+
+
 @click.command()
 @click.argument("group")
 @db_option
 @click.option("--failed-only", is_flag=True, help="Only the failed trials' configs.")
+@click.option("--trials", "trial_ids", metavar="3,5", callback=_trial_ids,
+              help="Only these trials' configs (comma-separated ids).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a param of the restarted trials, or a declaration (read as YAML; repeatable).")
 @click.option("--seed", type=int, help="A different seed (default: the origin's).")
+@click.option("--no-run", is_flag=True, help="Only create the group; run it later with `hpo resume`.")
+@click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors
-def restart(group: str, db: Path | None, failed_only: bool, seed: int | None) -> None:
-    """Create a new group with GROUP's spec (or its failed configs), linked to it. Then `hpo resume` it.
+def restart(group: str, db: Path | None, failed_only: bool, trial_ids: list[int] | None,
+            sets: tuple[str, ...], seed: int | None, no_run: bool, plain: bool) -> None:
+    """Run GROUP again as a new group linked to it: its whole spec, or only some trials.
+
+    Restarted trials keep the params of the trial they restart (`origin_trial` in `hpo trials`
+    and `hpo export`), with --set overrides. The new group runs at once unless --no-run.
 
     \b
     Example:
-      hpo restart quickstart --failed-only && hpo resume quickstart-restart
+      hpo restart quickstart --failed-only
+      hpo restart quickstart --trials 3,5 --set epochs=20
     """
+    from hpo.cli.run import drive
+
     store = open_store(db)
-    new_id = restart_group(store, store.resolve(group), failed_only=failed_only, seed=seed)
-    name = GroupState.fold(store.read(new_id)).name
-    click.echo(f"created group {clean(name)} ({new_id}); run it with: hpo resume {new_id}")
+    origin = store.resolve(group)
+    new_id = restart_group(store, origin, failed_only=failed_only, seed=seed, trials=trial_ids,
+                           sets=list(sets))
+    state = GroupState.fold(store.read(new_id))
+    what = f"trials {', '.join(map(str, state.origin['trials']))}" if state.origin.get("trials") else "its spec"
+    click.echo(f"created group {clean(state.name)} ({new_id}) from {origin}: {what}")
+    if no_run:
+        click.echo(f"run it with: hpo resume {new_id}")
+        return
+    drive(store, new_id, "run", None, plain)
 
 
 @click.command()

@@ -32,7 +32,8 @@ def with_fail_fast(spec: GroupSpec) -> GroupSpec:
     return spec.model_copy(update={"stoppers": [*spec.stoppers, rule]})
 
 
-def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
+def drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
+    """Run the group's engine with the live view (or plain lines) and exit with its status."""
     out = console()
     engine = Engine(store, group_id, concurrency=concurrency)
     with progress_view(out, plan_from(engine.searcher), live=False if plain else None) as view:
@@ -82,7 +83,7 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
     group_id = create_group(store, group_spec, name=name, seed=seed, source=text,
                             source_path=str(spec.resolve()))
     click.echo(f"group {clean(name)} ({group_id}) created in {store.path}")
-    _drive(store, group_id, "run", concurrency, plain)
+    drive(store, group_id, "run", concurrency, plain)
 
 
 @click.command()
@@ -99,7 +100,7 @@ def resume(group: str, db: Path | None, concurrency: int | None, plain: bool) ->
       hpo resume quickstart --concurrency 4
     """
     store = open_store(db)
-    _drive(store, store.resolve(group), "resume", concurrency, plain)
+    drive(store, store.resolve(group), "resume", concurrency, plain)
 
 
 @click.command()

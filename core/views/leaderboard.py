@@ -150,6 +150,6 @@ def ranking_records(ranking: Ranking) -> list[dict[str, Any]]:
             "duration": sort_value(t, "duration", "builtin"), "reason": t.reason,
             "protocol_errors": protocol_errors(t.output_tail),
         }
-        rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource") if k in t.meta})
+        rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource", "origin_trial") if k in t.meta})
         out.append(rec)
     return out

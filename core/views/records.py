@@ -8,7 +8,7 @@ from typing import Any
 from hpo.eventlog.ranking import ranked
 from hpo.eventlog.state import GroupState, TrialState
 
-META_COLUMNS = ("bracket", "rung", "resource", "parent")
+META_COLUMNS = ("bracket", "rung", "resource", "parent", "origin_trial")  # origin_trial: restarts
 
 
 def iso(ts: float | None) -> str | None:

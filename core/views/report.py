@@ -135,6 +135,9 @@ def leaderboard_html(state: GroupState) -> str:
     ranking = rank(state)
     head = ["#", "trial", "status", *ranking.metrics, *map(ranking.param_label, ranking.params),
             "step", "time"]
+    restarted = any("origin_trial" in t.meta for t in ranking.trials)
+    if restarted:
+        head.append("from trial")
     bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
     if any(bad_lines.values()):
         head.append("bad report lines")
@@ -144,6 +147,8 @@ def leaderboard_html(state: GroupState) -> str:
         cells += [num(t.metrics.get(m)) for m in ranking.metrics]
         cells += [escape(num(t.params.get(p))) for p in ranking.params]
         cells += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
+        if restarted:
+            cells.append(str(t.meta.get("origin_trial", "-")))
         if any(bad_lines.values()):
             cells.append(f'<span class="bad">{bad_lines[t.trial_id]}</span>' if bad_lines[t.trial_id] else "")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -92,5 +92,10 @@ def status_view(snap: Overview) -> RenderableType:
     parts.append(Text(created, style="dim"))
     if st.origin:
         o = st.origin
-        parts.append(Text(clean(f"origin  {o.get('kind')} of group {o.get('group')} at seq {o.get('at_seq')}")))
+        said = f"origin  {o.get('kind')} of group {o.get('group')}"
+        if o.get("at_seq") is not None:
+            said += f" at seq {o['at_seq']}"
+        if o.get("trials"):
+            said += f": trials {', '.join(map(str, o['trials']))}"
+        parts.append(Text(clean(said)))
     return Group(*parts)

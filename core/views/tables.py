@@ -87,6 +87,8 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> FitTable:
         columns.append(column(m + (" " + arrow if is_key else ""), [num(t.metrics.get(m)) for t in trials],
                               style="bold" if m == state.metric_name else "",
                               drop_at=None if is_key or m == state.metric_name else 3, counted="metric"))
+    if any("origin_trial" in t.meta for t in trials):  # a restart: the trial each one restarts
+        columns.append(column("from", [str(t.meta.get("origin_trial", "-")) for t in trials], drop_at=7))
     if any("rung" in t.meta for t in trials):
         columns.append(column("b/r", [f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}" for t in trials],
                               drop_at=7))

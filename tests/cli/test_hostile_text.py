@@ -149,7 +149,7 @@ def test_run_validate_restart_and_fork_print_names_cleaned(hostile, tmp_path):
     assert_clean(run.stdout)
     assert_clean(run.stderr)
     assert "group again[/] [bold]x" in run.stdout
-    restart = invoke(hostile, "restart", hostile["gid"], "--failed-only")
+    restart = invoke(hostile, "restart", hostile["gid"], "--failed-only", "--plain", codes=(1,))
     assert_clean(restart.stdout)
     fork = invoke(hostile, "fork", hostile["gid"], "--at", "5")
     assert_clean(fork.stdout)
