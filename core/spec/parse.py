@@ -31,7 +31,7 @@ from hpo.spec.sections import (
     parse_runner,
     parse_stoppers,
 )
-from hpo.spec.template import is_name, template_names
+from hpo.spec.template import TemplateError, check_expression, is_name, sample_values, template_names
 from hpo.spec.yamlload import load_yaml
 
 ALGORITHM_KEYS = {
@@ -203,17 +203,17 @@ def _concurrency(candidates: list[tuple[Any, str]]) -> int:
     return picked[0] if picked else 1
 
 
-def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
+def _check_templates(cmd: str, allowed: dict[str, str], path: str, sample: dict[str, Any]) -> None:
     for expr in template_names(cmd):
         if is_name(expr) and expr in allowed:
             continue
         names = ", ".join(allowed)
-        if not is_name(expr):
-            raise SpecError(
-                f"template {{{{ {expr} }}}} is not a bare name: templates can only name a matrix "
-                f"param, a declaration, the hyperband resource or a builtin ({names})",
-                path,
-            )
+        if not is_name(expr):  # an expression, as Polyaxon's Jinja rendering allowed
+            try:
+                check_expression(expr, list(allowed), sample)
+            except TemplateError as exc:
+                raise SpecError(str(exc), path) from None
+            continue
         close = difflib.get_close_matches(expr, list(allowed), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise SpecError(
@@ -301,8 +301,14 @@ def _move_n_experiments(layout: _Layout, search: SearchSpec) -> None:
     search.options["n_experiments"] = value
 
 
-def _seed(layout: _Layout) -> int | None:
-    picked = _pick(layout.given("seed"), "seed")
+def _seed(layout: _Layout, search: SearchSpec) -> int | None:
+    """The group seed: at the top level, in the block, or in the algorithm's block
+    (``random_search: {n_experiments: 10, seed: 4}``, as Polyaxon's later format writes it)."""
+    candidates = layout.given("seed")
+    in_block = search.options.pop("seed", None)
+    if in_block is not None:
+        candidates.append((in_block, join(search.path, "seed")))
+    picked = _pick(candidates, "seed")
     if picked is None:
         return None
     seed, path = picked
@@ -341,7 +347,7 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
     concurrency = _take_concurrency(layout, search)
     metric = _take_metric(layout, search, warnings)
     _move_n_experiments(layout, search)
-    seed = _seed(layout)
+    seed = _seed(layout, search)
     es_src, stop_src = layout.one("early_stopping"), layout.one("stopping")
 
     fields: dict[str, Any] = {
@@ -367,5 +373,6 @@ def _build(data: Any, algorithms: tuple[str, ...]) -> GroupSpec:
         raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
     fields["run"] = run = parse_run(data[run_key], run_key, warnings)
     allowed = _template_names_allowed(matrix, declarations, search)
-    _check_templates(run.cmd, allowed, join(run_key, "cmd"))
+    _check_templates(run.cmd, allowed, join(run_key, "cmd"),
+                     sample_values(matrix, declarations, allowed))
     return build_model(GroupSpec, fields, "")
