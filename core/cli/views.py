@@ -60,8 +60,10 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--kind", "kind", type=click.Choice(["history", "parallel", "curves", "brackets"]),
+@click.option("--kind", "kind", type=click.Choice(["history", "parallel", "curves", "brackets", "importance"]),
               default="history", show_default=True, help="Which plot.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the figure to this file instead (matplotlib; .png, .svg or .pdf).")
 @click.option("--metric", help="curves: the metric to draw (default: the group's).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="curves: draw only the best N trials.")
@@ -70,19 +72,35 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
 @as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plot's data as JSON instead.")
 @handle_errors
-def plot(group: str, db: Path | None, kind: str, metric: str | None, top: int, width: int | None,
-         height: int, as_of: str | None, as_json: bool) -> None:
-    """Plot GROUP in the terminal: optimization history, parallel coordinates of params vs the
-    metric, metric-vs-step curves, or hyperband's brackets. Needs plotext (the `plots` extra).
+def plot(group: str, db: Path | None, kind: str, out: Path | None, metric: str | None, top: int,
+         width: int | None, height: int, as_of: str | None, as_json: bool) -> None:
+    """Plot GROUP: optimization history, parallel coordinates of params vs the metric,
+    metric-vs-step curves, hyperband's brackets or param importances. In the terminal it needs
+    plotext (the `plots` extra); --out writes the report's figure (matplotlib) to a file.
 
     \b
     Example:
       hpo plot quickstart --kind history
+      hpo plot quickstart --kind parallel --out parallel.pdf
       hpo plot hb-group --kind brackets --as-of 2024-05-01T14:30
     """
+    if out is not None and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"{out.name}: the file must end in .png, .svg or .pdf", param_hint="--out")
     state = load_view(db, group, as_of).state
     if as_json:
         print_json(_plot_data(kind, state, metric, top))
+        return
+    if out is not None:
+        from hpo.views import figures
+
+        figures.save(figures.figure(kind, state, metric=metric, top=top), out)
+        click.echo(f"wrote {out}")
+        return
+    if kind == "importance":  # a table in the terminal, as `hpo importance`
+        from hpo.views.importance import importances
+        from hpo.views.tables import importance_table
+
+        console().print(importance_table(importances(state, metric)))
         return
     from hpo.views import termplot
 
@@ -101,6 +119,10 @@ def _plot_data(kind: str, state, metric: str | None, top: int):
                 "lines": [dataclasses.asdict(ln) for ln in par.lines]}
     if kind == "curves":
         return {str(k): v for k, v in series.curves(state, metric, top=top).items()}
+    if kind == "importance":
+        from hpo.views.importance import importances
+
+        return importances(state, metric).to_json()
     return [dataclasses.asdict(p) for p in series.brackets(state)]
 
 
