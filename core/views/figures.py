@@ -18,13 +18,19 @@ from typing import Any
 
 from hpo.eventlog.state import GroupState
 from hpo.views import series
-from hpo.views.fmt import clean, direction
+from hpo.views.fmt import clean as _clean, direction
 from hpo.views.termplot import NothingToPlot
 
 KINDS = ("history", "parallel", "curves", "brackets", "importance")
 WIDTH, HEIGHT = 11.0, 4.4  # inches: a report column, and a slide
 RC = {"svg.fonttype": "none", "svg.hashsalt": "hpo", "font.size": 10, "axes.titlesize": 11,
       "axes.spines.top": False, "axes.spines.right": False}
+
+
+def clean(text: Any) -> str:
+    """User text for a label: cleaned, and a ``$`` kept as a dollar (matplotlib reads ``$...$``
+    as mathematics, and a malformed one would fail the whole figure)."""
+    return _clean(text).replace("$", r"\$")
 
 
 def _figure(height: float = HEIGHT) -> Any:

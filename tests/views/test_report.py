@@ -116,3 +116,19 @@ def test_plot_refuses_another_format_and_says_why_there_is_no_figure(logged, tmp
     none = CliRunner().invoke(cli, ["plot", "grid", "--kind", "importance", "--out", str(tmp_path / "i.png")], env=env)
     assert none.exit_code == 1 and "importances need at least 8" in none.output
     assert not (tmp_path / "i.png").exists()
+
+
+def test_figures_take_dollars_in_names_as_text():
+    """matplotlib reads $...$ as mathematics; a metric called cost_$\\x$ must not break a chart."""
+    from hpo.eventlog.state import GroupState, TrialState
+    from hpo.views import figures
+
+    metric = "cost_$\\x$"
+    state = GroupState(name="a $\\frac$ b", spec={"metric": {"name": metric, "optimization": "minimize"}})
+    for i in (1, 2):
+        t = TrialState(i, {"p": i}, {}, status="succeeded")
+        t.metrics[metric], t.curves[metric] = i / 10, [(1, i / 10)]
+        state.trials[i] = t
+    for kind in ("history", "parallel", "curves"):
+        svg = figures.svg(figures.figure(kind, state))
+        assert "cost_$\\x$" in svg  # drawn as the text it is
