@@ -41,7 +41,7 @@ from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore
 from hpo.spec import GroupSpec
 from hpo.trial import PARAMS_ENV
-from hpo.views.records import flat_record, trial_records
+from hpo.api.frame import trials_frame
 
 STATUSES = ("succeeded", "failed", "stopped")
 LEASE_SECONDS = 15.0  # an ask/tell engine's lease, renewed every third of it by a heartbeat
@@ -97,7 +97,8 @@ class Group:
 
     @property
     def best(self) -> TrialResult | None:
-        """The succeeded trial with the best value of the group's metric."""
+        """The best trial, as every view names it (``docs/views.md``, "best"): the best last value
+        of the group's metric among succeeded trials and trials a stopping rule stopped."""
         best = self.state.best()
         return None if best is None else self._result(best)
 
@@ -105,14 +106,11 @@ class Group:
         return [self._result(t) for t in sorted(self.state.trials.values(), key=lambda t: t.trial_id)]
 
     def trials_dataframe(self) -> Any:
-        """One row per trial (``param.X``/``metric.Y`` columns): a pandas DataFrame if pandas is
-        installed, else a list of plain dicts (the rows of ``hpo export``)."""
-        rows = [flat_record(r) for r in trial_records(self.state)]
-        try:
-            import pandas
-        except ImportError:
-            return rows
-        return pandas.DataFrame(rows)
+        """One row per trial: the columns of ``hpo export`` (``param.X``/``metric.Y``...) and
+        Optuna's (``number``, ``value``, ``datetime_start``, ``datetime_complete``, ``duration``,
+        ``params_X``, ``state``); times are datetimes and durations timedeltas. A pandas DataFrame
+        if pandas is installed, else a list of dicts (see :mod:`hpo.api.frame`)."""
+        return trials_frame(self.state)
 
     def param_importances(self, metric: str | None = None) -> dict[str, float]:
         """Each param's share (summing to 1) of what explains ``metric`` (default: the group's)

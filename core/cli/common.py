@@ -10,28 +10,29 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from hpo.eventlog import snapshots
 from hpo.errors import HpoError, SpecError
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore, default_db_path
 from hpo.eventlog.timepoint import Resolved
+from hpo.views.fmt import clean
 from hpo.views.source import Loaded, load_group, open_readonly
 
 if TYPE_CHECKING:
     from hpo.spec import GroupSpec
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
 def db_option(fn: Callable) -> Callable:
     return click.option(
         "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar="HPO_DB",
+        type=click.Path(dir_okay=False, path_type=Path, resolve_path=True),
         default=None,
-        help="The event log (SQLite). Default: ./.hpo/hpo.db, or $HPO_DB.",
+        help="The event log (SQLite). Default: $HPO_DB, else the nearest .hpo/hpo.db in this "
+             "folder or a parent, else ./.hpo/hpo.db.",
     )(fn)
 
 
@@ -68,7 +69,8 @@ def handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except HpoError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+            err_console.print(Text.assemble(("error:", "bold red"), " ", clean(exc, newlines=True)),
+                              soft_wrap=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -94,6 +96,12 @@ def read_spec(path: Path) -> tuple["GroupSpec", str]:
 
 def load_state(store: EventStore, ref: str, until_seq: int | None = None) -> GroupState:
     return snapshots.load_state(store, store.resolve(ref), until_seq=until_seq)
+
+
+def console() -> Console:
+    """The console commands print on: never reads markup, so user text (a group called
+    ``[/]``) is printed as written; views clean it of control characters first."""
+    return Console(highlight=False, markup=False)
 
 
 def print_json(data: Any) -> None:

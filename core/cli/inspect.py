@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from hpo.cli.common import as_of_option, db_option, handle_errors, load_view, print_json
+from hpo.cli.common import as_of_option, console, db_option, handle_errors, load_view, print_json
+from hpo.views.fmt import clean
 from hpo.errors import HpoError
 from hpo.eventlog.state import GroupState
 from hpo.views.leaderboard import STATUSES, rank, ranking_records
@@ -50,9 +50,9 @@ def trials(group: str, db: Path | None, top: int | None, sort_by: str | None, or
         print_json(ranking_records(ranking))
         return
     if not ranking.trials:
-        click.echo(f"group {state.name} has no trials" + (f" with status {', '.join(statuses)}" if statuses else ""))
+        click.echo(f"group {clean(state.name)} has no trials" + (f" with status {', '.join(statuses)}" if statuses else ""))
         return
-    Console(highlight=False).print(leaderboard_table(state, ranking))
+    console().print(leaderboard_table(state, ranking))
 
 
 def _attempt_dir(state: GroupState, store, trial: int, attempt: int | None) -> tuple[int, Path]:
@@ -152,7 +152,7 @@ def compare(groups: tuple[str, ...], db: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(records)
         return
-    Console(highlight=False).print(compare_table(records))
+    console().print(compare_table(records))
 
 
 @click.command()
@@ -183,9 +183,9 @@ def importance(group: str, db: Path | None, metric: str | None, as_of: str | Non
     if as_json:
         print_json(imp.to_json())
         return
-    console = Console(highlight=False)
-    console.print(importance_table(imp))
+    out = console()
+    out.print(importance_table(imp))
     if imp.explains_little:
-        console.print("[yellow]the forest explains little of the metric (out-of-bag R² under "
-                      "0.1): the shares may be noise; more trials, or trials spread more widely "
-                      "over the space, would tell[/yellow]")
+        out.print("the forest explains little of the metric (out-of-bag R² under 0.1): the "
+                  "shares may be noise; more trials, or trials spread more widely over the "
+                  "space, would tell", style="yellow")

@@ -6,14 +6,15 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hpo.cli.verify import describe
 from hpo.eventlog import snapshots
 from hpo.eventlog.chain import verify as verify_chain
-from hpo.cli.common import POINT_NOTE, announce_point, db_option, handle_errors, open_store, print_json
+from hpo.cli.common import (POINT_NOTE, announce_point, console, db_option, handle_errors, open_store,
+                            print_json)
+from hpo.views.fmt import clean
 from hpo.eventlog.timepoint import resolve_text
 from hpo.engine.lifecycle import fork as fork_group
 from hpo.engine.compare import REL_TOL
@@ -68,13 +69,13 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     if as_json:
         print_json(out)
     else:
-        c = Console(highlight=False)
+        c = console()
         s = out["summary"]
-        c.print(f"{s['name']} ({s['group']}) as of seq {state.last_seq}: {s['status']}, "
-                f"{s['trials']} trials " + str(s["counts"]))
+        c.print(clean(f"{s['name']} ({s['group']}) as of seq {state.last_seq}: {s['status']}, "
+                      f"{s['trials']} trials " + str(s["counts"])))
         table = Table("trial", "status", "params", "metrics")
         for r in out["trials"]:
-            table.add_row(str(r["trial"]), r["status"], str(r["params"]), str(r["metrics"]))
+            table.add_row(str(r["trial"]), r["status"], clean(r["params"]), clean(r["metrics"]))
         c.print(table)
         if chain is not None:
             for line in check_lines(found) + describe(s["name"], chain):
@@ -100,23 +101,55 @@ def check_lines(found: Replayed) -> list[str]:
     return lines + [summary]
 
 
+def _trial_ids(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        ids = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected trial ids like 3,5, got {value!r}") from None
+    if not ids or min(ids) < 1:
+        raise click.BadParameter(f"expected trial ids like 3,5, got {value!r}")
+    return ids
+
+
 @click.command()
 @click.argument("group")
 @db_option
 @click.option("--failed-only", is_flag=True, help="Only the failed trials' configs.")
+@click.option("--trials", "trial_ids", metavar="3,5", callback=_trial_ids,
+              help="Only these trials' configs (comma-separated ids).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a param of the restarted trials, or a declaration (read as YAML; repeatable).")
 @click.option("--seed", type=int, help="A different seed (default: the origin's).")
+@click.option("--no-run", is_flag=True, help="Only create the group; run it later with `hpo resume`.")
+@click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors
-def restart(group: str, db: Path | None, failed_only: bool, seed: int | None) -> None:
-    """Create a new group with GROUP's spec (or its failed configs), linked to it. Then `hpo resume` it.
+def restart(group: str, db: Path | None, failed_only: bool, trial_ids: list[int] | None,
+            sets: tuple[str, ...], seed: int | None, no_run: bool, plain: bool) -> None:
+    """Run GROUP again as a new group linked to it: its whole spec, or only some trials.
+
+    Restarted trials keep the params of the trial they restart (`origin_trial` in `hpo trials`
+    and `hpo export`), with --set overrides. The new group runs at once unless --no-run.
 
     \b
     Example:
-      hpo restart quickstart --failed-only && hpo resume quickstart-restart
+      hpo restart quickstart --failed-only
+      hpo restart quickstart --trials 3,5 --set epochs=20
     """
+    from hpo.cli.run import drive
+
     store = open_store(db)
-    new_id = restart_group(store, store.resolve(group), failed_only=failed_only, seed=seed)
-    name = GroupState.fold(store.read(new_id)).name
-    click.echo(f"created group {name} ({new_id}); run it with: hpo resume {new_id}")
+    origin = store.resolve(group)
+    new_id = restart_group(store, origin, failed_only=failed_only, seed=seed, trials=trial_ids,
+                           sets=list(sets))
+    state = GroupState.fold(store.read(new_id))
+    what = f"trials {', '.join(map(str, state.origin['trials']))}" if state.origin.get("trials") else "its spec"
+    click.echo(f"created group {clean(state.name)} ({new_id}) from {origin}: {what}")
+    if no_run:
+        click.echo(f"run it with: hpo resume {new_id}")
+        return
+    drive(store, new_id, "run", None, plain)
 
 
 @click.command()
@@ -141,5 +174,5 @@ def fork(group: str, db: Path | None, at: str, algorithm: str | None, sets: tupl
     at_seq = point.seq
     new_id = fork_group(store, group_id, at_seq, algorithm=algorithm, sets=list(sets))
     name = GroupState.fold(store.read(new_id)).name
-    click.echo(f"created group {name} ({new_id}) from {group_id} at seq {at_seq}; "
+    click.echo(f"created group {clean(name)} ({new_id}) from {group_id} at seq {at_seq}; "
                f"run it with: hpo resume {new_id}")

@@ -8,31 +8,42 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from hpo.eventlog import events as ev
-from hpo.cli.common import db_option, err_console, handle_errors, open_store, read_spec
+from hpo.cli.common import console, db_option, err_console, handle_errors, open_store, read_spec
+from hpo.views.fmt import clean
 from hpo.cli.progress import LiveView, print_end, progress_view
 from hpo.engine.loop import Engine
 from hpo.runkit.procs import engine_alive
 from hpo.errors import ConcurrencyError, HpoError, SpecError
 from hpo.engine.composition import create_group
 from hpo.eventlog.state import GroupState
+from hpo.engine.names import check_new_name, free_name
 from hpo.engine.plans import plan_from
 from hpo.spec.secrets import resolve
+from hpo.spec import GroupSpec
+from hpo.spec.models import StopperSpec
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}
 
 
-def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
-    console = Console(highlight=False)
+def with_fail_fast(spec: GroupSpec) -> GroupSpec:
+    """``--fail-fast``, as Ray Tune's ``fail_fast``: the ``failures`` stopper with
+    ``max_failed: 1``, recorded in the group's spec like any stopping rule."""
+    rule = StopperSpec(kind="failures", options={"max_failed": 1}, path="--fail-fast")
+    return spec.model_copy(update={"stoppers": [*spec.stoppers, rule]})
+
+
+def drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool = False) -> None:
+    """Run the group's engine with the live view (or plain lines) and exit with its status."""
+    out = console()
     engine = Engine(store, group_id, concurrency=concurrency)
-    with progress_view(console, plan_from(engine.searcher), live=False if plain else None) as view:
+    with progress_view(out, plan_from(engine.searcher), live=False if plain else None) as view:
         engine.listeners.append(view)
         if isinstance(view, LiveView):
             view.refresh(engine.state)
         state = engine.run(mode)
-    print_end(console, state, engine.searcher.planned_trials())
+    print_end(out, state, engine.searcher.planned_trials())
     sys.exit(EXIT_CODES.get(state.status, 1))
 
 
@@ -43,13 +54,18 @@ def _drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool
 @click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
+@click.option("--new", "new_group", is_flag=True,
+              help="Run a new group even if one of that name exists (named NAME-2, NAME-3...).")
+@click.option("--fail-fast", is_flag=True,
+              help="End the group (failed) at the first failed trial: the failures stopper with max_failed: 1.")
 @handle_errors
 def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurrency: int | None,
-        plain: bool) -> None:
+        plain: bool, new_group: bool, fail_fast: bool) -> None:
     """Create a group from SPEC and run it to the end.
 
     On a terminal a live view shows progress, running trials, the best trial and failures;
-    in a pipe or a CI log it prints one line per trial event.
+    in a pipe or a CI log it prints one line per trial event. A name already used is refused
+    (continue that group with `hpo resume`, or pass --name or --new).
 
     \b
     Example:
@@ -60,15 +76,20 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
         resolve(group_spec.run.env, os.environ)  # a missing secret: say so before creating the group
     except SpecError as exc:
         raise exc.with_file(str(spec)) from None
-    for warning in group_spec.warnings:
+    if fail_fast:
+        group_spec = with_fail_fast(group_spec)
+    for warning in group_spec.warnings:  # `hpo validate` lists them too
         err_console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     store = open_store(db)
-    group_id = create_group(
-        store, group_spec, name=name or group_spec.name or spec.stem, seed=seed,
-        source=text, source_path=str(spec.resolve()),
-    )
-    click.echo(f"group {name or group_spec.name or spec.stem} ({group_id}) created in {store.path}")
-    _drive(store, group_id, "run", concurrency, plain)
+    name = name or group_spec.name or spec.stem
+    if new_group:
+        name = free_name(store, name)
+    else:
+        check_new_name(store, name)
+    group_id = create_group(store, group_spec, name=name, seed=seed, source=text,
+                            source_path=str(spec.resolve()))
+    click.echo(f"group {clean(name)} ({group_id}) created in {store.path}")
+    drive(store, group_id, "run", concurrency, plain)
 
 
 @click.command()
@@ -85,7 +106,7 @@ def resume(group: str, db: Path | None, concurrency: int | None, plain: bool) ->
       hpo resume quickstart --concurrency 4
     """
     store = open_store(db)
-    _drive(store, store.resolve(group), "resume", concurrency, plain)
+    drive(store, store.resolve(group), "resume", concurrency, plain)
 
 
 @click.command()

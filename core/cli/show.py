@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from hpo.cli.common import (announce_point, as_of_option, db_option, handle_errors, load_state,
-                            load_view, open_store, print_json)
+from hpo.cli.common import (announce_point, as_of_option, console, db_option, handle_errors,
+                            load_state, load_view, open_store, print_json)
 from hpo.cli.verify import head_of
 from hpo.eventlog.events import encode
 from hpo.spec.secrets import literal_secrets, mask
@@ -56,7 +55,7 @@ def list_groups(db: Path | None, as_of: str | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no groups in {store.path} yet: `hpo run SPEC` creates one")
         return
-    Console().print(groups_table(rows))
+    console().print(groups_table(rows))
 
 
 def _announce_log_point(store, point: timepoint.TimePoint) -> None:
@@ -92,9 +91,9 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool, traceb
         print_json(mask(record, secrets))
         return
     snap = overview(loaded.state, plan, loaded.moment)
-    console = Console(highlight=False)
-    with console.capture() as shown:
-        console.print(status_view(snap, tracebacks))
+    out = console()
+    with out.capture() as shown:
+        out.print(status_view(snap, tracebacks))
     click.echo(mask(shown.get(), secrets), nl=False)
 
 

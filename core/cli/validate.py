@@ -8,6 +8,7 @@ import click
 
 from hpo.cli.common import handle_errors, print_json, read_spec
 from hpo.spec import describe
+from hpo.views.fmt import clean
 
 
 @click.command()
@@ -27,4 +28,4 @@ def validate(spec: Path, as_json: bool) -> None:
     if as_json:
         print_json(group_spec.to_json())
     else:
-        click.echo(describe(group_spec))
+        click.echo(clean(describe(group_spec), newlines=True))

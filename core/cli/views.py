@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from hpo.cli.common import as_of_option, db_option, handle_errors, load_view, print_json
+from hpo.cli.common import as_of_option, console, db_option, handle_errors, load_view, print_json
 from hpo.views import series
 from hpo.views.follow import follow
 from hpo.views.lines import print_end
@@ -45,16 +44,16 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
     store = open_readonly(db)
     group_id = store.resolve(group)
     plan = plan_of(load_group(store, group_id, curves=False).state)
-    console = Console(highlight=False)
-    with progress_view(console, plan, live=False if plain else None) as view:
+    out = console()
+    with progress_view(out, plan, live=False if plain else None) as view:
         idle = None
         if isinstance(view, LiveView):
             idle = view.refresh
         result = follow(store, group_id, view, on_start=view.refresh, on_idle=idle, interval=interval)
-    print_end(console, result.state, plan.planned)
+    print_end(out, result.state, plan.planned)
     if result.ended == "engine gone":
-        console.print(f"the engine driving the group is gone; continue with: hpo resume {group_id}",
-                      markup=False, soft_wrap=True)
+        out.print(f"the engine driving the group is gone; continue with: hpo resume {group_id}",
+                  soft_wrap=True)
         sys.exit(ENGINE_GONE_EXIT)
     sys.exit(EXIT_CODES.get(result.state.status, 1))
 
@@ -62,8 +61,10 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--kind", "kind", type=click.Choice(["history", "parallel", "curves", "brackets"]),
+@click.option("--kind", "kind", type=click.Choice(["history", "parallel", "curves", "brackets", "importance"]),
               default="history", show_default=True, help="Which plot.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the figure to this file instead (matplotlib; .png, .svg or .pdf).")
 @click.option("--metric", help="curves: the metric to draw (default: the group's).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="curves: draw only the best N trials.")
@@ -72,26 +73,42 @@ def watch(group: str, db: Path | None, interval: float, plain: bool) -> None:
 @as_of_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plot's data as JSON instead.")
 @handle_errors
-def plot(group: str, db: Path | None, kind: str, metric: str | None, top: int, width: int | None,
-         height: int, as_of: str | None, as_json: bool) -> None:
-    """Plot GROUP in the terminal: optimization history, parallel coordinates of params vs the
-    metric, metric-vs-step curves, or hyperband's brackets. Needs plotext (the `plots` extra).
+def plot(group: str, db: Path | None, kind: str, out: Path | None, metric: str | None, top: int,
+         width: int | None, height: int, as_of: str | None, as_json: bool) -> None:
+    """Plot GROUP: optimization history, parallel coordinates of params vs the metric,
+    metric-vs-step curves, hyperband's brackets or param importances. In the terminal it needs
+    plotext (the `plots` extra); --out writes the report's figure (matplotlib) to a file.
 
     \b
     Example:
       hpo plot quickstart --kind history
+      hpo plot quickstart --kind parallel --out parallel.pdf
       hpo plot hb-group --kind brackets --as-of 2024-05-01T14:30
     """
+    if out is not None and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"{out.name}: the file must end in .png, .svg or .pdf", param_hint="--out")
     state = load_view(db, group, as_of).state
     if as_json:
         print_json(_plot_data(kind, state, metric, top))
         return
+    if out is not None:
+        from hpo.views import figures
+
+        figures.save(figures.figure(kind, state, metric=metric, top=top), out)
+        click.echo(f"wrote {out}")
+        return
+    if kind == "importance":  # a table in the terminal, as `hpo importance`
+        from hpo.views.importance import importances
+        from hpo.views.tables import importance_table
+
+        console().print(importance_table(importances(state, metric)))
+        return
     from hpo.views import termplot
 
-    console = Console(highlight=False)
-    figure = termplot.plot(kind, state, width=width or min(console.width, 140), height=height,
+    out = console()
+    figure = termplot.plot(kind, state, width=width or min(out.width, 140), height=height,
                            top=top, metric=metric)
-    console.print(termplot.as_text(figure))
+    out.print(termplot.as_text(figure))
 
 
 def _plot_data(kind: str, state, metric: str | None, top: int):
@@ -103,6 +120,10 @@ def _plot_data(kind: str, state, metric: str | None, top: int):
                 "lines": [dataclasses.asdict(ln) for ln in par.lines]}
     if kind == "curves":
         return {str(k): v for k, v in series.curves(state, metric, top=top).items()}
+    if kind == "importance":
+        from hpo.views.importance import importances
+
+        return importances(state, metric).to_json()
     return [dataclasses.asdict(p) for p in series.brackets(state)]
 
 

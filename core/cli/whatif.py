@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 import yaml
-from rich.console import Console
 
-from hpo.cli.common import db_option, handle_errors, load_state, open_store, print_json
+from hpo.cli.common import console, db_option, handle_errors, load_state, open_store, print_json
 from hpo.errors import SpecError
 from hpo.contracts.registry import default_registry
 from hpo.spec.metric import MetricSpec
@@ -51,4 +50,4 @@ def whatif(group: str, db: Path | None, stopper: str, sets: tuple[str, ...], as_
     if as_json:
         print_json(result.to_json())
     else:
-        Console().print(result.render())
+        console().print(result.render())

@@ -174,7 +174,9 @@ class Searcher(ABC):
     # the keys of a settings block that select it (the seed's ``random_search``); empty: its name
     spec_keys: ClassVar[tuple[str, ...]] = ()
     # the option that takes a list of param dicts to run in order (``hpo restart --failed-only``
-    # runs the failed trials' params again with a searcher that has one); None: it has none
+    # and ``--trials`` run chosen trials' params again with a searcher that has one; it then also
+    # takes ``origin_trials``, the trial each config restarts, to put in its suggestions' meta
+    # as ``origin_trial``); None: it has none
     configs_option: ClassVar[str | None] = None
 
     @classmethod

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any, Callable
 
 from hpo.contracts.runner import Launch
 from hpo.spec import GroupSpec
 from hpo.spec.secrets import is_secret_name, mask, resolve
-from hpo.spec.template import render
+from hpo.spec.template import TemplateError, render
 from hpo.eventlog.state import GroupState, TrialState
 from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
 
@@ -80,8 +81,11 @@ class LaunchPlanner:
             TRIAL_DIR_ENV: str(trial_dir), CHECKPOINT_DIR_ENV: str(ckpt), "HPO_ATTEMPT": str(attempt),
             **self._env(),
         }
+        try:
+            command = render(spec.run.cmd, {**values, **builtins})
+        except TemplateError as exc:  # a value the expression cannot take: this trial fails, saying why
+            command = f"echo {shlex.quote(f'hpo: {exc}')} >&2; exit 2"
         return Launch(
-            group_id=group_id, trial_id=tr.trial_id, attempt=attempt,
-            command=render(spec.run.cmd, {**values, **builtins}), env=env,
+            group_id=group_id, trial_id=tr.trial_id, attempt=attempt, command=command, env=env,
             trial_dir=trial_dir, workdir=self.workdir, timeout=spec.run.timeout, gpus=spec.run.gpus,
         )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Reported, RunnerNotice
 from hpo.eventlog import events as ev
+from hpo.trial.outcome import missing_metric_reason
 
 if TYPE_CHECKING:
     from hpo.engine.loop import Engine
@@ -38,6 +39,7 @@ def collect(engine: Engine, resumable: bool = False) -> bool:
 def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
     state, batch = engine.state, []
     steps: dict[int, int] = {}  # a report without a step is the attempt's n-th report
+    reported: dict[tuple[int, int], set[str]] = {}  # metrics with a value, this poll, per attempt
     last_notice = state.notices[-1]["message"] if state.notices else None
     for m in messages:
         if isinstance(m, Reported):
@@ -45,12 +47,19 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
             step = m.step if m.step is not None else steps[m.trial_id]
             batch.append(ev.MetricReported(trial_id=m.trial_id, attempt=m.attempt, step=step,
                                            metrics=m.metrics, offset=m.offset))
+            reported.setdefault((m.trial_id, m.attempt), set()).update(
+                k for k, v in m.metrics.items() if v is not None)
         elif isinstance(m, Exited):
+            status, reason = m.status, m.reason
+            if status == "succeeded":
+                missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
+                if missing:
+                    status, reason = "failed", missing
             batch.append(ev.TrialFinished(
-                trial_id=m.trial_id, attempt=m.attempt, status=m.status, exit_code=m.exit_code,
-                signal=m.signal, reason=engine.planner.mask(m.reason),
+                trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
+                signal=m.signal, reason=engine.planner.mask(reason),
                 output_tail=engine.planner.mask(m.output_tail),
-                resumable=resumable and m.status == "stopped",
+                resumable=resumable and status == "stopped",
             ))
         elif isinstance(m, RunnerNotice):
             message = engine.planner.mask(m.message)
@@ -60,6 +69,21 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                                               details=_plain(m.details)))
                 last_notice = message
     return batch
+
+
+def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:
+    """The failure reason of an attempt that exited 0 without the group's metric ('' if it
+    reported it, or the group has no metric)."""
+    metric = state.metric_name
+    tr = state.trials.get(m.trial_id)
+    if metric is None or tr is None:
+        return ""
+    names = set(this_poll)
+    if tr.attempts == m.attempt:
+        names.update(k for k, v in tr.metrics.items() if v is not None)
+    if metric in names:
+        return ""
+    return missing_metric_reason(metric, names, m.output_tail)
 
 
 def _plain(details: dict) -> dict:

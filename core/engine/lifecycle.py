@@ -19,6 +19,7 @@ from hpo.engine.compare import differences
 from hpo.engine.composition import build_searcher, create_group
 from hpo.engine.environment import changes as env_changes
 from hpo.engine.environment import environment
+from hpo.engine.names import free_name
 from hpo.contracts.registry import Registry, default_registry
 from hpo.contracts.searcher import Suggestion
 from hpo.spec import GroupSpec
@@ -116,27 +117,79 @@ def _item(value: Any) -> Any:
 
 def restart(
     store: EventStore, group_id: str, failed_only: bool = False, registry: Registry | None = None,
-    seed: int | None = None,
+    seed: int | None = None, trials: list[int] | None = None, sets: list[str] = (),
 ) -> str:
-    """A new group with the same spec (or only the failed trials' configs), linked to its origin."""
+    """A new group with the same spec, or only some trials' configs, linked to its origin.
+
+    ``failed_only`` restarts the failed trials, ``trials`` the ones named; each restarted trial's
+    ``Suggested`` meta names the trial it restarts (``origin_trial``). ``sets`` (``name=value``,
+    read as YAML) override a param of the restarted configs, or a declaration of any restart.
+    """
     state = GroupState.fold(store.iter_events(group_id))
     data = copy.deepcopy(state.spec)
+    chosen = _chosen_trials(state, group_id, failed_only, trials)
+    overrides = _param_sets(data, list(sets), restarting_configs=chosen is not None)
+    kind = "restart"
+    if chosen is not None:
+        kind = "restart-failed" if failed_only else "restart-trials"
+        algorithm, option = configs_searcher(registry or default_registry())
+        data["search"] = {  # a searcher's configs_option comes with origin_trials (the contract)
+            "algorithm": algorithm,
+            "options": {option: [{**t.params, **overrides} for t in chosen],
+                        "origin_trials": [t.trial_id for t in chosen]},
+            "path": "search",
+        }
+    spec = GroupSpec.from_json(data)
+    origin: dict[str, Any] = {"group": group_id, "kind": kind}
+    if chosen is not None:
+        origin["trials"] = [t.trial_id for t in chosen]
+    return create_group(
+        store, spec, name=free_name(store, f"{state.name}-restart"),
+        seed=state.seed if seed is None else seed, source=state.source,
+        source_path=state.source_path, registry=registry, origin=origin,
+    )
+
+
+def _chosen_trials(state: GroupState, group_id: str, failed_only: bool,
+                   trials: list[int] | None) -> list | None:
+    """The trials a restart runs again (None: the whole group)."""
+    if failed_only and trials:
+        raise HpoError("restart takes --failed-only or --trials, not both")
     if failed_only:
         failed = [t for t in sorted(state.trials.values(), key=lambda t: t.trial_id) if t.status == "failed"]
         if not failed:
             raise HpoError(f"group {state.name} ({group_id}) has no failed trials to restart")
-        algorithm, option = configs_searcher(registry or default_registry())
-        data["search"] = {
-            "algorithm": algorithm,
-            "options": {option: [t.params for t in failed]},
-            "path": "search",
-        }
-    spec = GroupSpec.from_json(data)
-    return create_group(
-        store, spec, name=f"{state.name}-restart", seed=state.seed if seed is None else seed,
-        source=state.source, source_path=state.source_path, registry=registry,
-        origin={"group": group_id, "kind": "restart-failed" if failed_only else "restart"},
-    )
+        return failed
+    if not trials:
+        return None
+    unknown = [i for i in trials if i not in state.trials]
+    if unknown:
+        raise HpoError(f"--trials: group {state.name} ({group_id}) has no trial "
+                       f"{', '.join(map(str, unknown))} (its trials are 1 to {len(state.trials)})")
+    return [state.trials[i] for i in dict.fromkeys(trials)]
+
+
+def _param_sets(data: dict[str, Any], sets: list[str], restarting_configs: bool) -> dict[str, Any]:
+    """``--set name=value`` for a restart: a declaration is changed in ``data``; a matrix param
+    is returned as an override of the restarted configs (a whole restart searches it)."""
+    overrides: dict[str, Any] = {}
+    matrix, declarations = data.get("matrix") or {}, data.setdefault("declarations", {})
+    for item in sets:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise SpecError(f"expected name=value, got {item!r}", "--set")
+        value = yaml.safe_load(raw) if raw else None
+        if name in matrix:
+            if not restarting_configs:
+                raise SpecError(f"{name} is searched by the matrix; restart chosen trials (--trials, "
+                                "--failed-only) to set it", "--set")
+            overrides[name] = value
+        elif name in declarations:
+            declarations[name] = value
+        else:
+            known = ", ".join([*matrix, *declarations]) or "none"
+            raise SpecError(f"{name!r} is not a param of the group (its params: {known})", "--set")
+    return overrides
 
 
 def configs_searcher(registry: Registry) -> tuple[str, str]:
@@ -194,7 +247,7 @@ def fork(
     except Exception as exc:
         raise SpecError(f"the forked spec is invalid: {exc}", "--set") from None
     new_id = create_group(
-        store, spec, name=f"{state.name}-fork", seed=state.seed, source=state.source,
+        store, spec, name=free_name(store, f"{state.name}-fork"), seed=state.seed, source=state.source,
         source_path=state.source_path, registry=registry,
         origin={"group": group_id, "kind": "fork", "at_seq": at_seq},
     )

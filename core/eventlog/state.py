@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from hpo.eventlog import events as ev
+from hpo.eventlog import ranking
 from hpo.contracts.searcher import (
     FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, SearchHistory, TrialRecord, params_key,
 )
@@ -345,25 +346,8 @@ class GroupState:
         return sorted(self.by_status(PENDING), key=lambda t: t.trial_id)
 
     def best(self) -> TrialState | None:
-        m = self.metric
-        if not m:
-            return None
-        sign = 1.0 if m.get("optimization", "maximize") == "maximize" else -1.0
-        name, done = m["name"], (SUCCEEDED, STOPPED)
-        # stopped trials count too: the one whose value fired early stopping is stopped with it.
-        # One plain pass (status and list read it on every call, at 10,000 trials too); ties go
-        # to the earliest trial.
-        best, best_key = None, None
-        for t in self.trials.values():
-            if t.status not in done:
-                continue
-            v = t.metrics.get(name)
-            if v is None or v != v:  # no value, or NaN
-                continue
-            key = (sign * v, -t.trial_id)
-            if best_key is None or key > best_key:
-                best, best_key = t, key
-        return best
+        """The best trial, as :mod:`hpo.eventlog.ranking` defines it for every view."""
+        return ranking.best(self)
 
     def lease_alive(self, now: float) -> bool:
         if self.engine is None:

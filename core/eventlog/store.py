@@ -23,16 +23,16 @@ from hpo.eventlog.chain import GENESIS, links
 from hpo.eventlog.store_chain import ChainQueries, Stored, parse_ts
 from hpo.eventlog.store_chain import wrapped as _wrapped
 from hpo.errors import ConcurrencyError, GroupNotFound, LogTampered, StoreError
+from hpo.eventlog.location import find_db
 from hpo.eventlog.migrations import migrate, pending_migrations
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-DEFAULT_DB = Path(".hpo") / "hpo.db"
-
 
 def default_db_path() -> Path:
-    return Path(os.environ.get("HPO_DB") or DEFAULT_DB)
+    """``$HPO_DB``, else the nearest ``.hpo/hpo.db`` up from here (see :mod:`hpo.eventlog.location`)."""
+    return find_db()
 
 
 def stamp(moment: datetime) -> str:
@@ -274,7 +274,9 @@ class EventStore(ChainQueries):
             return prefixed[0]
         if len(prefixed) > 1:
             raise GroupNotFound(f"{ref!r} matches several groups: {', '.join(prefixed)}")
-        raise GroupNotFound(f"no group with id or name {ref!r} in {self.path} (see `hpo list`)")
+        where = self.path.absolute()
+        missing = "" if where.exists() else ", which does not exist: pass --db PATH or set $HPO_DB"
+        raise GroupNotFound(f"no group with id or name {ref!r} in {where}{missing} (see `hpo list`)")
 
     # -- points of a group's history (``--as-of``, ``--until``, ``--at``) --------------------
 

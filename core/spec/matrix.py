@@ -104,4 +104,5 @@ def param_from_json(name: str, data: dict[str, Any]) -> Param:
     if kind not in KINDS:
         raise SpecError(unknown_kind_message(kind), f"matrix.{name}")
     path = data.get("path") or f"matrix.{name}.{kind}"
-    return KINDS[kind](name, path, **data.get("args", {}))
+    digits = {"digits": data["digits"]} if data.get("digits") else {}  # absent: made before rounding
+    return KINDS[kind](name, path, **digits, **data.get("args", {}))

@@ -21,6 +21,12 @@ from hpo.errors import SpecError
 from hpo.spec.params import Param
 
 MAX_VALUES = 1_000_000  # a discrete kind may not expand to more values than this
+DIGITS = 15  # significant digits of the float expansions in groups created from now on
+
+
+def round_significant(x: Any, digits: int) -> Any:
+    """``9.999999999999999e-06`` -> ``1e-05`` for 15 digits; ints and the rest pass through."""
+    return float(f"{x:.{digits}g}") if isinstance(x, float) and math.isfinite(x) else x
 
 
 def is_number(x: Any) -> bool:
@@ -191,13 +197,23 @@ class MatrixParam(Param):
 
 
 class DiscreteParam(MatrixParam):
-    """A kind that expands to a finite list, computed once at construction."""
+    """A kind that expands to a finite list, computed once at construction.
+
+    The numeric expansions (``ROUNDS``) pass their floats rounded to ``digits`` significant
+    digits, so ``logspace: -5:-2:4`` gives trials ``1e-05``, not numpy's ``9.999999999999999e-06``.
+    A spec parsed now gets :data:`DIGITS`; the JSON records it, so a group created before
+    rounding existed (no ``digits`` in its spec) resumes and replays with the values it had.
+    """
 
     discrete = True
+    ROUNDS: ClassVar[bool] = False
 
-    def __init__(self, name: str, path: str, **args: Any):
+    def __init__(self, name: str, path: str, digits: int | None = None, **args: Any):
+        self.digits = digits if self.ROUNDS else None
         super().__init__(name, path, **args)
         values = [to_python(v) for v in self.expand()]
+        if self.digits:
+            values = [round_significant(v, self.digits) for v in values]
         if not values:
             raise self.fail(f"{self.kind} {self.describe_args()} produces no value")
         keys = [(type(v), v) for v in values]
@@ -208,6 +224,16 @@ class DiscreteParam(MatrixParam):
         # sorted, to find a float that differs from a value by float noise only
         self._keys = {(type(v) is bool, v) for v in values}
         self._numbers = sorted(v for v in values if is_number(v))
+
+    @classmethod
+    def from_raw(cls, name: str, path: str, raw: Any) -> "MatrixParam":
+        return cls(name, path, digits=DIGITS if cls.ROUNDS else None, **cls.read_args(raw, path))
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.digits:
+            out["digits"] = self.digits
+        return out
 
     @abstractmethod
     def expand(self) -> list[Any]:

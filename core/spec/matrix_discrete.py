@@ -1,7 +1,8 @@
 """The five discrete kinds: ``values``, ``range``, ``linspace``, ``logspace``, ``geomspace``.
 
-Expansions are numpy's exactly (``range`` is ``numpy.arange``, stop excluded); the expanded
-values are Python scalars. ``range`` keeps ints when all its arguments are ints; the three
+Expansions are numpy's (``range`` is ``numpy.arange``, stop excluded), their floats rounded to
+15 significant digits in groups created since rounding came (see
+:class:`~hpo.spec.matrix_base.DiscreteParam`); the expanded values are Python scalars. ``range`` keeps ints when all its arguments are ints; the three
 ``*space`` kinds always give floats, as numpy does.
 """
 
@@ -69,6 +70,7 @@ class Range(DiscreteParam):
     """``numpy.arange(start, stop, step)``: stop excluded, step defaults to 1."""
 
     kind = "range"
+    ROUNDS = True  # float steps only: a range of ints stays ints
     ARGS = ("start", "stop", "step")
     REQUIRED = 2
     NOTE = "step non-zero"
@@ -92,6 +94,7 @@ class Linspace(DiscreteParam):
     """``numpy.linspace(start, stop, num)``: both ends included."""
 
     kind = "linspace"
+    ROUNDS = True
     ARGS = ("start", "stop", "num")
     REQUIRED = 3
     NOTE = "num a positive integer"
@@ -111,6 +114,7 @@ class Logspace(DiscreteParam):
     """``numpy.logspace(start, stop, num, base=10)``: start and stop are *exponents* of base."""
 
     kind = "logspace"
+    ROUNDS = True
     ARGS = ("start", "stop", "num", "base")
     REQUIRED = 3
     NOTE = "num a positive integer and base > 0 (start/stop are exponents of base, default 10)"
@@ -138,6 +142,7 @@ class Geomspace(DiscreteParam):
     """``numpy.geomspace(start, stop, num)``: a geometric progression, both ends included."""
 
     kind = "geomspace"
+    ROUNDS = True
     ARGS = ("start", "stop", "num")
     REQUIRED = 3
     NOTE = "num a positive integer, start and stop non-zero and of the same sign"

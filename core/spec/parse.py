@@ -16,7 +16,7 @@ from typing import Any
 from hpo.errors import SpecError
 from hpo.spec.algorithms import Catalog
 from hpo.spec.matrix import parse_matrix
-from hpo.spec.metric import MetricSpec
+from hpo.spec.metric import MetricSpec, direction_warning
 from hpo.spec.models import GroupSpec, SearchSpec
 from hpo.spec.sections import (
     BUILTIN_NAMES,
@@ -32,7 +32,7 @@ from hpo.spec.sections import (
     parse_runner,
     parse_stoppers,
 )
-from hpo.spec.template import is_name, template_names
+from hpo.spec.template import TemplateError, check_expression, is_name, sample_values, template_names
 from hpo.spec.yamlload import load_yaml
 
 DEFAULT_ALGORITHM = "grid"  # a spec without an algorithm block runs a grid, as Polyaxon's do
@@ -201,18 +201,17 @@ def _concurrency(candidates: list[tuple[Any, str]]) -> int:
     return picked[0] if picked else 1
 
 
-def _check_templates(cmd: str, allowed: dict[str, str], path: str) -> None:
+def _check_templates(cmd: str, allowed: dict[str, str], path: str, sample: dict[str, Any]) -> None:
     for expr in template_names(cmd):
         if is_name(expr) and expr in allowed:
             continue
         names = ", ".join(allowed)
-        if not is_name(expr):
-            raise SpecError(
-                f"template {{{{ {expr} }}}} is not a bare name: templates can only name a matrix "
-                f"param, a declaration, a param the search algorithm adds (such as a resource) "
-                f"or a builtin ({names})",
-                path,
-            )
+        if not is_name(expr):  # an expression, as Polyaxon's Jinja rendering allowed
+            try:
+                check_expression(expr, list(allowed), sample)
+            except TemplateError as exc:
+                raise SpecError(str(exc), path) from None
+            continue
         close = difflib.get_close_matches(expr, list(allowed), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise SpecError(
@@ -272,15 +271,19 @@ def _take_concurrency(layout: _Layout, search: SearchSpec) -> int:
     return _concurrency(candidates)
 
 
-def _take_metric(layout: _Layout, search: SearchSpec) -> MetricSpec | None:
+def _take_metric(layout: _Layout, search: SearchSpec, warnings: list[str]) -> MetricSpec | None:
     """From the algorithm's block, the settings/hptuning block or the top level."""
-    candidates = []
+    candidates, raws = [], {}
     if "metric" in search.options:
         path = join(search.path, "metric")
-        candidates.append((parse_metric(search.options.pop("metric"), path), path))
+        raws[path] = search.options.pop("metric")
+        candidates.append((parse_metric(raws[path], path), path))
     for raw, path in reversed(layout.given("metric")):
+        raws[path] = raw
         candidates.append((parse_metric(raw, path), path))
     picked = _pick(candidates, "metric")
+    if picked and (warning := direction_warning(raws[picked[1]], picked[0], picked[1])):
+        warnings.append(warning)
     return picked[0] if picked else None
 
 
@@ -296,8 +299,14 @@ def _move_n_experiments(layout: _Layout, search: SearchSpec) -> None:
     search.options["n_experiments"] = value
 
 
-def _seed(layout: _Layout) -> int | None:
-    picked = _pick(layout.given("seed"), "seed")
+def _seed(layout: _Layout, search: SearchSpec) -> int | None:
+    """The group seed: at the top level, in the block, or in the algorithm's block
+    (``random_search: {n_experiments: 10, seed: 4}``, as Polyaxon's later format writes it)."""
+    candidates = layout.given("seed")
+    in_block = search.options.pop("seed", None)
+    if in_block is not None:
+        candidates.append((in_block, join(search.path, "seed")))
+    picked = _pick(candidates, "seed")
     if picked is None:
         return None
     seed, path = picked
@@ -339,9 +348,9 @@ def _build(data: Any, catalog: Catalog) -> GroupSpec:
 
     search = _Search(data, layout.section, layout.section_path, catalog).spec
     concurrency = _take_concurrency(layout, search)
-    metric = _take_metric(layout, search)
+    metric = _take_metric(layout, search, warnings)
     _move_n_experiments(layout, search)
-    seed = _seed(layout)
+    seed = _seed(layout, search)
     es_src, stop_src = layout.one("early_stopping"), layout.one("stopping")
 
     fields: dict[str, Any] = {
@@ -367,5 +376,6 @@ def _build(data: Any, catalog: Catalog) -> GroupSpec:
         raise SpecError("missing run command: every group needs `run: {cmd: ...}`", "run.cmd")
     fields["run"] = run = parse_run(data[run_key], run_key, warnings)
     allowed = _template_names_allowed(run.cmd, matrix, declarations, search, catalog)
-    _check_templates(run.cmd, allowed, join(run_key, "cmd"))
+    _check_templates(run.cmd, allowed, join(run_key, "cmd"),
+                     sample_values(matrix, declarations, allowed))
     return build_model(GroupSpec, fields, "")

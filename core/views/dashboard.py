@@ -16,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from hpo.eventlog.state import TrialState
-from hpo.views.fmt import direction, duration, num, params_text
+from hpo.views.fmt import clean, direction, duration, num, params_text, safe
+from hpo.views.failures import error_lines
+from hpo.views.fit import Column, FitTable
 from hpo.views.overview import RungProgress, Overview
 
 MAX_RUNNING_ROWS = 10
@@ -61,18 +63,50 @@ class ProgressLine:
         yield table
 
 
-def header(snap: Overview) -> Text:
+def header(snap: Overview, width: int | None = None) -> Text:
+    """``name (id) · algorithm · metric ↑ · status — reason``. Narrower than ``width``, the
+    reason, the id and the algorithm go, then the name is cut: the metric and the status stay."""
+    return _Title.of(snap).fit(width)
+
+
+@dataclass
+class _Title:
+    """The header's variants, widest first, computed once (a refresh thread only picks one)."""
+
+    variants: list[Text]
+    name: str
+    tail: Text  # the narrowest variant without the name
+
+    @classmethod
+    def of(cls, snap: Overview) -> "_Title":
+        name = clean(snap.state.name or snap.state.group_id)
+        variants = [_header(snap, name, *flags) for flags in
+                    ((True, True, True), (False, True, True), (False, False, True), (False, False, False))]
+        return cls(variants, name, _header(snap, "", False, False, False))
+
+    def fit(self, width: int | None) -> Text:
+        for text in self.variants:
+            if width is None or text.cell_len <= width - 6:  # the panel's corners and padding
+                return text
+        room = max(width - 6 - self.tail.cell_len, 4)  # type: ignore[operator]
+        name = self.name[: room - 1] + "…" if len(self.name) > room else self.name
+        return Text(name, style="bold") + self.tail
+
+
+def _header(snap: Overview, name: str, reason: bool, ident: bool, algo: bool) -> Text:
     st = snap.state
-    algo = st.spec.get("search", {}).get("algorithm") or "-"
-    status = st.status
     text = Text()
-    text.append(st.name or st.group_id, style="bold")
-    text.append(f" ({st.group_id}) · {algo} · {direction(st.metric)} · ")
-    text.append(status, style="bold " + STATUS_STYLE.get(status, ""))
+    text.append(clean(name), style="bold")
+    if ident:
+        text.append(f" ({st.group_id})")
+    if algo:
+        text.append(f" · {clean(st.spec.get('search', {}).get('algorithm') or '-')}")
+    text.append(f" · {direction(st.metric)} · ")
+    text.append(st.status, style="bold " + STATUS_STYLE.get(st.status, ""))
     if snap.engine_gone:
-        text.append(" (no engine: `hpo resume` continues it)", style="yellow")
-    if st.reason and not snap.live:
-        text.append(f" — {st.reason}", style="dim")
+        text.append(" (no engine: `hpo resume` continues it)" if reason else " (no engine)", style="yellow")
+    if reason and st.reason and not snap.live:
+        text.append(f" — {clean(st.reason)}", style="dim")
     return text
 
 
@@ -93,7 +127,7 @@ def best_line(snap: Overview) -> Text:
         text.append("no trial has succeeded yet" if metric else "the group has no metric", style="dim")
         return text
     text.append(f"trial {b.trial_id}  ")
-    text.append(f"{metric} {num(b.value(metric), 6)}", style="bold green")
+    text.append(f"{clean(metric)} {num(b.value(metric), 6)}", style="bold green")
     text.append(f"  {params_text(b.params)}")
     return text
 
@@ -108,30 +142,30 @@ def _metric_names(snap: Overview, trials: list[TrialState]) -> list[str]:
 
 
 def running_table(snap: Overview) -> RenderableType:
+    """The running trials. The trial and the group metric are never cut: the params shorten
+    first, then the other metrics, the time and the step go (see :mod:`hpo.views.fit`)."""
     trials = snap.running
     if not trials:
         return Text("running  none", style="dim")
-    metrics = _metric_names(snap, trials)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    table.add_column("trial", justify="right")
-    table.add_column("step", justify="right")
+    metrics, shown = _metric_names(snap, trials), trials[:MAX_RUNNING_ROWS]
+    group_metric = snap.state.metric_name
+
+    def column(header: str, values: list[str], **kw) -> Column:
+        return Column(safe(header), [safe(v) for v in values], **kw)
+
+    columns = [column("trial", [str(t.trial_id) for t in shown]),
+               column("step", [str(t.last_step) if t.reports else "-" for t in shown], drop_at=5)]
     for m in metrics:
-        table.add_column(m, justify="right")
-    hyperband = any("rung" in t.meta for t in trials)
-    if hyperband:
-        table.add_column("bracket/rung", justify="right")
-    table.add_column("for", justify="right")
-    table.add_column("params", overflow="ellipsis", no_wrap=True)
-    for t in trials[:MAX_RUNNING_ROWS]:
-        start = snap.running_since(t)
-        since = None if start is None else snap.now - start
-        row = [str(t.trial_id), str(t.last_step) if t.reports else "-"]
-        row += [num(t.metrics.get(m)) for m in metrics]
-        if hyperband:
-            row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
-        row += [duration(since), params_text(t.params)]
-        table.add_row(*row)
-    parts: list[RenderableType] = [Text("running", style="bold"), table]
+        columns.append(column(m, [num(t.metrics.get(m)) for t in shown],
+                              drop_at=None if m == group_metric else 2, counted="metric"))
+    if any("rung" in t.meta for t in trials):
+        columns.append(column("bracket/rung", [f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}"
+                                               for t in shown], drop_at=4))
+    since = [None if (start := snap.running_since(t)) is None else snap.now - start for t in shown]
+    columns.append(column("for", [duration(s) for s in since], drop_at=3))
+    columns.append(column("params", [params_text(t.params) for t in shown], justify="left",
+                          shrink=12, shrink_at=1, drop_at=6))
+    parts: list[RenderableType] = [Text("running", style="bold"), FitTable(columns)]
     if len(trials) > MAX_RUNNING_ROWS:
         parts.append(Text(f"… and {len(trials) - MAX_RUNNING_ROWS} more", style="dim"))
     return Group(*parts)
@@ -143,10 +177,10 @@ def failures_block(snap: Overview) -> RenderableType | None:
     lines = Text()
     lines.append(f"failures ({len(snap.failures)})", style="bold red")
     for t in snap.failures[:MAX_FAILURES]:
-        last = next((ln for ln in reversed(t.output_tail.splitlines()) if ln.strip()), "")
-        lines.append(f"\n  trial {t.trial_id}: {t.reason or 'failed'}")
+        last = error_lines(t.output_tail, 1)
+        lines.append(f"\n  trial {t.trial_id}: {clean(t.reason or 'failed')}")
         if last:
-            lines.append(f" | {last.strip()[:120]}", style="dim")
+            lines.append(f" | {last[0].strip()[:120]}", style="dim")
     if len(snap.failures) > MAX_FAILURES:
         lines.append(f"\n  … {len(snap.failures) - MAX_FAILURES} more: hpo trials "
                      f"{snap.state.group_id} --status failed", style="dim")
@@ -168,7 +202,7 @@ def brackets_table(snap: Overview) -> RenderableType | None:
     rungs as columns: finished/planned (+running) @resource."""
     if not snap.rungs:
         return None
-    resource = snap.plan.resource or "resource"
+    resource = clean(snap.plan.resource or "resource")
     n_rungs = max(r.rung for r in snap.rungs) + 1
     title = Text(snap.state.spec.get("search", {}).get("algorithm") or "brackets", style="bold")
     if snap.current is not None:
@@ -206,4 +240,16 @@ def dashboard(snap: Overview, ticking: bool = False) -> RenderableType:
     for extra in (brackets_table(snap), failures_block(snap)):
         if extra is not None:
             parts.append(extra)
-    return Panel(Group(*parts), title=header(snap), title_align="left", box=box.ROUNDED)
+    return _Dashboard(_Title.of(snap), Group(*parts))
+
+
+@dataclass
+class _Dashboard:
+    """The panel, titled to fit the width it is drawn at."""
+
+    title: _Title
+    body: Group
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Panel(self.body, title=self.title.fit(options.max_width), title_align="left",
+                    box=box.ROUNDED)

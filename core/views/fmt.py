@@ -1,10 +1,37 @@
-"""Small text formatters shared by every view: numbers, durations, params, times."""
+"""Small text formatters shared by every view: numbers, durations, params, times, and
+:func:`clean`, which every piece of user text passes before it is printed."""
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
+
+from rich.text import Text
+
+# escape sequences whole (CSI such as colours and cursor moves, OSC such as window titles, and
+# two-character ones), then any control character left: a name, a metric or a reason written by
+# a trial must never move the cursor, clear the screen or retitle the terminal
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: Any, newlines: bool = False) -> str:
+    """``value`` as text that is safe to print: escape sequences and control characters removed,
+    tabs as spaces, and line breaks as spaces unless ``newlines`` (an output tail keeps them).
+    Rich markup is not interpreted here: print it as :class:`~rich.text.Text` (see :func:`safe`)
+    or on a console with ``markup=False``."""
+    text = _ESCAPES.sub("", str(value)).replace("\r\n", "\n").replace("\t", " ")
+    if not newlines:
+        text = text.replace("\n", " ").replace("\r", " ")
+    return _CONTROLS.sub("", text)
+
+
+def safe(value: Any, style: str = "") -> Text:
+    """User text as a rich :class:`Text`: cleaned, and never read as markup (``[/]`` stays
+    ``[/]``)."""
+    return Text(clean(value), style=style)
 
 
 def num(value: Any, digits: int = 4) -> str:
@@ -19,7 +46,7 @@ def num(value: Any, digits: int = 4) -> str:
         if math.isnan(value):
             return "nan"
         return f"{value:.{digits}g}"
-    return str(value)
+    return clean(value)
 
 
 def duration(seconds: float | None) -> str:
@@ -36,14 +63,14 @@ def duration(seconds: float | None) -> str:
 
 def params_text(params: dict[str, Any], limit: int | None = None) -> str:
     """``alpha=1e-05 loss=hinge`` (cut to ``limit`` characters with an ellipsis)."""
-    text = " ".join(f"{k}={num(v)}" for k, v in params.items())
+    text = " ".join(f"{clean(k)}={num(v)}" for k, v in params.items())
     if limit is not None and len(text) > limit:
         return text[: max(limit - 1, 0)] + "…"
     return text
 
 
 def metrics_text(metrics: dict[str, Any]) -> str:
-    return " ".join(f"{k}={num(v)}" for k, v in metrics.items())
+    return " ".join(f"{clean(k)}={num(v)}" for k, v in metrics.items())
 
 
 def local_time(ts: float | None) -> str:
@@ -58,4 +85,4 @@ def direction(metric: dict[str, str] | None) -> str:
     if not metric:
         return "-"
     arrow = "↑" if metric.get("optimization", "maximize") == "maximize" else "↓"
-    return f"{metric['name']} {arrow}"
+    return f"{clean(metric['name'])} {arrow}"

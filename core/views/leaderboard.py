@@ -1,14 +1,22 @@
 """The leaderboard behind ``hpo trials``: filter by status, sort by a metric in the group's
-direction (or a param, ``trial``, ``step``, ``duration``), keep the top N."""
+direction (or a param, ``trial``, ``step``, ``duration``), keep the top N.
+
+Sorted by the group's metric (the default), the order is the group's ranking
+(:mod:`hpo.eventlog.ranking`, the one every view uses): the ranked trials best first, then the
+trials that are not ranked (failed, running...) by their value, then those without one. Each
+trial's ``rank`` is its place in that ranking whatever the sort (None when it is not ranked).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.errors import HpoError
+from hpo.eventlog import ranking as group_ranking
 from hpo.eventlog.state import GroupState, TrialState
+from hpo.trial.outcome import protocol_errors
 
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 BUILTIN_KEYS = ("trial", "step", "duration")
@@ -26,6 +34,10 @@ class Ranking:
     metrics: list[str]  # metric columns, the sort key (if a metric) first
     params: list[str]  # param columns, in the order the matrix declares them
     kind: str = "metric"  # what the key is: metric | param | builtin
+    ranks: dict[int, int] = field(default_factory=dict)  # trial id -> its rank in the group
+
+    def rank_of(self, t: TrialState) -> int | None:
+        return self.ranks.get(t.trial_id)
 
     def param_label(self, name: str) -> str:
         """A param's column title: ``param.loss`` when a metric has the same name (what
@@ -87,18 +99,26 @@ def rank(
     else:
         descending = False
     by_id = sorted(trials, key=lambda t: t.trial_id)
+    group_ranked = group_ranking.ranked(state)
+    ranks = {t.trial_id: i for i, t in enumerate(group_ranked, start=1)}
+    first: list[TrialState] = []
+    natural = descending == (group_ranking.sign(state.metric) > 0)
+    if kind == "metric" and key == state.metric_name and natural:
+        kept = {t.trial_id for t in by_id}
+        first = [t for t in group_ranked if t.trial_id in kept]
+        by_id = [t for t in by_id if t.trial_id not in ranks]
     present = [t for t in by_id if sort_value(t, key, kind) is not None]
     missing = [t for t in by_id if sort_value(t, key, kind) is None]
     # a stable sort: ties keep trial order, in either direction
     present.sort(key=lambda t: _sortable(sort_value(t, key, kind)), reverse=descending)
-    ranked = present + missing
+    ranked = first + present + missing
     if top is not None:
         ranked = ranked[:top]
     if kind == "metric":
         metrics = [key] + [m for m in metrics if m != key]
     elif kind == "param":
         params = [key] + [p for p in params if p != key]
-    return Ranking(key, descending, ranked, metrics, params, kind)
+    return Ranking(key, descending, ranked, metrics, params, kind, ranks)
 
 
 def _sortable(v: Any) -> tuple[int, Any]:
@@ -123,12 +143,13 @@ def _param_names(state: GroupState) -> list[str]:
 def ranking_records(ranking: Ranking) -> list[dict[str, Any]]:
     """The JSON form: one object per trial, in rank order."""
     out = []
-    for i, t in enumerate(ranking.trials, start=1):
+    for t in ranking.trials:
         rec: dict[str, Any] = {
-            "rank": i, "trial": t.trial_id, "status": t.status, "metrics": dict(t.metrics),
+            "rank": ranking.rank_of(t), "trial": t.trial_id, "status": t.status, "metrics": dict(t.metrics),
             "params": dict(t.params), "step": t.last_step, "attempts": t.attempts,
             "duration": sort_value(t, "duration", "builtin"), "reason": t.reason,
+            "protocol_errors": protocol_errors(t.output_tail),
         }
-        rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource") if k in t.meta})
+        rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource", "origin_trial") if k in t.meta})
         out.append(rec)
     return out

@@ -19,8 +19,9 @@ from rich.text import Text
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
-from hpo.views.fmt import duration, metrics_text
-from hpo.views.lines import LineProgress
+from hpo.views.fmt import clean, duration, metrics_text
+from hpo.views.failures import SameErrorWatch
+from hpo.views.lines import LineProgress, metric_warning
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
 
@@ -39,6 +40,8 @@ class LiveView:
         self.live = Live(console=console, refresh_per_second=refresh_per_second,
                          auto_refresh=True, transient=False)
         self._drawn = 0.0
+        self.warned_metric = False
+        self.same_error = SameErrorWatch()
 
     def __enter__(self) -> "LiveView":
         self.live.start()
@@ -57,10 +60,17 @@ class LiveView:
         e = s.event
         if e.type == "TrialFinished" and e.attempt > 0:
             self._print_finished(e, state)
+            warning = None if self.warned_metric else metric_warning(e, state)
+            if warning:
+                self.warned_metric = True
+                self.live.console.print(warning, markup=False, style="bold yellow")
+            same = self.same_error.observe(e, state)
+            if same:
+                self.live.console.print(same, markup=False, style="bold red")
         elif e.type == "Stopped" and e.scope == "group":
-            self.live.console.print(f"search stopped by {e.policy}: {e.reason}", markup=False)
+            self.live.console.print(clean(f"search stopped by {e.policy}: {e.reason}"), markup=False)
         elif e.type == "RunnerNoticed":
-            self.live.console.print(f"runner {e.runner}: {e.message}", markup=False, style="yellow")
+            self.live.console.print(clean(f"runner {e.runner}: {e.message}"), markup=False, style="yellow")
         if e.type in ALWAYS_REDRAW or time.monotonic() - self._drawn >= MIN_REDRAW_SECONDS:
             self.refresh(state)
 
@@ -68,7 +78,7 @@ class LiveView:
         tr = state.trials[e.trial_id]
         start = tr.attempt_started_at or tr.started_at
         took = None if start is None or tr.finished_at is None else tr.finished_at - start
-        why = f" ({e.reason})" if e.reason and e.status != "succeeded" else ""
+        why = f" ({clean(e.reason)})" if e.reason and e.status != "succeeded" else ""
         line = Text.from_markup(MARK.get(e.status, "-"))
         metrics = metrics_text(tr.metrics)
         line.append(f" trial {e.trial_id} {e.status}{why} in {duration(took)}" + (f": {metrics}" if metrics else ""))

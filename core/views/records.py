@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from hpo.eventlog.ranking import ranked
 from hpo.eventlog.state import GroupState, TrialState
 
-META_COLUMNS = ("bracket", "rung", "resource", "parent")
+META_COLUMNS = ("bracket", "rung", "resource", "parent", "origin_trial")  # origin_trial: restarts
 
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
-def trial_record(t: TrialState) -> dict[str, Any]:
+def trial_record(t: TrialState, rank: int | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "trial": t.trial_id,
         "status": t.status,
@@ -28,6 +29,7 @@ def trial_record(t: TrialState) -> dict[str, Any]:
         "duration": (t.finished_at - since) if t.finished_at and (since := t.attempt_started_at or t.started_at) else None,
         "exit_code": t.exit_code,
         "reason": t.reason,
+        "rank": rank,  # its place in the group's ranking (hpo.eventlog.ranking); None: not ranked
     }
     for key in META_COLUMNS:
         if key in t.meta:
@@ -38,7 +40,9 @@ def trial_record(t: TrialState) -> dict[str, Any]:
 
 
 def trial_records(state: GroupState) -> list[dict[str, Any]]:
-    return [trial_record(t) for t in sorted(state.trials.values(), key=lambda t: t.trial_id)]
+    ranks = {t.trial_id: i for i, t in enumerate(ranked(state), start=1)}
+    return [trial_record(t, ranks.get(t.trial_id))
+            for t in sorted(state.trials.values(), key=lambda t: t.trial_id)]
 
 
 def flat_record(rec: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The data behind every plot, terminal or HTML: pure functions of a :class:`GroupState`.
 
-- :func:`history`: each trial's value and the best so far, in trial order;
+- :func:`history`: each ranked trial's value and the best so far, in trial order;
 - :func:`parallel`: params and the metric as axes scaled to [0, 1], one line per trial;
 - :func:`curves`: each trial's reports of a metric, step by step;
 - :func:`brackets`: hyperband trials placed by bracket, rung and resource, with promotions.
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo.contracts.searcher import SUCCEEDED
+from hpo.eventlog import ranking
 from hpo.eventlog.state import GroupState, TrialState
 
 LOG_KINDS = {"logspace", "geomspace", "loguniform", "qloguniform", "lognormal", "qlognormal"}
@@ -35,14 +35,18 @@ class HistoryPoint:
 
 
 def history(state: GroupState) -> list[HistoryPoint]:
-    """Succeeded trials with a value of the group metric, in trial order."""
-    name, sign, best, out = state.metric_name, _sign(state), None, []
+    """Ranked trials (see :mod:`hpo.eventlog.ranking`) in trial order; the best so far follows
+    the group's ranking (on hyperband, a larger resource beats a better value at a smaller one)."""
+    name, direction, out = state.metric_name, _sign(state), []
+    best_key, best = None, None
     for t in _ordered(state):
-        v = t.value(name)
-        if t.status != SUCCEEDED or v is None:
+        v = ranking.ranked_value(t, name)
+        if v is None:
             continue
-        best = v if best is None or sign * v > sign * best else best
-        out.append(HistoryPoint(t.trial_id, v, best))
+        key = ranking.rank_key(t, v, direction)
+        if best_key is None or key < best_key:
+            best_key, best = key, v
+        out.append(HistoryPoint(t.trial_id, v, best))  # type: ignore[arg-type]
     return out
 
 
@@ -130,9 +134,9 @@ def param_axes(state: GroupState, trials: list[TrialState]) -> list[Axis]:
 
 
 def parallel(state: GroupState) -> Parallel:
-    """One axis per param (matrix order) and a last one for the metric; finished trials only."""
+    """One axis per param (matrix order) and a last one for the metric; ranked trials only."""
     name = state.metric_name
-    trials = [t for t in _ordered(state) if t.status == SUCCEEDED and t.value(name) is not None]
+    trials = [t for t in _ordered(state) if ranking.ranked_value(t, name) is not None]
     axes = param_axes(state, trials)
     axes.append(make_axis(name or "metric", [t.value(name) for t in trials]))
     lines = [
@@ -152,8 +156,14 @@ def curves(state: GroupState, metric: str | None = None, top: int | None = None
         return {}
     out = {t.trial_id: list(t.curves.get(metric, [])) for t in _ordered(state) if t.curves.get(metric)}
     if top is not None and len(out) > top:
-        sign = _sign(state) if metric == state.metric_name else -1.0
-        keep = sorted(out, key=lambda tid: -sign * out[tid][-1][1])[:top]
+        if metric == state.metric_name:  # the group's ranking, then the rest by their last value
+            first = [t.trial_id for t in ranking.ranked(state) if t.trial_id in out]
+            taken = set(first)
+            rest = sorted((tid for tid in out if tid not in taken),
+                          key=lambda tid: -_sign(state) * out[tid][-1][1])
+            keep = (first + rest)[:top]
+        else:
+            keep = sorted(out, key=lambda tid: out[tid][-1][1])[:top]
         out = {tid: out[tid] for tid in sorted(keep)}
     return out
 

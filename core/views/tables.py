@@ -11,8 +11,10 @@ from rich.text import Text
 
 from hpo.eventlog.state import GroupState
 from hpo.views.dashboard import STATUS_STYLE
-from hpo.views.fmt import direction, duration, num, params_text
+from hpo.views.fmt import clean, direction, duration, num, params_text, safe
+from hpo.views.fit import Column, FitTable
 from hpo.views.leaderboard import Ranking, sort_value
+from hpo.trial.outcome import protocol_errors
 
 
 def _when(iso: str | None) -> str:
@@ -38,56 +40,70 @@ def _best(rec: dict[str, Any]) -> str:
     return f"{direction(metric)} {value}"
 
 
-def groups_table(records: list[dict[str, Any]]) -> Table:
-    """One row per group; fits 100 columns."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    table.add_column("group", no_wrap=True, min_width=12)
-    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=18)
-    table.add_column("status", no_wrap=True, min_width=9)
-    table.add_column("algorithm", no_wrap=True, overflow="ellipsis", max_width=10)
-    table.add_column("trials", justify="right", no_wrap=True, min_width=5)
-    table.add_column("best", no_wrap=True, overflow="ellipsis", max_width=22)
-    table.add_column("created", no_wrap=True, min_width=11)
-    for r in records:
+def groups_table(records: list[dict[str, Any]]) -> FitTable:
+    """One row per group. The id, status and best value are never cut; the name shrinks, then
+    the creation time and the algorithm go (see :mod:`hpo.views.fit`)."""
+    def cells(get) -> list[Text]:
+        return [get(r) for r in records]
+
+    def trials(r: dict[str, Any]) -> str:
         p = r["progress"]
-        trials = f"{p['done']}/{p['planned']}" if p["planned"] else str(p["done"])
-        table.add_row(r["group"], r["name"], _status(r["status"], r.get("engine_gone", False)),
-                      r["algorithm"] or "-", trials, _best(r), _when(r["created_at"]))
+        return f"{p['done']}/{p['planned']}" if p["planned"] else str(p["done"])
+
+    columns = [
+        Column(Text("group"), cells(lambda r: safe(r["group"])), "left"),
+        Column(Text("name"), cells(lambda r: safe(r["name"])), "left", shrink=8, shrink_at=3),
+        Column(Text("status"), cells(lambda r: _status(r["status"], r.get("engine_gone", False))), "left"),
+        Column(Text("algorithm"), cells(lambda r: safe(r["algorithm"] or "-")), "left", drop_at=2),
+        Column(Text("trials"), cells(lambda r: Text(trials(r))), drop_at=4),
+        Column(Text("best"), cells(lambda r: safe(_best(r))), "left"),
+        Column(Text("created"), cells(lambda r: Text(_when(r["created_at"]))), "left", drop_at=1),
+    ]
+    caption = None
     if any(r.get("engine_gone") for r in records):
-        table.caption = "running? = no engine holds the lease any more: `hpo resume GROUP`"
-    return table
+        caption = Text("running? = no engine holds the lease any more: `hpo resume GROUP`")
+    return FitTable(columns, caption=caption, marker_hint="--json shows all")
 
 
-def leaderboard_table(state: GroupState, ranking: Ranking) -> Table:
-    """Rank, trial, status, metrics (the sort key first), params as columns."""
+def leaderboard_table(state: GroupState, ranking: Ranking) -> FitTable:
+    """Rank, trial, status, metrics (the sort key first), params as columns. The trial, its
+    status and the sort key (the group metric by default) are never cut; params shorten, then
+    drop with a ``+N params`` marker, then the other metrics and the small columns go."""
     arrow = "▼" if ranking.descending else "▲"
     order = "highest first" if ranking.descending else "lowest first"
     key = ranking.param_label(ranking.key) if ranking.kind == "param" else ranking.key
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  caption=f"{len(ranking.trials)} trials sorted by {key}, {order}")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("trial", justify="right")
-    table.add_column("status")
+    trials = ranking.trials
+
+    def column(header: str, values: list[Any], **kw: Any) -> Column:
+        return Column(safe(header), [v if isinstance(v, Text) else safe(v) for v in values], **kw)
+
+    columns = [
+        column("#", [str(ranking.rank_of(t) or "-") for t in trials], style="dim", drop_at=8),
+        column("trial", [str(t.trial_id) for t in trials]),
+        column("status", [_status(t.status) for t in trials], justify="left"),
+    ]
     for m in ranking.metrics:
-        title = m + (" " + arrow if ranking.kind == "metric" and m == ranking.key else "")
-        table.add_column(title, justify="right", style="bold" if m == state.metric_name else "")
-    hyperband = any("rung" in t.meta for t in ranking.trials)
-    if hyperband:
-        table.add_column("b/r", justify="right")
+        is_key = ranking.kind == "metric" and m == ranking.key
+        columns.append(column(m + (" " + arrow if is_key else ""), [num(t.metrics.get(m)) for t in trials],
+                              style="bold" if m == state.metric_name else "",
+                              drop_at=None if is_key or m == state.metric_name else 3, counted="metric"))
+    if any("origin_trial" in t.meta for t in trials):  # a restart: the trial each one restarts
+        columns.append(column("from", [str(t.meta.get("origin_trial", "-")) for t in trials], drop_at=7))
+    if any("rung" in t.meta for t in trials):
+        columns.append(column("b/r", [f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}" for t in trials],
+                              drop_at=7))
     for p in ranking.params:
-        title = ranking.param_label(p) + (" " + arrow if ranking.kind == "param" and p == ranking.key else "")
-        table.add_column(title, justify="right", overflow="fold", min_width=min(len(title), 16))
-    table.add_column("step", justify="right")
-    table.add_column("time", justify="right")
-    for i, t in enumerate(ranking.trials, start=1):
-        row: list[Any] = [str(i), str(t.trial_id), _status(t.status)]
-        row += [num(t.metrics.get(m)) for m in ranking.metrics]
-        if hyperband:
-            row.append(f"{t.meta.get('bracket', '-')}/{t.meta.get('rung', '-')}")
-        row += [num(t.params.get(p)) for p in ranking.params]
-        row += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
-        table.add_row(*row)
-    return table
+        is_key = ranking.kind == "param" and p == ranking.key
+        title = ranking.param_label(p) + (" " + arrow if is_key else "")
+        columns.append(column(title, [num(t.params.get(p)) for t in trials], shrink=min(len(title), 8),
+                              shrink_at=1, drop_at=None if is_key else 4, counted="param"))
+    columns.append(column("step", [str(t.last_step) if t.reports else "-" for t in trials], drop_at=5))
+    columns.append(column("time", [duration(sort_value(t, "duration", "builtin")) for t in trials], drop_at=2))
+    bad_lines = [len(protocol_errors(t.output_tail)) for t in trials]
+    if any(bad_lines):
+        columns.append(column("bad lines", [str(n or "") for n in bad_lines], style="red", drop_at=6))
+    caption = safe(f"{len(trials)} trials sorted by {key}, {order}")
+    return FitTable(columns, caption=caption, marker_hint="--json shows all")
 
 
 COMPARE_ROWS = (
@@ -112,15 +128,13 @@ def compare_table(records: list[dict[str, Any]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", style="bold", no_wrap=True)
     for r in records:
-        table.add_column(f"{r['name']}\n{r['group']}", overflow="fold")
+        table.add_column(Text(f"{clean(r['name'])}\n{clean(r['group'])}"), overflow="fold")
     best = _winner(records)
     for label, get in COMPARE_ROWS:
         cells: list[Any] = [label]
         for i, r in enumerate(records):
             value = get(r)
-            if label == "best value" and i == best:
-                value = Text(value, style="bold green")
-            cells.append(value)
+            cells.append(safe(value, "bold green" if label == "best value" and i == best else ""))
         table.add_row(*cells)
     return table
 
@@ -144,11 +158,11 @@ def importance_table(imp) -> Table:
     fit = "out-of-bag R² could not be estimated" if imp.r2 is None else f"out-of-bag R² {imp.r2:.2f}"
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"random forest on {imp.trials} succeeded trials, {fit}",
-                  title=f"what explains {imp.metric}")
+                  title=Text(f"what explains {clean(imp.metric)}"))
     table.add_column("param")
     table.add_column("share", justify="right")
     table.add_column("", width=30)
     table.add_column("axis", style="dim")
     for p in imp.params:
-        table.add_row(p.name, f"{100 * p.share:.1f}%", Bar(1.0, 0.0, p.share, width=30), p.axis)
+        table.add_row(safe(p.name), f"{100 * p.share:.1f}%", Bar(1.0, 0.0, p.share, width=30), p.axis)
     return table

@@ -15,6 +15,7 @@ from rich.text import Text
 from hpo.errors import HpoError
 from hpo.eventlog.state import GroupState
 from hpo.views import series
+from hpo.views.fmt import clean
 
 KINDS = ("history", "parallel", "curves", "brackets")
 COLORS = ("green", "cyan", "yellow", "magenta", "red", "blue", "orange", "gray")
@@ -50,11 +51,11 @@ def as_text(figure: str) -> Text:
 def _finish(plt: Any, title: str, width: int, height: int, key: list[tuple[str, str]] = ()) -> str:
     """Build the figure; ``key`` (label, colour) is printed under it rather than as plotext's
     legend, which sits in the top-left corner over the data."""
-    plt.title(title)
+    plt.title(clean(title))  # the figure is read back as ANSI: user text must bring none
     plt.plotsize(width, height)
     figure = plt.build()
     if key:
-        figure += "\n" + "   ".join(plt.colorize("●", color) + " " + label for label, color in key)
+        figure += "\n" + "   ".join(plt.colorize("●", color) + " " + clean(label) for label, color in key)
     return figure
 
 
@@ -120,13 +121,13 @@ def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
             continue
         q = min(i // quarter, 3)
         plt.plot(x, list(line.points), color=QUARTILE_COLORS[q])
-    plt.xticks(x, [a.name for a in data.axes])
+    plt.xticks(x, [clean(a.name) for a in data.axes])
     plt.yticks([0, 0.5, 1], ["low", "mid", "high"])
     plt.ylim(-0.02, 1.02)
     key = [(f"{name} quarter", c) for name, c in zip(("best", "2nd", "3rd", "worst"), QUARTILE_COLORS)]
     figure = _finish(plt, f"parallel coordinates of {state.name}: {len(data.lines)} trials", width, height,
                      key[: min(len(ranked), 4)])
-    ranges = "\n".join(f"  {a.name}: {_axis_range(a)}" for a in data.axes)
+    ranges = "\n".join(clean(f"  {a.name}: {_axis_range(a)}") for a in data.axes)
     return figure + "\naxes (low → high):\n" + ranges
 
 
@@ -180,7 +181,7 @@ def brackets(state: GroupState, width: int, height: int, **_: Any) -> str:
     if log_x:
         plt.xscale("log")
     plt.xlabel("resource")
-    plt.ylabel(state.metric_name or "value")
+    plt.ylabel(clean(state.metric_name or "value"))
     key.append(("promotion (line)", "gray"))
     return _finish(plt, f"hyperband brackets of {state.name}: {state.metric_name} by resource",
                    width, height, key)

@@ -28,6 +28,7 @@ from rich.text import Text
 from hpo.contracts.searcher import RUNNING, STOPPED, SUCCEEDED
 from hpo.spec.metric import MetricSpec
 from hpo.contracts.stopper import Curve, Stopper, StopView, TrialCurves
+from hpo.views.fmt import clean
 
 LOCKSTEP_NOTE = (
     "replayed in step order: every trial with reports is treated as running from the first "
@@ -297,7 +298,7 @@ def render(result: WhatIfResult) -> RenderableType:
             str(t.steps_logged),
             "-" if t.stopped_at_step is None else str(t.stopped_at_step),
             str(t.steps_saved),
-            t.reason or "",
+            clean(t.reason or ""),
         )
     lines = [
         f"config: {result.config}",
@@ -319,4 +320,4 @@ def render(result: WhatIfResult) -> RenderableType:
         g = result.group_stop
         lines.append(f"group would stop at step {g.step} as {g.status}: {g.reason}")
     lines += [f"note: {n}" for n in result.notes]
-    return RichGroup(table, *(Text(line) for line in lines))
+    return RichGroup(table, *(Text(clean(line)) for line in lines))

@@ -1,14 +1,16 @@
 """The ``configs`` searcher: run an explicit list of configs, in order.
 
-``hpo restart --failed-only`` uses it to run again exactly the configs that failed; users can use
-it to enqueue configs they want tried (``search: {algorithm: configs, configs: [{...}, ...]}``).
+``hpo restart --failed-only`` and ``hpo restart --trials 3,5`` use it to run again exactly the
+configs of those trials, each suggestion's meta naming the trial it restarts (``origin_trial``,
+from ``origin_trials``); users can use it to enqueue configs they want tried
+(``search: {algorithm: configs, configs: [{...}, ...]}``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hpo.errors import SpecError
 from hpo.contracts.hookspecs import hookimpl
@@ -19,6 +21,14 @@ class ConfigsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     configs: list[dict[str, Any]] = Field(min_length=1)
+    origin_trials: list[int] | None = None  # the trial each config restarts, one per config
+
+    @model_validator(mode="after")
+    def _one_origin_each(self) -> "ConfigsConfig":
+        if self.origin_trials is not None and len(self.origin_trials) != len(self.configs):
+            raise ValueError(f"origin_trials has {len(self.origin_trials)} entries for "
+                             f"{len(self.configs)} configs: give one trial id per config")
+        return self
 
 
 class ConfigsSearcher(Searcher):
@@ -56,7 +66,10 @@ class ConfigsSearcher(Searcher):
         n = len(history)
         if n >= len(self.config.configs):
             return Exhausted(f"ran all {len(self.config.configs)} listed configs")
-        return Suggestion(dict(self.config.configs[n]), {"index": n})
+        meta: dict[str, Any] = {"index": n}
+        if self.config.origin_trials is not None:
+            meta["origin_trial"] = self.config.origin_trials[n]
+        return Suggestion(dict(self.config.configs[n]), meta)
 
 
 @hookimpl

@@ -150,11 +150,13 @@ def test_restart_failed_only_reruns_exactly_the_failed_configs(tmp_path):
     first = Engine(store, gid, poll_interval=0.01).run()
     failed = [t.params for t in first.trials.values() if t.status == "failed"]
     assert len(failed) == 3
-    proc = run_hpo(tmp_path, "restart", "f", "--failed-only")
+    proc = run_hpo(tmp_path, "restart", "f", "--failed-only", "--no-run")
     assert proc.returncode == 0, proc.stderr
     new = store.resolve("f-restart")
     second = Engine(store, new, poll_interval=0.01).run("resume")
     assert [t.params for t in second.trials.values()] == failed
+    assert [t.meta["origin_trial"] for t in second.trials.values()] == [
+        t.trial_id for t in first.trials.values() if t.status == "failed"]
     assert store.read(new)[0].event.origin["kind"] == "restart-failed"
 
 

@@ -21,6 +21,7 @@ LOADS = {
     "Oodapow__polyaxon_example__polyaxon__hptune_hb.yml": ("hyperband", 2, 12),
     "Oodapow__polyaxon_example__polyaxon__hptune_hb_resume.yml": ("hyperband", 2, 12),
     "Oodapow__polyaxon_example__polyaxon__hptune_hb_uniform.yml": ("hyperband", 2, None),
+    "OrangeFreitag__CreateDoc2Vec__polyaxonfile_group.yml": ("random", 10, 324),  # {{ 128 }}
     "OrangeFreitag__MeaningClassifier__polyaxonfile_group.yml": ("random", 10, 4800),
     "QipengZhou__polyaxon-argo-seldon-example__pytorch-mnist__polyaxonfile_hyperparams@3aa6334.yml": (
         "random",
@@ -48,6 +49,7 @@ LOADS = {
         50,
         17280,
     ),
+    "hhase__rl_us_navigation__polyaxonfile_group.yml": ("grid", 1, 3),  # {{ reward + 0.01 }}
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxon.yml": ("random", 2, 15),
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxonfile@0171e30.yml": ("grid", 2, 6),
     "hypnosapos__cartpole-rl-remote__polyaxon__polyaxonfile_group.yml": ("grid", 2, 6),
@@ -110,14 +112,6 @@ LOADS = {
 
 SUM_09 = "probabilities sum to 0.9, expected 1"
 REJECTS = {
-    "OrangeFreitag__CreateDoc2Vec__polyaxonfile_group.yml": (
-        "run.cmd",
-        "{{ 128 }} is not a bare name",
-    ),
-    "hhase__rl_us_navigation__polyaxonfile_group.yml": (
-        "run.cmd",
-        "{{ reward + 0.01 }} is not a bare name",
-    ),
     "polyaxon__polyaxon__tests__fixtures__exec_matrix_file@46acd25.yml": (
         "exec.cmd",
         "conditional commands (if/cond/do/else_do) are not supported",
@@ -270,3 +264,16 @@ def test_folded_continuations_become_plain_spaces():
 def test_seed_and_concurrency_inside_hptuning():
     spec = parse_spec(read("dashtagger__sentiment_analysis_covid__polyaxon__group.yml"))
     assert spec.seed == 42 and spec.concurrency == 3
+
+
+def test_jinja_expressions_render_as_polyaxon_rendered_them():
+    from hpo.spec.template import render
+
+    spec = parse_spec(read("hhase__rl_us_navigation__polyaxonfile_group.yml"))
+    values = {**spec.declarations, **{n: p.values()[0] for n, p in spec.matrix.items()}}
+    cmd = render(spec.run.cmd, {**values, "trial_id": 1, "group_id": "g", "trial_dir": "/t",
+                                "checkpoint_dir": "/c"})
+    assert f"--reward_move_closer={values['reward'] + 0.01!r}" in cmd
+    doc2vec = parse_spec(read("OrangeFreitag__CreateDoc2Vec__polyaxonfile_group.yml"))
+    values = {n: p.values()[0] for n, p in doc2vec.matrix.items()}
+    assert "128" in render(doc2vec.run.cmd, {**doc2vec.declarations, **values})

@@ -8,7 +8,7 @@ import pytest
 
 from hpo.errors import SpecError
 from hpo.spec import parse_spec
-from hpo.spec.template import format_value, render, template_names
+from hpo.spec.template import TemplateError, format_value, render, template_names
 
 
 def test_template_names_in_order_with_or_without_spaces():
@@ -88,17 +88,39 @@ def test_allowed_template_names():
     assert "{{ epochs }}" in spec.run.cmd
 
 
-def test_expression_template_is_rejected():
+def test_expressions_are_allowed_as_polyaxon_rendered_them_with_jinja():
+    spec = spec_with("t {{ lr + 0.01 }} --b={{ 128 }} --c={{ batch * 2 }} {{ lr | round(2) }}")
+    assert render(spec.run.cmd, {"lr": 0.1, "batch": 32}) == "t 0.11 --b=128 --c=64 0.1"
+
+
+def test_an_expression_reading_an_unknown_name_is_rejected():
     with pytest.raises(SpecError) as info:
-        spec_with("t {{ lr + 0.01 }}")
+        spec_with("t {{ lrr * 2 }}")
     assert info.value.path == "run.cmd"
-    assert "{{ lr + 0.01 }} is not a bare name" in info.value.message
+    assert "template {{ lrr * 2 }} reads lrr, which is no matrix param" in info.value.message
     assert "trial_id" in info.value.message
 
 
-def test_literal_template_is_rejected():
-    with pytest.raises(SpecError, match=r"\{\{ 128 \}\} is not a bare name"):
-        spec_with("t {{ 128 }}")
+@pytest.mark.parametrize("cmd, said", [
+    ("t {{ lr.__class__.__mro__ }}", "is not allowed: access to attribute '__class__'"),
+    ("t {{ 'a' * 100000000 }}", "is not allowed: the result would be longer than 4096"),
+    ("t {{ lr + }}", "is not a valid expression"),
+])
+def test_an_expression_leaving_the_sandbox_is_rejected_naming_the_template(cmd, said):
+    with pytest.raises(SpecError) as info:
+        spec_with(cmd)
+    assert info.value.path == "run.cmd" and said in info.value.message
+    assert info.value.message.startswith("template {{ " + cmd[5:-3].strip())
+
+
+def test_rendered_expressions_are_quoted_and_capped():
+    assert render("echo {{ name ~ '; rm -rf ~' }}", {"name": "x"}) == "echo 'x; rm -rf ~'"
+    with pytest.raises(TemplateError, match=r"template \{\{ s \* 5000 \}\} is not allowed"):
+        render("{{ s * 5000 }}", {"s": "ab"})
+    with pytest.raises(TemplateError, match="renders 5000 characters, more than 4096"):
+        render("{{ s ~ s }}", {"s": "a" * 2500})
+    with pytest.raises(TemplateError, match="failed: ZeroDivisionError"):
+        render("{{ lr / 0 }}", {"lr": 0.1})
 
 
 def test_unknown_template_suggests_closest():
@@ -122,3 +144,52 @@ def test_the_algorithm_says_which_names_it_adds():
     assert parse_spec(SPEC.replace("CMD", "t {{ epochs }}")).run.cmd == "t {{ epochs }}"
     with pytest.raises(SpecError, match="settings.hyperband.max_iter"):  # its options are checked
         parse_spec(SPEC.replace("CMD", "t {{ epochs }}").replace("max_iter: 9", "max_iter: -1"))
+
+
+def test_an_expression_that_fails_for_one_trial_fails_that_trial_saying_why(tmp_path):
+    import sys
+
+    from hpo.engine.composition import create_group
+    from hpo.engine.loop import Engine
+    from hpo.eventlog.store import EventStore
+
+    spec = parse_spec(f"""
+settings:
+  metric: {{name: inv, optimization: maximize}}
+  matrix:
+    x: {{values: [2, 0]}}
+run:
+  cmd: {sys.executable} -c "import hpo; hpo.report(inv={{{{ 1 / x }}}})"
+""")
+    with EventStore(tmp_path / "hpo.db") as store:
+        gid = create_group(store, spec, name="inv", seed=0)
+        state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.trials[1].status == "succeeded" and state.trials[1].metrics["inv"] == 0.5
+    failed = state.trials[2]
+    assert failed.status == "failed" and failed.exit_code == 2
+    assert "hpo: template {{ 1 / x }} failed: ZeroDivisionError" in failed.output_tail
+
+
+@pytest.mark.parametrize("block", ["random_search: {n_experiments: 3, seed: 4}",
+                                   "grid_search: {seed: 4}",
+                                   "bo: {n_iterations: 3, n_initial_trials: 2, seed: 4}"])
+def test_a_seed_in_the_algorithm_block_is_the_group_seed(block):
+    spec = parse_spec(f"""
+settings:
+  {block}
+  metric: {{name: loss, optimization: minimize}}
+  matrix:
+    x: {{values: [1, 2, 3]}}
+run:
+  cmd: "true"
+""")
+    assert spec.seed == 4 and "seed" not in spec.search.options
+
+
+def test_a_seed_in_the_algorithm_block_is_checked_like_any_seed():
+    base = "settings:\n  random_search: {n_experiments: 3, seed: SEED}\n  matrix: {x: {values: [1]}}\nrun: {cmd: 'true'}\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(base.replace("SEED", "-1"))
+    assert info.value.path == "settings.random_search.seed" and "integer >= 0" in info.value.message
+    with pytest.raises(SpecError, match="conflicting seed: 3 at seed and 4 at settings.random_search.seed"):
+        parse_spec("seed: 3\n" + base.replace("SEED", "4"))

@@ -62,8 +62,9 @@ def test_status_text_json_and_as_of(hpo, logged):
 
 def test_trials_leaderboard(hpo):
     out = hpo("trials", "grid").output
-    lines = [line for line in out.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]
+    lines = [line for line in out.splitlines() if re.match(r"\s*(\d+|-)\s+\d+\s", line)]
     assert [line.split()[1] for line in lines] == ["2", "1", "3", "4"]  # by loss, lowest first
+    assert [line.split()[0] for line in lines] == ["1", "2", "3", "-"]  # a failed trial has no rank
     assert "4 trials sorted by loss, lowest first" in out
     assert "lr" in out.splitlines()[0] and "opt" in out.splitlines()[0]
     top = json.loads(hpo("trials", "grid", "--top", "1", "--json").output)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import xml.etree.ElementTree as ET
 import math
 
 import pytest
@@ -90,9 +92,17 @@ def test_the_html_report_draws_the_shares_as_bars(group, tmp_path):
     assert result.exit_code == 0, result.output
     html = out.read_text()
     section = html.split("<h2>param importance</h2>")[1].split("</section>")[0]
-    assert section.index(">lr<") < section.index(">noise<") and 'class="bar"' in section
+    svg = ET.fromstring(section[section.index("<svg"):section.index("</svg>") + 6])
+    bars = [g for g in svg.iter() if g.get("id") == "importance"]  # one group per bar
+    widths = []
+    for path in (p for g in bars for p in g.iter("{http://www.w3.org/2000/svg}path")):
+        xs = [float(v) for v in re.findall(r"[ML]\s*([-\d.]+)", path.get("d"))]
+        widths.append(max(xs) - min(xs))
+    assert widths[-1] == max(widths) and widths[-1] > widths[0]  # the top bar, the most important, is the longest
+    labels = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "lr" in labels and "noise" in labels
     payload = json.loads(html.split('id="hpo-data">')[1].split("</script>")[0])
-    assert payload["importance"]["params"][0]["name"] == "lr"
+    assert payload["importance"]["params"][0]["name"] == "lr" and len(payload["importance"]["params"]) == len(widths)
 
 
 def test_the_report_of_a_small_group_says_why_it_has_no_importances(tmp_path):

@@ -1,0 +1,75 @@
+"""How the views tell a failure: the lines of its output worth reading, and a loud word when
+the first trials all fail the same way.
+
+A failed trial's record holds the end of its stdout and stderr (``--- stderr.log ---``
+sections, see :func:`hpo.runkit.logtail.output_tail`). The error is nearly always in stderr's last
+lines, so that is what the plain and live views print under the failure. When the first
+:data:`SAME_ERROR_TRIALS` trials to finish all failed with the same error, the spec or the script
+is wrong and every further trial will fail the same way: the views say so once, prominently.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hpo.views.fmt import clean
+
+if TYPE_CHECKING:
+    from hpo.eventlog.state import GroupState
+
+SAME_ERROR_TRIALS = 3
+ERROR_LINES = 3
+
+
+def sections(output_tail: str) -> dict[str, list[str]]:
+    """The recorded output tail split by file: ``{"stdout.log": [...], "stderr.log": [...]}``."""
+    out: dict[str, list[str]] = {}
+    current = ""
+    for line in output_tail.splitlines():
+        if line.startswith("--- ") and line.rstrip().endswith(" ---"):
+            current = line.strip()[4:-4]
+            out[current] = []
+        elif current:
+            out[current].append(line)
+    return out
+
+
+def error_lines(output_tail: str, n: int = ERROR_LINES) -> list[str]:
+    """The last ``n`` non-empty lines of stderr, else of stdout without its report lines."""
+    parts = sections(output_tail)
+    lines = [ln for ln in parts.get("stderr.log", []) if ln.strip()]
+    if not lines:
+        lines = [ln for ln in parts.get("stdout.log", []) if ln.strip() and not ln.lstrip().startswith("@hpo")]
+    return [clean(ln.rstrip()) for ln in lines[-n:]]
+
+
+def signature(reason: str, output_tail: str) -> tuple[str, str]:
+    """What makes two failures the same error: the reason and the last error line."""
+    last = error_lines(output_tail, 1)
+    return (reason, last[0] if last else "")
+
+
+class SameErrorWatch:
+    """Says once when the first trials to finish all failed with the same error."""
+
+    def __init__(self) -> None:
+        self.first: list[tuple[str, str] | None] = []  # per finished trial: its error, None if it did not fail
+        self.said = False
+
+    def observe(self, e, state: GroupState) -> str | None:
+        """The message to print after ``e`` (a ``TrialFinished``), if it is time for it."""
+        if e.type != "TrialFinished" or e.attempt == 0 or getattr(e, "resumable", False):
+            return None
+        if self.said or len(self.first) >= SAME_ERROR_TRIALS or e.status == "stopped":
+            return None
+        self.first.append(signature(e.reason, e.output_tail) if e.status == "failed" else None)
+        errors = set(self.first)
+        if len(self.first) < SAME_ERROR_TRIALS or None in errors or len(errors) != 1:
+            return None
+        self.said = True
+        reason, line = self.first[0]  # type: ignore[misc]
+        said = clean(reason) + (f": {line}" if line else "")
+        return (f"the first {SAME_ERROR_TRIALS} trials all failed with the same error ({said}); "
+                f"every trial will likely fail the same way: stop the group (Ctrl-C, or hpo stop "
+                f"{state.group_id}), fix the spec or the script, and run it again "
+                "(hpo run --fail-fast stops at the first failure)")
