@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from hpo.views.fmt import clean
 from hpo.cli.common import db_option, handle_errors, open_store, print_json
 from hpo.errors import StoreError
 from hpo.eventlog.chain import Verdict, verify as verify_chain
@@ -18,7 +19,7 @@ from hpo.views.source import open_readonly
 
 def describe(name: str, verdict: Verdict) -> list[str]:
     """What ``hpo verify`` and ``hpo replay --check`` say about one group (rich markup)."""
-    who = escape(f"{name} ({verdict.group_id})")
+    who = escape(clean(f"{name} ({verdict.group_id})"))
     lines = []
     if verdict.broken is not None:
         lines.append(f"[red]{who}: the chain breaks at {escape(str(verdict.broken))}[/]")

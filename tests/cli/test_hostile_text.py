@@ -25,7 +25,9 @@ SCRIPT = textwrap.dedent(r"""
     import json, sys
     import hpo
     p = hpo.params()
-    metrics = {"loss": len(p["tag"]) / 10, "[/]m": 1.0, "\u001b[31mesc": 2.0, "[bold]b\nx": 3.0}
+    # markup in metric names; control characters there make the line a protocol error (a metric
+    # name is printable ASCII), so they reach the views through params, names and output instead
+    metrics = {"loss": len(p["tag"]) / 10, "[/]m": 1.0, "[red]esc": 2.0, "[bold]x": 3.0}
     for step in (1, 2):
         print("@hpo " + json.dumps({"step": step, **metrics}), flush=True)
     if "\n" in p["tag"]:
