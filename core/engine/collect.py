@@ -81,6 +81,10 @@ def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:
     names = set(this_poll)
     if tr.attempts == m.attempt:
         names.update(k for k, v in tr.metrics.items() if v is not None)
+        if not tr.reports and not this_poll and tr.previous is not None:
+            # resumed from its last checkpoint with nothing left to do: the earlier attempt's
+            # values stand (the fold keeps them)
+            names.update(k for k, v in tr.previous[0].items() if v is not None)
     if metric in names:
         return ""
     return missing_metric_reason(metric, names, m.output_tail)

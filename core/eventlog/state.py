@@ -69,6 +69,10 @@ class TrialState:
     output_tail: str = ""
     stop_decision: dict[str, Any] | None = None  # the Stopped event that targeted it
     resumable: bool = False  # stopped by a pause, to run again on resume
+    # (metrics, curves, last_step) of the attempt before, while this one has reported nothing: an
+    # attempt resumed from a final checkpoint may have nothing left to report, and a re-run never
+    # replaces what the trial recorded with nothing
+    previous: tuple | None = None
 
     # Pickling (snapshots) packs the curves into two flat arrays per metric; unpickling leaves
     # them packed until something reads ``curves``: `hpo status` on a group with a million
@@ -249,6 +253,8 @@ class GroupState:
         tr = self.trials[e.trial_id]
         tr.status, tr.attempts, tr.handle, tr.trial_dir = RUNNING, e.attempt, dict(e.handle), e.trial_dir
         tr.reports, tr.offset, tr.resumable = 0, 0, False
+        if tr.metrics:
+            tr.previous = (tr.metrics, tr.curves, tr.last_step)
         tr.metrics, tr.curves, tr.last_step = {}, {}, 0  # a new attempt reports afresh
         if tr.started_at is None:
             tr.started_at = t
@@ -263,6 +269,7 @@ class GroupState:
         if attempt != tr.attempts:
             return
         tr.reports += 1
+        tr.previous = None
         tr.offset = max(tr.offset, offset)
         tr.last_step = step
         for name, value in metrics.items():
@@ -276,6 +283,9 @@ class GroupState:
             return
         tr.status, tr.exit_code, tr.signal = e.status, e.exit_code, e.signal
         tr.reason, tr.output_tail, tr.finished_at = e.reason, e.output_tail, t
+        if tr.previous is not None and not tr.reports:  # it reported nothing: keep what was
+            tr.metrics, tr.curves, tr.last_step = tr.previous
+        tr.previous = None
         tr.resumable = e.resumable
         self.stop_trial_requests.pop(e.trial_id, None)
 

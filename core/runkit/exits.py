@@ -28,8 +28,9 @@ def exited(
     signal number, a text saying why there is no status, or None (the process is gone and left
     no status; fine after a stop, which then names the signal the runner sent).
 
-    A timed-out attempt failed; a stopped one is ``stopped`` with the stop's reason; otherwise 0
-    succeeded, a signal or another status failed, and the reason says which.
+    A timed-out attempt failed; a stopped one is ``stopped`` with the stop's reason, unless it
+    exited 0 (it finished as the stop came: succeeded, never run again); otherwise 0 succeeded, a
+    signal or another status failed, and the reason says which.
     """
     base = dict(trial_id=launch.trial_id, attempt=launch.attempt, output_tail=output_tail)
     exit_code = code if isinstance(code, int) and code >= 0 else None
@@ -41,6 +42,11 @@ def exited(
     if timed_out:
         return Exited(status="failed", exit_code=exit_code, signal=sig,
                       reason=stop_reason or "timeout", **base)
+    if stop_reason is not None and code == 0:
+        # it finished as the stop came (or handled SIGTERM and said it succeeded): an attempt that
+        # exited 0 is kept with its reports and never run again
+        return Exited(status="succeeded", exit_code=0,
+                      reason=f"exited 0 while being stopped ({stop_reason})", **base)
     if stop_reason is not None:
         return Exited(status="stopped", exit_code=exit_code, signal=sig, reason=stop_reason, **base)
     if code is None:

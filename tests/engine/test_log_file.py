@@ -23,8 +23,9 @@ run:
 
 
 def _hpo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hpo", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    env = {**os.environ, "HPO_DB": str(cwd / ".hpo" / "hpo.db")}  # never a log found further up
+    return subprocess.run([sys.executable, "-m", "hpo", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def _run(tmp_path: Path, action: str) -> subprocess.CompletedProcess:

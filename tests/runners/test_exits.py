@@ -20,7 +20,8 @@ LAUNCH = Launch("g", 4, 2, "true", {}, Path("/nonexistent"), Path("/nonexistent"
     ("the container disappeared", {}, ("failed", None, None, "the container disappeared")),
     (None, {}, ("failed", None, None, VANISHED)),
     (143, {"stop_reason": "median rule"}, ("stopped", 143, 15, "median rule")),  # the shell's 128+N
-    (0, {"stop_reason": "median rule"}, ("stopped", 0, None, "median rule")),  # it handled SIGTERM
+    # it finished as the stop came, or handled SIGTERM and exited 0: kept, never run again
+    (0, {"stop_reason": "median rule"}, ("succeeded", 0, None, "exited 0 while being stopped (median rule)")),
     (-15, {"stop_reason": "user"}, ("stopped", None, 15, "user")),
     (None, {"stop_reason": "user", "signal_sent": 9}, ("stopped", None, 9, "user")),
     (137, {"stop_reason": "timed out after 2s", "timed_out": True},
