@@ -70,9 +70,13 @@ class ForkedAttempt(ProcessAttempt):
 
     def exited(self, code: int | str | None) -> Exited:
         outcome = _read_outcome(attempt_paths(self.launch.trial_dir)["result"])
+        exit_code = code if isinstance(code, int) and code >= 0 else None
+        if self.stop_reason is not None and not self.timed_out and outcome and outcome["status"] == "stopped":
+            # the objective honoured the stop (TrialStopped) and its process exited 0: stopped
+            return Exited(self.launch.trial_id, self.launch.attempt, "stopped", exit_code,
+                          reason=self.stop_reason, output_tail=self.output_tail())
         if self.stop_reason is not None or outcome is None:
             return super().exited(code)
-        exit_code = code if isinstance(code, int) and code >= 0 else None
         return Exited(self.launch.trial_id, self.launch.attempt, outcome["status"], exit_code,
                       reason=outcome["reason"], output_tail=self.output_tail())
 
