@@ -93,7 +93,7 @@ def status(group: str, db: Path | None, as_of: str | None, as_json: bool, traceb
     snap = overview(loaded.state, plan, loaded.moment)
     out = console()
     with out.capture() as shown:
-        out.print(status_view(snap, tracebacks))
+        out.print(status_view(snap, tracebacks), crop=False)  # a traceback keeps its whole lines
     click.echo(mask(shown.get(), secrets), nl=False)
 
 

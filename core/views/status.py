@@ -85,7 +85,9 @@ def status_view(snap: Overview, tracebacks: bool = False) -> RenderableType:
     for f in st.plugin_failures:
         parts.append(Text(clean(f"plugin failure  {f.plugin}: {f.error}"), style="red"))
         if f.traceback and tracebacks:
-            parts.append(Text(clean(f.traceback.rstrip(), newlines=True), style="dim"))
+            # unwrapped: a traceback's lines stay whole (a terminal wraps them; a pipe keeps them)
+            parts.append(Text(clean(f.traceback.rstrip(), newlines=True), style="dim", no_wrap=True,
+                              overflow="ignore"))
         elif f.traceback:
             parts.append(Text(f"  `hpo status {st.name or st.group_id} --traceback` shows where "
                               "it raised", style="dim"))

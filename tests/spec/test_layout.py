@@ -144,6 +144,9 @@ def test_plugin_algorithm_names():
 
 def test_installed_algorithms_are_known_by_their_own_keys(monkeypatch):
     """The spec knows no algorithm by name: each installed searcher says which keys select it."""
+    from ..plugins.conftest import require
+
+    require("hpo_sobol", "hpo-sobol", "pip install ./examples/hpo-sobol; CI installs it")
     s = parse_spec({"matrix": MATRIX, "run": RUN, "settings": {"sobol": {"n_experiments": 8}}})
     assert (s.search.algorithm, s.search.path) == ("sobol", "settings.sobol")
     assert spec(settings={"grid_search": {}}).search.algorithm == "grid"
