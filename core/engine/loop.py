@@ -32,7 +32,7 @@ from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
-from hpo.engine.signals import SignalInterrupt, pause_on_signals
+from hpo.engine.signals import SignalInterrupt, critical, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
 from hpo.engine.suggest import confirm_exhausted
@@ -106,17 +106,21 @@ class Engine:
         if launches and self.slots.unrecorded:
             events = self.slots.take_unrecorded() + list(events)
         while True:
-            try:
-                stored = self.store.append(self.group_id, events, self.state.version,
-                                           expected_head=self.integrity.expected_head())
-            except ConcurrencyError:
-                if not retry:
-                    raise
+            with critical():  # a signal waits until the write and its record here are whole
+                try:
+                    stored = self.store.append(self.group_id, events, self.state.version,
+                                               expected_head=self.integrity.expected_head())
+                except ConcurrencyError:
+                    stored = None
+                    if not retry:
+                        raise
+                if stored is not None:
+                    self.integrity.wrote(stored)
+                    for s in stored:
+                        self._apply(s)
+            if stored is None:
                 self.sync()
                 continue
-            self.integrity.wrote(stored)
-            for s in stored:
-                self._apply(s)
             return stored
 
     def sync(self) -> None:
@@ -124,11 +128,12 @@ class Engine:
         :class:`~hpo.errors.LogFileGone` if the database file is no longer there,
         :class:`~hpo.errors.LogTampered` if what they appended is not theirs to write."""
         self.log_file.check()
-        rows = self.store.read_chained(self.group_id, self.state.version)
-        for s in self.integrity.others(rows):
-            self._apply(s)
-        if rows:
-            self.integrity.wrote([rows[-1][0]])
+        with critical():
+            rows = self.store.read_chained(self.group_id, self.state.version)
+            for s in self.integrity.others(rows):
+                self._apply(s)
+            if rows:
+                self.integrity.wrote([rows[-1][0]])
         self.lease.check()
 
     def _apply(self, s: Stored) -> None:
