@@ -196,8 +196,9 @@ def check_stop_decisions(decisions: Any, origin: Origin | None = None) -> list[S
 
 
 def check_messages(messages: Any, origin: Origin | None = None) -> list[Message]:
-    """A list of Reported / Exited / RunnerNotice with numeric metrics and a known status."""
-    from hpo.contracts.runner import Exited, Reported, RunnerNotice
+    """A list of Reported / Exited / Rejected / RunnerNotice with numeric metrics, a known
+    status and a count of rejected lines that is a non-negative int with string examples."""
+    from hpo.contracts.runner import Exited, Rejected, Reported, RunnerNotice
 
     if not isinstance(messages, (list, tuple)):
         raise _fail(origin, f"poll() returned {messages!r}; expected a list of messages")
@@ -209,8 +210,12 @@ def check_messages(messages: Any, origin: Origin | None = None) -> list[Message]
         elif isinstance(m, Exited):
             if m.status not in ("succeeded", "failed", "stopped"):
                 raise _fail(origin, f"poll() returned an exit with status {m.status!r}")
+        elif isinstance(m, Rejected):
+            if (not isinstance(m.count, int) or isinstance(m.count, bool) or m.count < 0
+                    or not all(isinstance(x, str) for x in m.examples)):
+                raise _fail(origin, f"poll() returned a malformed Rejected: {m!r}")
         elif not isinstance(m, RunnerNotice):
-            raise _fail(origin, f"poll() returned {m!r}; expected Reported, Exited or RunnerNotice")
+            raise _fail(origin, f"poll() returned {m!r}; expected Reported, Exited, Rejected or RunnerNotice")
     return list(messages)
 
 

@@ -60,6 +60,18 @@ class Exited:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """Report lines of an attempt that did not parse: ``count`` more since the last such message
+    (a resumed engine counts from where the log says reading stopped), and the examples not yet
+    sent (the first few of the attempt, word for word)."""
+
+    trial_id: int
+    attempt: int
+    count: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunnerNotice:
     """Something the user should know that is not about one trial (a host went down...)."""
 
@@ -67,7 +79,7 @@ class RunnerNotice:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-Message = Reported | Exited | RunnerNotice
+Message = Reported | Exited | Rejected | RunnerNotice
 
 
 class EmptyConfig(BaseModel):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from hpo.contracts.runner import Exited, Reported, RunnerNotice
+from hpo.contracts.runner import Exited, Rejected, Reported, RunnerNotice
 from hpo.eventlog import events as ev
+from hpo.eventlog.state import MAX_REJECTED_EXAMPLES
 from hpo.trial.outcome import missing_metric_reason
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 output_tail=engine.planner.mask(m.output_tail),
                 resumable=resumable and status == "stopped",
             ))
+        elif isinstance(m, Rejected):
+            if m.count > 0:
+                batch.append(ev.ReportsRejected(
+                    trial_id=m.trial_id, attempt=m.attempt, count=m.count,
+                    examples=[engine.planner.mask(x) for x in m.examples[:MAX_REJECTED_EXAMPLES]]))
         elif isinstance(m, RunnerNotice):
             message = engine.planner.mask(m.message)
             log.warning("runner: %s", message)

@@ -132,6 +132,19 @@ class TrialFinished(Event):
     resumable: bool = False  # interrupted by a pause: ``hpo resume`` runs it again
 
 
+class ReportsRejected(Event):
+    """Report lines of an attempt that did not parse (``count`` more since the attempt's last such
+    event) and the first few of them, word for word. Written at the first, then at most every
+    few seconds while more come, and at the attempt's end: a trial printing garbage costs the
+    log a handful of events, and never fails the group."""
+
+    type: Literal["ReportsRejected"] = "ReportsRejected"
+    trial_id: int
+    attempt: int
+    count: int
+    examples: list[str] = Field(default_factory=list)
+
+
 class StopRequested(Event):
     """Someone (``hpo stop``) asked the engine to stop a trial or the group."""
 
@@ -195,6 +208,7 @@ VOCABULARY: tuple[type[Event], ...] = (
     TrialReattached,
     MetricReported,
     TrialFinished,
+    ReportsRejected,
     StopRequested,
     Stopped,
     PluginFailed,

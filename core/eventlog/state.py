@@ -24,6 +24,7 @@ from hpo.eventlog.store import Stored, parse_ts
 
 
 NOTICES_KEPT = 20  # runner notices a state keeps (the log keeps them all)
+MAX_REJECTED_EXAMPLES = 5  # rejected report lines a trial's state keeps word for word
 
 
 class _Pickling(threading.local):
@@ -73,6 +74,8 @@ class TrialState:
     # attempt resumed from a final checkpoint may have nothing left to report, and a re-run never
     # replaces what the trial recorded with nothing
     previous: tuple | None = None
+    rejected: int = 0  # report lines that did not parse, all attempts together
+    rejected_examples: tuple[str, ...] = ()  # the first few of them, word for word
 
     # Pickling (snapshots) packs the curves into two flat arrays per metric; unpickling leaves
     # them packed until something reads ``curves``: `hpo status` on a group with a million
@@ -288,6 +291,13 @@ class GroupState:
         tr.previous = None
         tr.resumable = e.resumable
         self.stop_trial_requests.pop(e.trial_id, None)
+
+    def _on_ReportsRejected(self, e: ev.ReportsRejected, t: float) -> None:
+        tr = self.trials[e.trial_id]
+        tr.rejected += e.count
+        room = MAX_REJECTED_EXAMPLES - len(tr.rejected_examples)
+        if room > 0 and e.examples:
+            tr.rejected_examples = tr.rejected_examples + tuple(e.examples[:room])
 
     def _on_StopRequested(self, e: ev.StopRequested, t: float) -> None:
         if e.trial_id is None:

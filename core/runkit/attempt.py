@@ -6,7 +6,9 @@ exit-status file, ``docker inspect``, a task's result). Everything else is the s
 here once: a stop sends SIGTERM and, after the grace period, SIGKILL; a timeout stops the
 attempt and fails it; reports are parsed from the attempt's ``stdout.log`` with byte offsets;
 the end becomes exactly one :class:`~hpo.contracts.runner.Exited`, after the last report, with
-the tail of the output (:mod:`hpo.runkit.exits` maps the status).
+the tail of the output (:mod:`hpo.runkit.exits` maps the status). Report lines that do not
+parse become a :class:`~hpo.contracts.runner.Rejected` count: at the first, then at most every
+:data:`REJECTED_EVERY` seconds while more come, and once more at the end.
 
 A runner subclasses :class:`Attempt` (``send`` and ``exit_status``) and :class:`AttemptRunner`
 (``start``, and ``reattach`` if it can), and gets ``stop``, ``poll`` and ``running``.
@@ -22,9 +24,12 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from hpo.contracts.runner import Exited, Launch, Message, Reported, Runner
+from hpo.contracts.runner import Exited, Launch, Message, Rejected, Reported, Runner
 from hpo.runkit.exits import exited
 from hpo.runkit.logtail import LogTail, output_tail
+
+
+REJECTED_EVERY = 5.0  # seconds between two counts of the same attempt's rejected report lines
 
 
 class Attempt:
@@ -49,6 +54,8 @@ class Attempt:
         self.kill_at: float | None = None  # monotonic time of the SIGKILL after a stop
         self.signal_sent: int | None = None
         self.redact: Callable[[str], str] | None = None  # applied to the recorded reason and output
+        self._rejected_sent = (0, 0)  # (count, examples) already sent as Rejected
+        self._rejected_at = float("-inf")  # monotonic time of the last Rejected
 
     # -- what a runner provides ------------------------------------------------------------------
 
@@ -97,15 +104,31 @@ class Attempt:
 
     def reports(self) -> list[Message]:
         """The reports printed since the last call (whole lines only)."""
-        return self._reported(self.tail.read_reports())
+        return self._reported(self.tail.read_reports(), final=False)
 
     def final_reports(self) -> list[Message]:
         """At the end: the last reports, a last line without a newline included."""
-        return self._reported(self.tail.flush_reports())
+        return self._reported(self.tail.flush_reports(), final=True)
 
-    def _reported(self, found: list) -> list[Message]:
+    def _reported(self, found: list, final: bool) -> list[Message]:
         t, a = self.launch.key
-        return [Reported(t, a, report.step, report.metrics, offset) for report, offset in found]
+        out: list[Message] = [Reported(t, a, report.step, report.metrics, offset) for report, offset in found]
+        rejected = self._rejected(final)
+        return out + [rejected] if rejected is not None else out
+
+    def _rejected(self, final: bool) -> Rejected | None:
+        """The count of rejected report lines, when it grew: at once for the first, then at most
+        every REJECTED_EVERY seconds, and at the end."""
+        count, sent = self.tail.error_count, self._rejected_sent
+        now = time.monotonic()
+        if count == sent[0] or not (final or sent[0] == 0 or now - self._rejected_at >= REJECTED_EVERY):
+            return None
+        examples = self.tail.protocol_errors[sent[1]:]
+        if self.redact is not None:
+            examples = [self.redact(x) for x in examples]
+        self._rejected_sent, self._rejected_at = (count, len(self.tail.protocol_errors)), now
+        t, a = self.launch.key
+        return Rejected(t, a, count - sent[0], tuple(examples))
 
     def output_tail(self) -> str:
         """The end of stdout and stderr, after the protocol errors the output held."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from hpo.trial.protocol import MAX_LINE, ProtocolError, Report, parse_line
 
 TAIL_BYTES = 4000
+MAX_EXAMPLES = 5  # protocol errors kept word for word per attempt; the rest are only counted
 READ_CHUNK = 1 << 20  # bytes read at a time
 MAX_LINE_BYTES = 4 * MAX_LINE  # a line longer than any report can be is skipped, never held whole
 
@@ -23,11 +24,16 @@ MAX_LINE_BYTES = 4 * MAX_LINE  # a line longer than any report can be is skipped
 class LogTail:
     """Reads a growing output file in bounded chunks: memory stays within :data:`READ_CHUNK` plus
     :data:`MAX_LINE_BYTES`, however long a line or however large the file a trial writes. A line
-    longer than :data:`MAX_LINE_BYTES` is skipped (a protocol error if it is a report)."""
+    longer than :data:`MAX_LINE_BYTES` is skipped (a protocol error if it is a report).
+
+    Report lines that do not parse are counted (``error_count``); the first
+    :data:`MAX_EXAMPLES` are kept as ``protocol_errors``, so a trial printing millions of bad
+    lines costs a counter, not a list."""
 
     path: Path
     offset: int = 0  # bytes consumed (only whole lines are consumed, and skipped overlong ones)
-    protocol_errors: list[str] = field(default_factory=list)
+    protocol_errors: list[str] = field(default_factory=list)  # the first MAX_EXAMPLES
+    error_count: int = 0
     _discarding: bool = field(default=False, repr=False)  # inside an overlong line, up to its newline
 
     def read_reports(self) -> list[tuple[Report, int]]:
@@ -86,15 +92,20 @@ class LogTail:
             try:
                 report = parse_line(line)
             except ProtocolError as exc:
-                self.protocol_errors.append(f"{exc}: {line.strip()[:200]}")
+                self._error(f"{exc}: {line.strip()[:200]}")
                 continue
             if report is not None:
                 out.append((report, self.offset))
 
+    def _error(self, text: str) -> None:
+        self.error_count += 1
+        if len(self.protocol_errors) < MAX_EXAMPLES:
+            self.protocol_errors.append(text)
+
     def _skip_overlong(self, start: bytes) -> None:
         if start.lstrip().startswith(b"@hpo"):
-            self.protocol_errors.append(f"a report line longer than {MAX_LINE_BYTES:,} bytes was skipped: "
-                                        + start[:80].decode("utf-8", errors="replace") + "...")
+            self._error(f"a report line longer than {MAX_LINE_BYTES:,} bytes was skipped: "
+                        + start[:80].decode("utf-8", errors="replace") + "...")
         self.offset += len(start)
         self._discarding = True
 

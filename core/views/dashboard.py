@@ -17,7 +17,7 @@ from rich.text import Text
 
 from hpo.eventlog.state import TrialState
 from hpo.views.fmt import clean, direction, duration, num, params_text, safe
-from hpo.views.failures import error_lines
+from hpo.views.failures import bad_examples, bad_lines, error_lines
 from hpo.views.fit import Column, FitTable
 from hpo.views.overview import RungProgress, Overview
 
@@ -187,6 +187,25 @@ def failures_block(snap: Overview) -> RenderableType | None:
     return lines
 
 
+def rejected_block(snap: Overview) -> RenderableType | None:
+    """Report lines that did not parse: how many, in how many trials, and the first of each."""
+    trials = [t for t in sorted(snap.state.trials.values(), key=lambda t: t.trial_id) if bad_lines(t)]
+    if not trials:
+        return None
+    total = sum(bad_lines(t) for t in trials)
+    text = Text()
+    text.append(f"report lines rejected: {total:,} in {len(trials)} trial{'s' if len(trials) != 1 else ''}",
+                style="bold yellow")
+    for t in trials[:MAX_FAILURES]:
+        first = bad_examples(t)
+        text.append(f"\n  trial {t.trial_id} ({bad_lines(t):,})")
+        if first:
+            text.append(f": {first[0][:120]}", style="dim")
+    if len(trials) > MAX_FAILURES:
+        text.append(f"\n  … {len(trials) - MAX_FAILURES} more: hpo trials {snap.state.group_id}", style="dim")
+    return text
+
+
 def rung_cell(r: RungProgress) -> Text:
     planned = r.planned if r.planned is not None else "?"
     style = "dim"
@@ -237,7 +256,7 @@ def dashboard(snap: Overview, ticking: bool = False) -> RenderableType:
     ]
     if snap.live or snap.running:
         parts.append(running_table(snap))
-    for extra in (brackets_table(snap), failures_block(snap)):
+    for extra in (brackets_table(snap), failures_block(snap), rejected_block(snap)):
         if extra is not None:
             parts.append(extra)
     return _Dashboard(_Title.of(snap), Group(*parts))

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hpo.trial.outcome import protocol_errors
 from hpo.views.fmt import clean
 
 if TYPE_CHECKING:
-    from hpo.eventlog.state import GroupState
+    from hpo.eventlog.state import GroupState, TrialState
 
 SAME_ERROR_TRIALS = 3
 ERROR_LINES = 3
@@ -73,3 +74,24 @@ class SameErrorWatch:
                 f"every trial will likely fail the same way: stop the group (Ctrl-C, or hpo stop "
                 f"{state.group_id}), fix the spec or the script, and run it again "
                 "(hpo run --fail-fast stops at the first failure)")
+
+
+def bad_lines(t: TrialState) -> int:
+    """How many of the trial's report lines did not parse (a log from before the count was an
+    event lists the last few in the output tail: those are counted)."""
+    return t.rejected or len(protocol_errors(t.output_tail))
+
+
+def bad_examples(t: TrialState) -> list[str]:
+    """The first report lines of the trial that did not parse, each with why."""
+    return [clean(x) for x in (t.rejected_examples or protocol_errors(t.output_tail))]
+
+
+def rejected_text(e, state: GroupState) -> str:
+    """What a ``ReportsRejected`` event says, in one line for the live and plain views."""
+    total = state.trials[e.trial_id].rejected if e.trial_id in state.trials else e.count
+    lines = "line" if e.count == 1 else "lines"
+    text = f"trial {e.trial_id}: {e.count} report {lines} rejected ({total} so far)"
+    if e.examples:
+        text += f": {clean(e.examples[0])[:160]}"
+    return text + f"  (hpo logs {state.group_id} {e.trial_id})"

@@ -16,7 +16,7 @@ from typing import Any
 from hpo.errors import HpoError
 from hpo.eventlog import ranking as group_ranking
 from hpo.eventlog.state import GroupState, TrialState
-from hpo.trial.outcome import protocol_errors
+from hpo.views.failures import bad_examples, bad_lines
 
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 BUILTIN_KEYS = ("trial", "step", "duration")
@@ -148,7 +148,7 @@ def ranking_records(ranking: Ranking) -> list[dict[str, Any]]:
             "rank": ranking.rank_of(t), "trial": t.trial_id, "status": t.status, "metrics": dict(t.metrics),
             "params": dict(t.params), "step": t.last_step, "attempts": t.attempts,
             "duration": sort_value(t, "duration", "builtin"), "reason": t.reason,
-            "protocol_errors": protocol_errors(t.output_tail),
+            "bad_lines": bad_lines(t), "protocol_errors": bad_examples(t),
         }
         rec.update({k: t.meta[k] for k in ("bracket", "rung", "resource", "origin_trial") if k in t.meta})
         out.append(rec)

@@ -10,7 +10,7 @@ from hpo.views.fmt import clean, metrics_text, num, params_text
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
 from hpo.trial.outcome import is_missing_metric
-from hpo.views.failures import SameErrorWatch, error_lines
+from hpo.views.failures import SameErrorWatch, error_lines, rejected_text
 
 
 def metric_warning(e, state: GroupState) -> str | None:
@@ -74,6 +74,8 @@ class LineProgress:
             same = self.same_error.observe(e, state)
             if same:
                 c.print(same, markup=False, soft_wrap=True, style="bold red")
+        elif e.type == "ReportsRejected":
+            c.print(rejected_text(e, state), markup=False, soft_wrap=True, style="yellow")
         elif e.type == "TrialReattached":
             c.print(f"trial {e.trial_id} still running: reattached", markup=False, soft_wrap=True)
         elif e.type == "Stopped" and e.scope == "group":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from hpo.views.failures import bad_lines
 from hpo.eventlog.ranking import ranked
 from hpo.eventlog.state import GroupState, TrialState
 
@@ -30,6 +31,7 @@ def trial_record(t: TrialState, rank: int | None = None) -> dict[str, Any]:
         "exit_code": t.exit_code,
         "reason": t.reason,
         "rank": rank,  # its place in the group's ranking (hpo.eventlog.ranking); None: not ranked
+        "bad_lines": bad_lines(t),  # report lines that did not parse
     }
     for key in META_COLUMNS:
         if key in t.meta:
@@ -84,4 +86,5 @@ def group_summary(state: GroupState, planned: int | None = None,
         "stop": None if state.group_stop is None else state.group_stop.model_dump(),
         "plugin_failures": [f.model_dump() for f in state.plugin_failures],
         "notices": [{**n, "at": iso(n["at"])} for n in state.notices],
+        "bad_lines": sum(bad_lines(t) for t in state.trials.values()),
     }

@@ -22,7 +22,7 @@ from hpo.engine.plans import Plan
 from hpo.views.overview import Overview, overview
 from hpo.views.report_sections import algorithm_html, command_html, escape, space_html, stopping_html
 from hpo.views.termplot import NothingToPlot
-from hpo.trial.outcome import protocol_errors
+from hpo.views.failures import bad_lines
 
 MAX_TABLE_ROWS = 500
 CSS = """
@@ -89,8 +89,8 @@ def leaderboard_html(state: GroupState) -> str:
     restarted = any("origin_trial" in t.meta for t in ranking.trials)
     if restarted:
         head.append("from trial")
-    bad_lines = {t.trial_id: len(protocol_errors(t.output_tail)) for t in ranking.trials}
-    if any(bad_lines.values()):
+    bad = {t.trial_id: bad_lines(t) for t in ranking.trials}
+    if any(bad.values()):
         head.append("bad report lines")
     rows = []
     for t in ranking.trials[:MAX_TABLE_ROWS]:
@@ -100,8 +100,8 @@ def leaderboard_html(state: GroupState) -> str:
         cells += [str(t.last_step) if t.reports else "-", duration(sort_value(t, "duration", "builtin"))]
         if restarted:
             cells.append(str(t.meta.get("origin_trial", "-")))
-        if any(bad_lines.values()):
-            cells.append(f'<span class="bad">{bad_lines[t.trial_id]}</span>' if bad_lines[t.trial_id] else "")
+        if any(bad.values()):
+            cells.append(f'<span class="bad">{bad[t.trial_id]}</span>' if bad[t.trial_id] else "")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     more = len(ranking.trials) - MAX_TABLE_ROWS
     note = f"<p class='meta'>… {more} more (hpo trials)</p>" if more > 0 else ""

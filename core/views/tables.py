@@ -14,7 +14,7 @@ from hpo.views.dashboard import STATUS_STYLE
 from hpo.views.fmt import clean, direction, duration, num, params_text, safe
 from hpo.views.fit import Column, FitTable
 from hpo.views.leaderboard import Ranking, sort_value
-from hpo.trial.outcome import protocol_errors
+from hpo.views.failures import bad_lines
 
 
 def _when(iso: str | None) -> str:
@@ -99,9 +99,9 @@ def leaderboard_table(state: GroupState, ranking: Ranking) -> FitTable:
                               shrink_at=1, drop_at=None if is_key else 4, counted="param"))
     columns.append(column("step", [str(t.last_step) if t.reports else "-" for t in trials], drop_at=5))
     columns.append(column("time", [duration(sort_value(t, "duration", "builtin")) for t in trials], drop_at=2))
-    bad_lines = [len(protocol_errors(t.output_tail)) for t in trials]
-    if any(bad_lines):
-        columns.append(column("bad lines", [str(n or "") for n in bad_lines], style="red", drop_at=6))
+    counts = [bad_lines(t) for t in trials]
+    if any(counts):
+        columns.append(column("bad lines", [str(n or "") for n in counts], style="red", drop_at=6))
     caption = safe(f"{len(trials)} trials sorted by {key}, {order}")
     return FitTable(columns, caption=caption, marker_hint="--json shows all")
 

@@ -195,3 +195,12 @@ def test_reading_a_50_mb_line_holds_about_a_chunk(tmp_path):
         tracemalloc.stop()
     assert [r.metrics for r, _ in reports] == [{"loss": 6.0}]
     assert peak < 5_000_000
+
+
+def test_bad_lines_are_counted_and_only_the_first_few_kept(tmp_path):
+    path = tmp_path / "out"
+    path.write_bytes(b"".join(b"@hpo loss=%d_0\n" % i for i in range(100_000)) + b"@hpo loss=2\n")
+    tail = LogTail(path)
+    assert [r.metrics for r, _ in tail.read_reports()] == [{"loss": 2.0}]
+    assert tail.error_count == 100_000
+    assert [e.rsplit(": ", 1)[1] for e in tail.protocol_errors] == [f"@hpo loss={i}_0" for i in range(5)]

@@ -35,3 +35,57 @@ def test_hostile_report_lines_never_fail_the_group(store, workdir):
     assert state == GroupState.fold(store.read(gid))
     write_snapshot(store, state)  # a step SQLite cannot hold never reaches the state
     assert store.integrity_check() == "ok"
+
+
+def test_bad_report_lines_are_counted_events_with_their_first_examples(store, workdir):
+    """Every bad line is counted, the first five kept word for word, in a handful of events:
+    20,000 bad lines do not make 20,000 events, nor a list of 20,000 in memory."""
+    bad = [f"@hpo loss={i}_0" for i in range(20_000)]
+    (workdir / "hostile.txt").write_text("\n".join(HOSTILE + bad) + "\n")
+    gid = make(store, workdir, SPEC.format(python=sys.executable))
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "succeeded", state.reason
+    rejected = [s.event for s in store.read(gid) if s.type == "ReportsRejected"]
+    expected = sum(1 for line in HOSTILE if "@hpo" in line and parse_or_error(line)) + 20_000
+    for t in state.trials.values():
+        mine = [e for e in rejected if e.trial_id == t.trial_id]
+        assert 1 <= len(mine) <= 3  # the first, maybe one 5 s later, the end
+        assert sum(e.count for e in mine) == t.rejected == expected
+        assert len(t.rejected_examples) == 5 and sum(len(e.examples) for e in mine) == 5
+    assert state == GroupState.fold(store.read(gid))
+
+
+def parse_or_error(line: str) -> bool:
+    """Whether the protocol parser rejects ``line``."""
+    from hpo.trial.protocol import ProtocolError, parse_line
+
+    try:
+        parse_line(line)
+    except ProtocolError:
+        return True
+    return False
+
+
+def test_the_views_show_the_rejected_lines(store, workdir):
+    from rich.console import Console
+
+    from hpo.engine.plans import Plan
+    from hpo.views.lines import LineProgress
+    from hpo.views.overview import overview
+    from hpo.views.records import group_summary, trial_records
+    from hpo.views.status import status_view
+
+    (workdir / "hostile.txt").write_text("@hpo loss=1_000\n@hpo step=-1 loss=2\n")
+    gid = make(store, workdir, SPEC.format(python=sys.executable))
+    console = Console(record=True, width=200)
+    engine = Engine(store, gid, poll_interval=0.01)
+    engine.listeners.append(LineProgress(console))
+    state = engine.run()
+    printed = console.export_text()
+    assert "report line" in printed and "rejected" in printed and "1_000" in printed
+    status = Console(record=True, width=200)
+    status.print(status_view(overview(state, Plan())))
+    text = status.export_text()
+    assert "report lines rejected: 4 in 2 trials" in text and "1_000" in text
+    assert group_summary(state)["bad_lines"] == 4
+    assert [r["bad_lines"] for r in trial_records(state)] == [2, 2]

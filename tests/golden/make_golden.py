@@ -35,7 +35,7 @@ settings:
     x: {values: [1, 2, 3]}
     mode: {values: [ok, fail]}
 run:
-  cmd: echo "@hpo step=1 loss={{ x }}"; echo "@hpo loss=nan"; test {{ mode }} = ok
+  cmd: echo "@hpo step=1 loss={{ x }}"; echo "@hpo loss=nan"; echo "@hpo loss=1_000"; test {{ mode }} = ok
 """
 HYPERBAND = """
 settings:

@@ -119,3 +119,14 @@ def test_the_fast_row_fold_equals_the_event_fold(tmp_path, version):
         assert by_rows.last_ts == by_events.last_ts and by_rows.version == by_events.version
         for tid, t in by_events.trials.items():
             assert by_rows.trials[tid].curves == t.curves and by_rows.trials[tid].offset == t.offset
+
+
+def test_rejected_report_lines_are_counted_from_the_log(tmp_path):
+    """Since 0.2.3 a report line that does not parse is a ``ReportsRejected`` event: the grid
+    group's trials each printed one (``loss=1_000``), counted with its reason."""
+    store = load(tmp_path, "0.2.3")
+    grid = next(g for g, want in json.loads((HERE / "expected-0.2.3.json").read_text()).items()
+                if want["name"] == "grid")
+    state = GroupState.fold(store.read(grid, trusted=False))
+    assert state.trials and all(t.rejected == 1 for t in state.trials.values())
+    assert all("1_000" in t.rejected_examples[0] for t in state.trials.values())
