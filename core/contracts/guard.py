@@ -210,6 +210,8 @@ def check_messages(messages: Any, origin: Origin | None = None) -> list[Message]
         elif isinstance(m, Exited):
             if m.status not in ("succeeded", "failed", "stopped"):
                 raise _fail(origin, f"poll() returned an exit with status {m.status!r}")
+            if not isinstance(m.lost, bool):
+                raise _fail(origin, f"poll() returned an exit whose `lost` is not a bool: {m!r}")
         elif isinstance(m, Rejected):
             if (not isinstance(m.count, int) or isinstance(m.count, bool) or m.count < 0
                     or not all(isinstance(x, str) for x in m.examples)):

@@ -57,6 +57,9 @@ class Exited:
     signal: int | None = None
     reason: str = ""
     output_tail: str = ""
+    # lost to the infrastructure, not ended by the trial: its worker or host was lost, or it
+    # failed before its command ran. The engine runs such an attempt again (``run.max_retries``)
+    lost: bool = False
 
 
 @dataclass(frozen=True)

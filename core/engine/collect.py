@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from hpo.contracts.runner import Exited, Rejected, Reported, RunnerNotice
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import MAX_REJECTED_EXAMPLES
+from hpo.engine.retries import retry
 from hpo.trial.outcome import missing_metric_reason
 
 if TYPE_CHECKING:
@@ -56,12 +57,13 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
                     status, reason = "failed", missing
-            batch.append(ev.TrialFinished(
+            finished, again = retry(engine, ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
                 output_tail=engine.planner.mask(m.output_tail),
                 resumable=resumable and status == "stopped",
-            ))
+            ), lost=m.lost is True)
+            batch += [finished] if again is None else [finished, again]
         elif isinstance(m, Rejected):
             if m.count > 0:
                 batch.append(ev.ReportsRejected(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Launch
 from hpo.contracts.searcher import RUNNING
+from hpo.engine.retries import retry
 from hpo.engine.suggest import suggest
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import TrialState
@@ -122,7 +123,7 @@ class Slots:
         try:
             handle = runner.start(launch)
         except Exception as exc:
-            self._failed(tr, launch, f"the {runner.name} runner could not start it: {exc}")
+            self._failed(tr, launch, f"the {runner.name} runner could not start it: {exc}", lost=True)
             return
         eng.faults.hit("started")
         self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
@@ -146,13 +147,17 @@ class Slots:
                                                 trial_dir=str(launch.trial_dir)))
         return True
 
-    def _failed(self, tr: TrialState, launch: Launch, reason: str) -> None:
-        """An attempt that never started: recorded as launched and failed, with the reason."""
+    def _failed(self, tr: TrialState, launch: Launch, reason: str, lost: bool = False) -> None:
+        """An attempt that never started: recorded as launched and failed, with the reason; one
+        the runner could not start (``lost``) runs again while it has retries left."""
+        finished = ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed",
+                                    reason=reason)
+        finished, again = retry(self.engine, finished, lost)
         self.unrecorded += [
             ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt, runner=self.engine.runner.name,
                              handle={}, trial_dir=str(launch.trial_dir)),
-            ev.TrialFinished(trial_id=tr.trial_id, attempt=launch.attempt, status="failed", reason=reason),
-        ]
+            finished,
+        ] + ([again] if again is not None else [])
 
 
 def _make_attempt_dir(path: Path) -> bool:

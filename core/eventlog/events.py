@@ -132,6 +132,19 @@ class TrialFinished(Event):
     resumable: bool = False  # interrupted by a pause: ``hpo resume`` runs it again
 
 
+class TrialRetried(Event):
+    """An attempt was lost to the infrastructure (its worker or host lost, a start that failed)
+    or, with ``run.retry_on: [exit]``, exited non-zero: the trial runs again as a new attempt.
+    ``retry`` counts this trial's retries (1 for the first), up to ``max_retries``."""
+
+    type: Literal["TrialRetried"] = "TrialRetried"
+    trial_id: int
+    attempt: int  # the attempt that was lost
+    reason: str
+    retry: int
+    max_retries: int
+
+
 class ReportsRejected(Event):
     """Report lines of an attempt that did not parse (``count`` more since the attempt's last such
     event) and the first few of them, word for word. Written at the first, then at most every
@@ -208,6 +221,7 @@ VOCABULARY: tuple[type[Event], ...] = (
     TrialReattached,
     MetricReported,
     TrialFinished,
+    TrialRetried,
     ReportsRejected,
     StopRequested,
     Stopped,

@@ -74,6 +74,8 @@ class TrialState:
     # attempt resumed from a final checkpoint may have nothing left to report, and a re-run never
     # replaces what the trial recorded with nothing
     previous: tuple | None = None
+    retries: int = 0  # attempts run again after being lost (TrialRetried)
+    retry_reasons: tuple[str, ...] = ()  # why, one per retry
     rejected: int = 0  # report lines that did not parse, all attempts together
     rejected_examples: tuple[str, ...] = ()  # the first few of them, word for word
 
@@ -291,6 +293,13 @@ class GroupState:
         tr.previous = None
         tr.resumable = e.resumable
         self.stop_trial_requests.pop(e.trial_id, None)
+
+    def _on_TrialRetried(self, e: ev.TrialRetried, t: float) -> None:
+        tr = self.trials[e.trial_id]
+        if e.attempt != tr.attempts:
+            return
+        tr.status, tr.retries = PENDING, tr.retries + 1  # the slot filler launches it again
+        tr.retry_reasons = tr.retry_reasons + (e.reason,)
 
     def _on_ReportsRejected(self, e: ev.ReportsRejected, t: float) -> None:
         tr = self.trials[e.trial_id]

@@ -54,6 +54,7 @@ class Attempt:
         self.kill_at: float | None = None  # monotonic time of the SIGKILL after a stop
         self.signal_sent: int | None = None
         self.redact: Callable[[str], str] | None = None  # applied to the recorded reason and output
+        self.lost = False  # set by a runner: the infrastructure, not the trial, ended it
         self._rejected_sent = (0, 0)  # (count, examples) already sent as Rejected
         self._rejected_at = float("-inf")  # monotonic time of the last Rejected
 
@@ -140,10 +141,12 @@ class Attempt:
     def exited(self, code: int | str | None) -> Exited:
         record = exited(self.launch, code, stop_reason=self.stop_reason, timed_out=self.timed_out,
                         signal_sent=self.signal_sent, output_tail=self.output_tail())
-        if self.redact is None:
+        lost = self.lost and record.status == "failed"
+        if self.redact is None and not lost:
             return record
+        redact = self.redact or (lambda text: text)
         return Exited(record.trial_id, record.attempt, record.status, record.exit_code,
-                      record.signal, self.redact(record.reason), self.redact(record.output_tail))
+                      record.signal, redact(record.reason), redact(record.output_tail), lost=lost)
 
     def finish(self, code: int | str | None) -> list[Message]:
         """The last reports, then the one :class:`Exited`."""

@@ -38,6 +38,10 @@ class RunSpec(BaseModel):
     env: dict[str, str | EnvRef] = Field(default_factory=dict)  # EnvRef: resolved at launch
     workdir: str | None = None
     gpus: int = Field(default=0, ge=0)
+    # attempts lost to the infrastructure (a worker or host lost, a start that failed) run again
+    # up to this many times per trial; with ``retry_on: [exit]`` a non-zero exit too
+    max_retries: int = Field(default=2, ge=0, le=100)
+    retry_on: list[Literal["exit"]] = Field(default_factory=list)
 
     @field_validator("env", mode="before")
     @classmethod

@@ -13,6 +13,12 @@ from hpo.trial.outcome import is_missing_metric
 from hpo.views.failures import SameErrorWatch, error_lines, rejected_text
 
 
+def retried_text(e) -> str:
+    """``trial 3 attempt 1 was lost (...): it runs again (retry 1 of 2)``."""
+    return clean(f"trial {e.trial_id} attempt {e.attempt} did not finish ({e.reason}): "
+                 f"it runs again (retry {e.retry} of {e.max_retries})")
+
+
 def metric_warning(e, state: GroupState) -> str | None:
     """The warning the first trial that exits 0 without the group's metric deserves: the group
     is most likely misconfigured, and every trial after it will fail the same way."""
@@ -76,6 +82,8 @@ class LineProgress:
                 c.print(same, markup=False, soft_wrap=True, style="bold red")
         elif e.type == "ReportsRejected":
             c.print(rejected_text(e, state), markup=False, soft_wrap=True, style="yellow")
+        elif e.type == "TrialRetried":
+            c.print(retried_text(e), markup=False, soft_wrap=True, style="yellow")
         elif e.type == "TrialReattached":
             c.print(f"trial {e.trial_id} still running: reattached", markup=False, soft_wrap=True)
         elif e.type == "Stopped" and e.scope == "group":

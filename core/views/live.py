@@ -21,7 +21,7 @@ from hpo.eventlog.store import Stored
 from hpo.views.dashboard import dashboard
 from hpo.views.fmt import clean, duration, metrics_text
 from hpo.views.failures import SameErrorWatch, rejected_text
-from hpo.views.lines import LineProgress, metric_warning
+from hpo.views.lines import LineProgress, metric_warning, retried_text
 from hpo.engine.plans import Plan
 from hpo.views.overview import overview
 
@@ -73,6 +73,8 @@ class LiveView:
             self.live.console.print(clean(f"runner {e.runner}: {e.message}"), markup=False, style="yellow")
         elif e.type == "ReportsRejected":
             self.live.console.print(rejected_text(e, state), markup=False, style="yellow")
+        elif e.type == "TrialRetried":
+            self.live.console.print(retried_text(e), markup=False, style="yellow")
         if e.type in ALWAYS_REDRAW or time.monotonic() - self._drawn >= MIN_REDRAW_SECONDS:
             self.refresh(state)
 

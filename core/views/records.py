@@ -32,6 +32,7 @@ def trial_record(t: TrialState, rank: int | None = None) -> dict[str, Any]:
         "reason": t.reason,
         "rank": rank,  # its place in the group's ranking (hpo.eventlog.ranking); None: not ranked
         "bad_lines": bad_lines(t),  # report lines that did not parse
+        "retries": t.retries,  # attempts run again after being lost
     }
     for key in META_COLUMNS:
         if key in t.meta:

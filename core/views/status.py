@@ -51,6 +51,19 @@ def stop_lines(snap: Overview) -> list[Text]:
     return out
 
 
+def retry_lines(snap: Overview) -> list[Text]:
+    """The trials that ran again after an attempt was lost (or exited non-zero, on request)."""
+    retried = [t for t in sorted(snap.state.trials.values(), key=lambda t: t.trial_id) if t.retries]
+    if not retried:
+        return []
+    total = sum(t.retries for t in retried)
+    out = [Text(f"retried {total} time{'s' if total != 1 else ''} in {len(retried)} "
+                f"trial{'s' if len(retried) != 1 else ''}", style="bold yellow")]
+    for t in retried[-MAX_TRIAL_STOPS:]:
+        out.append(Text(clean(f"  trial {t.trial_id} ({t.retries}x, now {t.status}): {t.retry_reasons[-1]}")))
+    return out
+
+
 def lease_line(snap: Overview) -> Text:
     st = snap.state
     eng = st.engine
@@ -81,6 +94,7 @@ def status_view(snap: Overview, tracebacks: bool = False) -> RenderableType:
         parts.append(Text(clean(f"reason  {st.reason}")))
     if st.exhausted and st.status not in ("succeeded", "failed"):  # a finished group's reason says it
         parts.append(Text(clean(f"search  exhausted: {st.exhausted}")))
+    parts += retry_lines(snap)
     parts.append(lease_line(snap))
     for f in st.plugin_failures:
         parts.append(Text(clean(f"plugin failure  {f.plugin}: {f.error}"), style="red"))

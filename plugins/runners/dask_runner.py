@@ -259,7 +259,8 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         if result.get("status") == "exited":
             att.mirror(result.get("stdout_tail_start", 0), result.get("stdout_tail", b""))
         att.stderr.write_bytes(result.get("stderr_tail", b""))
-        if result.get("status") != "exited":
+        if result.get("status") != "exited":  # the worker, not the trial: it runs again
+            att.lost = True
             return result.get("reason", "the Dask task failed")
         if result.get("orphaned"):
             return f"killed: no engine followed it for {self.config.orphan_timeout:g}s"

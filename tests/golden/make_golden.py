@@ -36,6 +36,8 @@ settings:
     mode: {values: [ok, fail]}
 run:
   cmd: echo "@hpo step=1 loss={{ x }}"; echo "@hpo loss=nan"; echo "@hpo loss=1_000"; test {{ mode }} = ok
+  max_retries: 1
+  retry_on: [exit]
 """
 HYPERBAND = """
 settings:

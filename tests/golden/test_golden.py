@@ -130,3 +130,16 @@ def test_rejected_report_lines_are_counted_from_the_log(tmp_path):
     state = GroupState.fold(store.read(grid, trusted=False))
     assert state.trials and all(t.rejected == 1 for t in state.trials.values())
     assert all("1_000" in t.rejected_examples[0] for t in state.trials.values())
+
+
+def test_retried_trials_fold_from_the_log(tmp_path):
+    """Since 0.2.4 a retry is a ``TrialRetried`` event: the grid group (``retry_on: [exit]``,
+    ``max_retries: 1``) ran each failing trial twice, and only the second failure is final."""
+    store = load(tmp_path, "0.2.4")
+    grid = next(g for g, want in json.loads((HERE / "expected-0.2.4.json").read_text()).items()
+                if want["name"] == "grid")
+    state = GroupState.fold(store.read(grid, trusted=False))
+    failing = [t for t in state.trials.values() if t.params["mode"] == "fail"]
+    assert failing and all(t.retries == 1 and t.attempts == 2 and t.status == "failed" for t in failing)
+    assert all("its 1 retry is spent" in t.reason for t in failing)
+    assert all(t.retries == 0 for t in state.trials.values() if t.params["mode"] == "ok")

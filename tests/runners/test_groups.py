@@ -108,3 +108,38 @@ def test_a_host_killed_mid_group(store, tmp_path, sshd, second_host, known_hosts
     db = (tmp_path / ".hpo" / "hpo.db").read_bytes() + b"".join(
         p.read_bytes() for p in (tmp_path / ".hpo").glob("hpo.db-*"))
     assert secret.encode() not in db and b"token ***" in db
+
+
+@pytest.mark.slow
+def test_a_dask_worker_killed_mid_group_is_retried_elsewhere(store, tmp_path, dask_cluster):
+    """A worker dies under a running trial: the trial runs again as a new attempt (a retry with
+    its reason), every planned trial succeeds, none counts as failed, and never more run at
+    once than the concurrency."""
+    import os
+    import signal
+    import time
+
+    killed = []
+
+    def kill_a_worker(stored, state):
+        if killed:
+            return
+        for t in state.running():
+            pid_file = tmp_path / f"worker-{t.trial_id}.pid"
+            if pid_file.exists() and pid_file.read_text().strip():
+                time.sleep(0.2)  # the trial is under way on that worker
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the nanny starts a new one
+                killed.append(t.trial_id)
+                return
+
+    runner = dask_kit(tmp_path, dask_cluster.scheduler_address).spec_section(grace_period=1.0)
+    cmd = f"echo $PPID > {tmp_path}/worker-{{{{ x }}}}.pid; sleep 1; echo @hpo score={{{{ x }}}}"
+    gid, state = run_group(store, tmp_path, runner, cmd, n=4, concurrency=2, listeners=[kill_a_worker])
+    assert killed, "no worker was killed"
+    assert state.status == "succeeded", state.reason
+    assert all(t.status == "succeeded" for t in state.trials.values())
+    assert [t.metrics["score"] for t in sorted(state.trials.values(), key=lambda t: t.trial_id)] == [1, 2, 3, 4]
+    retried = [s.event for s in store.read(gid) if s.type == "TrialRetried"]
+    assert [e.trial_id for e in retried] == killed and "was lost" in retried[0].reason
+    assert state.trials[killed[0]].attempts == 2
+    assert peak_running(store, gid) <= 2
