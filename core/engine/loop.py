@@ -22,6 +22,7 @@ from typing import Callable
 from hpo.contracts.registry import Registry, default_registry
 from hpo.contracts.runner import Launch, Runner
 from hpo.contracts.searcher import PENDING, RUNNING, STOPPED
+from hpo.engine.backend import Backend
 from hpo.engine.admit import Admission
 from hpo.engine.attempts import LaunchPlanner
 from hpo.engine.collect import collect
@@ -87,6 +88,7 @@ class Engine:
         self.integrity = Integrity(self)
         self.stops = Stops(self)
         self.slots = Slots(self)
+        self.backend = Backend(self)
         self._idle = 0.0005
         self._since_snapshot = 0
         # ids of the trials still to run or running (pending, running, or interrupted to run
@@ -229,7 +231,7 @@ class Engine:
         self.sync()
         self.integrity.audit()
         busy = self.stops.requests()
-        if self.state.status == "stopped":
+        if self.state.status == "stopped" or self.backend.pause_if_expired():
             return True
         busy |= collect(self)
         if self.stops.due():

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hpo.contracts.runner import Launch
 from hpo.contracts.searcher import RUNNING
 from hpo.engine.retries import retry
+from hpo.runkit.machines import BackendUnreachable
 from hpo.engine.suggest import suggest
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import TrialState
@@ -59,6 +60,8 @@ class Slots:
     def _fill(self) -> bool:
         """Launch what fits; the launches are recorded with the next append (or by ``fill``)."""
         eng, busy = self.engine, False
+        if not eng.backend.ready():  # the runner cannot reach its backend: trials wait
+            return False
         capacity = eng.runner.capacity()
         slots = eng.concurrency if capacity is None else min(eng.concurrency, capacity)
         # first the trials already suggested, then the ones a crash or a pause interrupted; only
@@ -95,7 +98,8 @@ class Slots:
         return busy
 
     def _launch_if_room(self, tr: TrialState) -> bool:
-        """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held): it waits."""
+        """Launch ``tr`` unless the runner has no room yet (e.g. its GPUs are held) or cannot
+        reach its backend: it waits."""
         launch = self.engine.launch_spec(tr, tr.attempts + 1)
         try:
             room = self.engine.runner.can_start(launch)
@@ -103,11 +107,11 @@ class Slots:
             room = True
         if not room:
             return False
-        self.launch(tr, launch)
-        return True
+        return self.launch(tr, launch)
 
-    def launch(self, tr: TrialState, launch: Launch) -> None:
-        """Start an attempt of ``tr``; its TrialLaunched is recorded with the next append."""
+    def launch(self, tr: TrialState, launch: Launch) -> bool:
+        """Start an attempt of ``tr``; its TrialLaunched is recorded with the next append. False
+        when the runner cannot reach its backend: nothing is recorded and the trial waits."""
         eng = self.engine
         runner = eng.runner
         existed = _make_attempt_dir(launch.trial_dir)
@@ -115,19 +119,25 @@ class Slots:
         if os.path.realpath(trial_dir) != trial_dir:  # the group folder holds no link: one was planted
             self._failed(tr, launch, f"its folder {trial_dir} leads through a symbolic link to "
                          f"{os.path.realpath(trial_dir)}; hpo never follows a link out of the group folder")
-            return
+            return True
         if existed and self._adopted(tr, launch):
-            return
+            return True
         if existed:
             runner.discard(launch)  # what a crashed engine left of it, with nothing to adopt
         try:
             handle = runner.start(launch)
+        except BackendUnreachable as exc:
+            _remove_if_empty(launch.trial_dir)
+            eng.backend.unreachable(str(exc))
+            return False
         except Exception as exc:
             self._failed(tr, launch, f"the {runner.name} runner could not start it: {exc}", lost=True)
-            return
+            return True
         eng.faults.hit("started")
         self.unrecorded.append(ev.TrialLaunched(trial_id=tr.trial_id, attempt=launch.attempt,
                                                 runner=runner.name, handle=handle, trial_dir=trial_dir))
+        eng.backend.reached()
+        return True
 
 
     def _adopted(self, tr: TrialState, launch: Launch) -> bool:
@@ -158,6 +168,14 @@ class Slots:
                              handle={}, trial_dir=str(launch.trial_dir)),
             finished,
         ] + ([again] if again is not None else [])
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Take back the folder made for an attempt that never started (it is made again next time)."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _make_attempt_dir(path: Path) -> bool:

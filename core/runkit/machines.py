@@ -14,6 +14,12 @@ class RunnerUnavailable(HpoError):
     """The runner has nowhere to start a trial (every host down, no GPU big enough...)."""
 
 
+class BackendUnreachable(RunnerUnavailable):
+    """The runner cannot reach its backend at all (no scheduler, no docker daemon, no host up):
+    no trial can start anywhere, so the engine holds them pending instead of failing them one by
+    one, for at most ``run.backend_wait`` seconds (see :mod:`hpo.engine.backend`)."""
+
+
 @dataclass
 class Machine:
     """One place trials run (an SSH host, a docker daemon): its slots and its GPUs."""

@@ -42,6 +42,8 @@ class RunSpec(BaseModel):
     # up to this many times per trial; with ``retry_on: [exit]`` a non-zero exit too
     max_retries: int = Field(default=2, ge=0, le=100)
     retry_on: list[Literal["exit"]] = Field(default_factory=list)
+    # how long trials wait for a runner that cannot reach its backend before the group pauses
+    backend_wait: float = Field(default=300.0, gt=0)
 
     @field_validator("env", mode="before")
     @classmethod

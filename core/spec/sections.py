@@ -17,7 +17,7 @@ from hpo.spec.models import EarlyStoppingEntry, RunnerSpec, RunSpec, StopperSpec
 from hpo.spec.secrets import check_env
 
 BUILTIN_NAMES = ("trial_id", "group_id", "trial_dir", "checkpoint_dir")
-RUN_KEYS = ("cmd", "timeout", "env", "workdir", "gpus", "max_retries", "retry_on")
+RUN_KEYS = ("cmd", "timeout", "env", "workdir", "gpus", "max_retries", "retry_on", "backend_wait")
 RUN_IGNORED = {
     "image": "set the image in the docker runner's options",
     "build_steps": "hpo does not build images",

@@ -22,7 +22,7 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, Message, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.gpus import detect_gpus
-from hpo.runkit.machines import RunnerUnavailable
+from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
 
 INSTALL_HINT = "the dask runner needs Dask: pip install 'hpo-groups[dask]'"
 
@@ -121,7 +121,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         try:
             self._client = distributed.Client(address, timeout=self.config.connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise RunnerUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            raise BackendUnreachable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self._heartbeat(force=True)
         return self._client
 

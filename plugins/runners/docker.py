@@ -26,7 +26,9 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.gpus import MachineGpus
-from hpo.runkit.machines import RunnerUnavailable
+from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
+
+NO_DAEMON = "Cannot connect to the Docker daemon"  # what the docker CLI says when none answers
 from hpo.runkit.redact import Redactor
 from hpo.trial import CHECKPOINT_DIR_ENV, TRIAL_DIR_ENV
 
@@ -87,9 +89,12 @@ class DockerRunner(AttemptRunner[DockerAttempt]):
             done = subprocess.run([self.config.docker, *args], capture_output=True, text=True,
                                   env=env or self._env(), timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RunnerUnavailable(f"docker {args[0]}: {exc}") from None
+            raise BackendUnreachable(f"docker {args[0]}: {exc}") from None
         if done.returncode != 0:
-            raise RunnerUnavailable(self.redact(f"docker {args[0]}: {done.stderr.strip() or done.stdout.strip()}"))
+            said = self.redact(f"docker {args[0]}: {done.stderr.strip() or done.stdout.strip()}")
+            if NO_DAEMON in said:
+                raise BackendUnreachable(said)
+            raise RunnerUnavailable(said)
         return done.stdout
 
     def _background(self, *args: str) -> None:
