@@ -83,6 +83,26 @@ def validate(spec: GroupSpec, registry: Registry | None = None) -> None:
     build_plugins(spec, 0, registry)
 
 
+def with_resolved_options(spec: GroupSpec, registry: Registry | None = None) -> GroupSpec:
+    """``spec`` with its searcher's options resolved: every option the searcher's ``Config``
+    knows, defaults included, as the searcher reads them now.
+
+    Recorded in ``GroupCreated``, they make a group independent of later defaults: a release
+    that changes a default (say, bo's kernel) never changes how an existing group resumes or
+    replays. Options that do not survive the round trip (a third-party ``Config`` whose dump
+    it cannot read back as the same options) are kept as written.
+    """
+    reg = _lookup(registry or default_registry(), "searcher", spec.search.algorithm, spec.search.path)
+    try:
+        config = reg.cls.parse_config(spec.search.options, spec.search.path)
+        resolved = config.model_dump(mode="json", by_alias=True)
+        if reg.cls.parse_config(resolved, spec.search.path) != config:
+            return spec
+    except Exception:  # validation already passed: the options as written stand
+        return spec
+    return spec.model_copy(update={"search": spec.search.model_copy(update={"options": resolved})})
+
+
 def new_group_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -100,6 +120,7 @@ def create_group(
 ) -> str:
     """Validate ``spec`` against the plugins, then record ``GroupCreated``; return the group id."""
     validate(spec, registry)
+    spec = with_resolved_options(spec, registry)
     group_id = new_group_id()
     if seed is None:
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
