@@ -8,10 +8,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo.contracts.runner import Launch
+from hpo.contracts.runner import Launch, RunnerNotice
 from hpo.runkit.attempt import Attempt
 from hpo.runkit.machines import Machine
 
+from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, parse_killed
 from ._ssh import SshClient, SshUnavailable
 from ._ssh_config import SshHostConfig
 
@@ -26,8 +27,10 @@ class Host:
     down_since: float = 0.0
     next_poll: float = 0.0
     inflight: Future | None = None
-    lost: list[str] = field(default_factory=list)  # run folders of attempts lost while it was down
+    lost: list[tuple[str, Record | None]] = field(default_factory=list)  # (run folder, launch record)
+    # of attempts lost while it was down: killed when it answers again
     trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
+    probing: list[tuple[str, Record | None]] = field(default_factory=list)  # lost ones the probe kills
 
     @property
     def name(self) -> str:
@@ -38,9 +41,11 @@ class SshAttempt(Attempt):
     """A detached process group on a host; its stdout is mirrored to the attempt's ``stdout.log``.
     A signal is sent with the host's next poll."""
 
-    def __init__(self, launch: Launch, host: Host, rundir: str, fetched: int = 0, **kw: Any):
+    def __init__(self, launch: Launch, host: Host, rundir: str, fetched: int = 0,
+                 record: Record | None = None, **kw: Any):
         super().__init__(launch, **kw)
         self.host, self.rundir = host, rundir
+        self.record = record  # the remote process as recorded at launch: what a signal may reach
         self.fetched = fetched  # remote stdout bytes already in the local mirror
         self.signal_due: str | None = None
 
@@ -61,3 +66,20 @@ def run_twice(client: SshClient, script: str) -> bytes:
     except SshUnavailable:
         time.sleep(0.2)
         return client.run(script)
+
+
+def kill_report(host: Host, out: bytes, why: str, remove: bool) -> tuple[int, list[RunnerNotice]]:
+    """What a kill script did on ``host``: how many attempts it cleaned up (killed, or nothing
+    was left), and a notice for each one it left alone because its pid could not be trusted."""
+    cleaned, notices = 0, []
+    for folder, outcome in parse_killed(out).items():
+        if outcome in ("signalled", "gone"):
+            cleaned += 1
+            continue
+        said = KILL_OUTCOMES.get(outcome, f"did nothing ({outcome})")
+        notices.append(RunnerNotice(
+            f"SSH host {host.name}: {why}, the runner {said}; its run folder {folder} is "
+            + ("removed" if remove and outcome not in KEEP_FOLDER else "kept"),
+            {"host": host.name, "rundir": folder, "outcome": outcome},
+        ))
+    return cleaned, notices

@@ -14,6 +14,7 @@ the other hosts, and it is tried again after ``retry_down_after`` seconds. See d
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -33,7 +34,9 @@ from hpo.runkit.redact import Redactor
 from . import _remote_sh as sh
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
-from ._ssh_hosts import Host, SshAttempt, run_twice
+from ._ssh_hosts import Host, SshAttempt, kill_report, run_twice
+
+log = logging.getLogger(__name__)
 
 
 class SshRunner(AttemptRunner[SshAttempt]):
@@ -84,7 +87,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
             {"host": host.name, "reason": reason, "trials": [a.launch.trial_id for a in lost]},
         ))
         for att in lost:
-            host.lost.append(att.rundir)
+            host.lost.append((att.rundir, att.record))
             self.notices.append(Exited(
                 att.launch.trial_id, att.launch.attempt, "failed",
                 reason=f"SSH host {host.name} became unavailable: {reason}",
@@ -169,7 +172,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except BaseException:
             host.machine.release(launch.key)
             raise
-        att = self._attempt(launch, host, rundir)
+        att = self._attempt(launch, host, rundir, record=sh.Record(pid, start, boot))
         att.stdout.write_bytes(b"")
         self.attempts[launch.key] = att
         host.next_poll = 0.0
@@ -181,23 +184,27 @@ class SshRunner(AttemptRunner[SshAttempt]):
         rundir = handle.get("rundir")
         if host is None or not rundir or not host.up:
             return False
+        record = sh.Record.of(handle)
         try:
-            start = handle.get("start", handle.get("ticks"))  # `ticks`: handles of earlier versions
-            out = host.client.run(sh.check_script(rundir, handle.get("pid"), start,
-                                                  handle.get("boot", ""))).decode()
+            out = host.client.run(sh.check_script(rundir, record)).decode()
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
         except SshCommandFailed:
             return False
         if "@@hpo-check alive" not in out and "@@hpo-check exited" not in out:
+            found = out[out.find("@@hpo-check lost"):].split()
+            outcome = found[2] if len(found) > 2 else "gone"
+            self.notices += kill_report(host, f"@@hpo-kill {outcome} {rundir}\n".encode(),
+                                        f"trial {launch.trial_id} was not running when the engine resumed",
+                                        remove=False)[1]
             return False
         mirror = launch.trial_dir / "stdout.log"
         size = mirror.stat().st_size if mirror.exists() else 0
         with open(mirror, "ab") as fh:
             fh.truncate(min(size, offset))
         att = self._attempt(launch, host, rundir, fetched=min(size, offset), offset=offset,
-                            started=float(handle.get("started", time.time())))
+                            started=float(handle.get("started", time.time())), record=record)
         devices = handle.get("gpus") or []
         if devices and not self._gpus_known(host, len(devices)):
             return False
@@ -210,12 +217,14 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def discard(self, launch: Launch) -> None:
         rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        why = f"trial {launch.trial_id} attempt {launch.attempt} was started but never recorded"
         for host in self.hosts:
             if host.up:
                 try:
-                    host.client.run(sh.kill_script([rundir], remove=True))
+                    out = host.client.run(sh.kill_script([(rundir, None)], remove=True))
                 except (SshUnavailable, SshCommandFailed):
-                    pass
+                    continue
+                self.notices += kill_report(host, out, why, remove=True)[1]
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
@@ -248,14 +257,16 @@ class SshRunner(AttemptRunner[SshAttempt]):
         if not host.up:
             if now - host.down_since >= self.config.retry_down_after:
                 host.down_since = now
-                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n", 30)
+                host.probing = list(host.lost)
+                script = sh.kill_script(host.probing, remove=not self.config.keep_remote_files)
+                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n" + script, 30)
             return
         mine = [a for a in self.attempts.values() if a.host is host]
         if (not mine and not host.trash) or now < host.next_poll:
             return
         entries = []
         for att in mine:
-            entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due))
+            entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due, att.record))
             att.signal_due = None
         script = sh.poll_script(entries, self._host_env(host), list(host.trash))
         host.trash.clear()
@@ -273,7 +284,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except SshCommandFailed as exc:
             return [RunnerNotice(f"polling SSH host {host.name} failed: {self.redact(str(exc))}")]
         if not host.up:  # it answered the retry
-            return self._host_back(host)
+            return self._host_back(host, raw)
         try:
             results = sh.parse_poll(raw)
         except ValueError as exc:
@@ -309,17 +320,19 @@ class SshRunner(AttemptRunner[SshAttempt]):
             att.host.trash.append(att.rundir)
         return super().finish(att, code)
 
-    def _host_back(self, host: Host) -> list[Message]:
+    def _host_back(self, host: Host, raw: bytes) -> list[Message]:
+        """The host answered the probe, which also killed what was left of the trials lost with
+        it (each only if its pid still names the process recorded at launch)."""
         host.up, host.next_poll = True, 0.0
         msg = f"SSH host {host.name} is reachable again"
-        if host.lost:
-            try:
-                host.client.run(sh.kill_script(host.lost, remove=not self.config.keep_remote_files))
-                msg += f"; killed what was left of {len(host.lost)} trial(s) lost while it was down"
-                host.lost.clear()
-            except (SshUnavailable, SshCommandFailed) as exc:
-                msg += f"; could not clean up the trials lost while it was down: {exc}"
-        return [RunnerNotice(self.redact(msg), {"host": host.name})]
+        refused: list[RunnerNotice] = []
+        if host.probing:
+            cleaned, refused = kill_report(host, raw, "of a trial lost while it was down",
+                                           remove=not self.config.keep_remote_files)
+            msg += f"; killed what was left of {cleaned} trial(s) lost while it was down"
+            host.lost = [t for t in host.lost if t not in host.probing]
+            host.probing = []
+        return [RunnerNotice(self.redact(msg), {"host": host.name}), *refused]
 
     def close(self, stop_running: bool) -> None:
         for host in self._hosts or []:
@@ -329,13 +342,17 @@ class SshRunner(AttemptRunner[SshAttempt]):
                 except Exception:
                     pass
                 host.inflight = None
-            dirs = [a.rundir for a in self.attempts.values() if a.host is host] if stop_running else []
+            dirs = [(a.rundir, a.record) for a in self.attempts.values() if a.host is host] if stop_running else []
             if host.up and (dirs or host.trash):
                 try:
-                    host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
-                                    + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash))
-                except (SshUnavailable, SshCommandFailed):
-                    pass
+                    out = host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
+                                          + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash))
+                except (SshUnavailable, SshCommandFailed) as exc:
+                    log.warning("SSH host %s: could not clean up: %s", host.name, self.redact(str(exc)))
+                else:
+                    for notice in kill_report(host, out, "of a trial stopped as the engine left",
+                                              remove=not self.config.keep_remote_files)[1]:
+                        log.warning("%s", notice.message)
                 host.trash.clear()
             host.client.close()
         self.attempts.clear()

@@ -25,14 +25,6 @@ def runner(tmp_path: Path, hosts: list[dict], **options) -> SshRunner:
     return SshRunner(SshRunner.parse_config(opts, "runner"))
 
 
-@pytest.fixture
-def closing():
-    made = []
-    yield made.append
-    for r in made:
-        r.close(stop_running=True)
-
-
 def notices(msgs) -> list[RunnerNotice]:
     return [m for m in msgs if isinstance(m, RunnerNotice)]
 
