@@ -13,7 +13,7 @@ from hpo.runkit.attempt import Attempt
 from hpo.runkit.machines import Machine
 
 from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, parse_killed
-from ._ssh import SshClient, SshUnavailable
+from ._ssh import SshClient, SshTimedOut, SshUnavailable
 from ._ssh_config import SshHostConfig
 
 
@@ -27,6 +27,7 @@ class Host:
     down_since: float = 0.0
     next_poll: float = 0.0
     inflight: Future | None = None
+    noise_said: bool = False  # its login shell's output before our scripts was reported
     lost: list[tuple[str, Record | None]] = field(default_factory=list)  # (run folder, launch record)
     # of attempts lost while it was down: killed when it answers again
     trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
@@ -60,9 +61,12 @@ class SshAttempt(Attempt):
 
 
 def run_twice(client: SshClient, script: str) -> bytes:
-    """A poll; a failed connection is tried once more on a fresh one before the host counts as down."""
+    """A poll; a failed connection is tried once more on a fresh one before the host counts as
+    down. A call that gave up at its time limit is not: the limit bounds a poll, once."""
     try:
         return client.run(script)
+    except SshTimedOut:
+        raise
     except SshUnavailable:
         time.sleep(0.2)
         return client.run(script)

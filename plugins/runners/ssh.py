@@ -32,7 +32,7 @@ from hpo.runkit.machines import Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
 
 from . import _remote_sh as sh
-from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
+from ._ssh import RC_ADVICE, SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
 from ._ssh_hosts import Host, SshAttempt, kill_report, run_twice
 
@@ -60,13 +60,14 @@ class SshRunner(AttemptRunner[SshAttempt]):
             options = SshOptions(
                 executable=c.ssh, known_hosts=c.known_hosts,
                 strict_host_key_checking=c.strict_host_key_checking, connect_timeout=c.connect_timeout,
-                server_alive_interval=c.server_alive_interval, extra=tuple(c.ssh_options.items()),
+                server_alive_interval=c.server_alive_interval, command_timeout=c.command_timeout,
+                extra=tuple(c.ssh_options.items()),
             )
             self._hosts = []
             for h in c.hosts:
                 target = SshTarget(h.host, h.port, h.user, h.identity_file)
                 gpus = GpuPool([str(g) for g in h.gpus]) if h.gpus is not None else None
-                self._hosts.append(Host(h, SshClient(target, options, self._control_dir),
+                self._hosts.append(Host(h, SshClient(target, options, self._control_dir, h.label),
                                          Machine(h.label, h.slots, gpus)))
         return self._hosts
 
@@ -98,7 +99,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def _detect_gpus(self, host: Host) -> None:
         """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
-        out = host.client.run(sh.gpu_query_script(self._host_env(host)), timeout=30).decode()
+        out = host.client.run(sh.gpu_query_script(self._host_env(host))).decode()
         lines = out.splitlines()
         head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
         if head is None:
@@ -165,6 +166,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
                                   python_dir or None)
         try:
             out = host.client.run(script)
+            self._noisy_login(host)
             rundir, pid, start, boot = sh.parse_started(out)
         except SshCommandFailed as exc:
             host.machine.release(launch.key)
@@ -243,10 +245,21 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for host in self.hosts:
             if host.inflight is not None and host.inflight.done():
                 out += self._collect(host)
+                self._noisy_login(host)
         for host in self.hosts:
             if host.inflight is None:
                 self._submit(host, now)
         return out + self.take_notices()
+
+    def _noisy_login(self, host: Host) -> None:
+        """Say once per host that its login shell prints before our scripts run (an rc file)."""
+        noise = host.client.login_noise
+        if noise and not host.noise_said:
+            host.noise_said = True
+            self.notices.append(RunnerNotice(self.redact(
+                f"the login shell on {host.name} printed {noise[-200:]!r} before the command ran: "
+                f"{RC_ADVICE}; the runner skips it, but the rc file runs before every call"),
+                {"host": host.name}))
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -259,7 +272,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
                 host.down_since = now
                 host.probing = list(host.lost)
                 script = sh.kill_script(host.probing, remove=not self.config.keep_remote_files)
-                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n" + script, 30)
+                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n" + script)
             return
         mine = [a for a in self.attempts.values() if a.host is host]
         if (not mine and not host.trash) or now < host.next_poll:
@@ -338,7 +351,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for host in self._hosts or []:
             if host.inflight is not None:
                 try:
-                    host.inflight.result(timeout=self.config.connect_timeout + 30)
+                    host.inflight.result(timeout=self.config.connect_timeout + self.config.command_timeout + 1)
                 except Exception:
                     pass
                 host.inflight = None

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from hpo.contracts.runner import Reported
+from hpo.plugins.runners._ssh import SshUnavailable
+from hpo.runkit.machines import RunnerUnavailable
 
+from ._sshd import SshServer, free_port
 from .conftest import drain, exits, make_launch
 from .test_ssh import notices, runner, wait_gone
 
@@ -75,3 +80,117 @@ def test_a_lost_trial_whose_pid_file_names_another_process_is_left_alone_and_sai
     finally:
         os.killpg(handle["pid"], signal.SIGKILL)
         wait_gone(handle["pid"])
+
+
+# -- case: ssh's own errors, time limits, slow and noisy login shells -------------------------
+
+
+@pytest.fixture
+def rc_host(ssh_keys, tmp_path, known_hosts):
+    """An sshd on 127.0.0.1 whose sessions' bash reads an rc file (``BASH_ENV``) that, while the
+    file ``slow`` exists, sleeps 60 s before the command runs, and while ``noisy`` exists prints
+    to stdout and stderr, as a login shell with a `pyenv init` in its rc file does."""
+    rc = tmp_path / "rc"
+    rc.mkdir()
+    (rc / "bashrc").write_text(
+        f"[ -f {rc}/noisy ] && {{ echo 'pyenv: shims ready'; echo 'pyenv: warning' >&2; }}\n"
+        f"[ -f {rc}/slow ] && sleep 60\n"
+        "true\n"
+    )
+    server = SshServer(ssh_keys, tmp_path / "sshd-rc", env={"BASH_ENV": str(rc / "bashrc")}).start()
+    server.known_hosts(known_hosts)
+    server.rc = rc
+    yield server
+    server.stop()
+
+
+def test_reasons_quote_ssh_s_own_error(tmp_path, sshd, known_hosts, closing, ssh_keys):
+    hosts = {
+        "refused": ({"host": "127.0.0.1", "port": free_port()}, "Connection refused"),
+        "unresolved": ({"host": "no-such-host.invalid"}, "Could not resolve hostname no-such-host.invalid"),
+        "key": (sshd.host_options(identity_file=str(ssh_keys.host_key)), "Permission denied (publickey)"),
+    }
+    for name, (host, said) in hosts.items():
+        r = runner(tmp_path, [{**host, "name": name}], known_hosts=str(known_hosts), connect_timeout=3)
+        closing(r)
+        with pytest.raises(RunnerUnavailable) as failed:
+            r.start(make_launch(tmp_path, "true"))
+        assert said in str(failed.value) and "exited with 255" not in str(failed.value), failed.value
+        (notice,) = notices(r.poll())
+        assert f"SSH host {name} is unavailable: " in notice.message and said in notice.message
+
+
+def test_a_connection_that_drops_mid_call_says_so(tmp_path, second_host, known_hosts, closing):
+    r = runner(tmp_path, [second_host.host_options(name="h2")], known_hosts=str(known_hosts),
+               connect_timeout=2)
+    closing(r)
+    client = r.hosts[0].client
+    client.run("true")  # the master connection is up
+    dropped = threading.Timer(0.5, second_host.stop)
+    dropped.start()
+    with pytest.raises(SshUnavailable, match="the connection to h2 dropped while the command ran"):
+        client.run("sleep 10")
+    dropped.join()
+
+
+def test_a_slow_login_shell_on_one_host_does_not_hold_up_another(tmp_path, sshd, rc_host, known_hosts,
+                                                                  closing):
+    """The rc file of one host starts taking a minute: its poll gives up after connect_timeout +
+    command_timeout (3 s here), says why in a notice naming the login shell, and meanwhile no
+    poll blocks and the other host's trial is recorded as soon as it ends."""
+    r = runner(tmp_path, [rc_host.host_options(name="slow"), sshd.host_options(name="fast")],
+               known_hosts=str(known_hosts), connect_timeout=1, command_timeout=2)
+    closing(r)
+    assert r.start(make_launch(tmp_path, "sleep 60", trial_id=1))["host"] == "slow"
+    (rc_host.rc / "slow").touch()
+    r.hosts[0].client.close()  # a fresh login for the next call, which then reads the rc file
+    time.sleep(0.3)  # the slow host's next poll is in flight, stuck in its login shell
+    started = time.monotonic()
+    assert r.start(make_launch(tmp_path, "sleep 0.5; echo '@hpo x=1'", trial_id=2))["host"] == "fast"
+    msgs, longest, fast_done = [], 0.0, None
+    while time.monotonic() - started < 15 and not any("slow is unavailable" in n.message
+                                                       for n in notices(msgs)):
+        t0 = time.monotonic()
+        msgs += r.poll()
+        longest = max(longest, time.monotonic() - t0)
+        if fast_done is None and 2 in [e.trial_id for e in exits(msgs)]:
+            fast_done = time.monotonic() - started
+        time.sleep(0.02)
+    gave_up = time.monotonic() - started
+    assert longest < 0.5, f"a poll blocked the engine for {longest:.1f}s"
+    assert fast_done is not None and fast_done < 2.0, f"the fast host's trial was recorded late: {fast_done}"
+    (down,) = [n for n in notices(msgs) if "slow is unavailable" in n.message]
+    assert "the login shell on slow did not run the command within 3s" in down.message
+    assert "check its rc files" in down.message
+    assert gave_up < 6, f"the poll gave up only after {gave_up:.1f}s"
+    (lost,) = [e for e in exits(msgs) if e.trial_id == 1]
+    assert lost.status == "failed" and "the login shell on slow" in lost.reason
+
+
+def test_a_launch_stuck_in_the_login_shell_goes_to_another_host(tmp_path, sshd, rc_host, known_hosts,
+                                                               closing):
+    (rc_host.rc / "slow").touch()
+    r = runner(tmp_path, [rc_host.host_options(name="slow", slots=4), sshd.host_options(name="fast")],
+               known_hosts=str(known_hosts), connect_timeout=1, command_timeout=1)
+    closing(r)
+    t0 = time.monotonic()
+    handle = r.start(make_launch(tmp_path, "echo '@hpo x=1'"))
+    assert handle["host"] == "fast" and time.monotonic() - t0 < 4
+    msgs = drain(r)
+    assert exits(msgs)[0].status == "succeeded"
+    (down,) = notices(msgs)
+    assert "the login shell on slow did not run the command within 2s" in down.message
+
+
+def test_a_noisy_login_shell_is_named_once_and_skipped(tmp_path, rc_host, known_hosts, closing):
+    (rc_host.rc / "noisy").touch()
+    r = runner(tmp_path, [rc_host.host_options(name="noisy")], known_hosts=str(known_hosts))
+    closing(r)
+    r.start(make_launch(tmp_path, "echo '@hpo x=1'; sleep 0.3; echo '@hpo x=2'"))
+    msgs = drain(r)
+    assert [m.metrics["x"] for m in msgs if isinstance(m, Reported)] == [1.0, 2.0]
+    assert exits(msgs)[0].status == "succeeded"
+    (said,) = notices(msgs)
+    assert "the login shell on noisy printed" in said.message and "pyenv: shims ready" in said.message
+    assert "check its rc files" in said.message
+    assert "pyenv" not in (tmp_path / "trials/t1/attempt-1/stdout.log").read_text()
