@@ -295,6 +295,37 @@ def check_script(rundir: str, record: Record | None = None) -> str:
     )
 
 
+def launched_script(rundir: str, wait: float = 2.0) -> str:
+    """After a launch whose connection dropped: did the trial start? Prints
+    ``@@hpo-launched none`` (no run folder, or no pid file in it after ``wait`` seconds: the
+    folder is removed), else ``@@hpo-launched STATE DIR PID START BOOT``, STATE ``exited`` or
+    what ``_ident`` says of the process the wrapper recorded."""
+    tries = int(wait / 0.05)
+    return (
+        identity()
+        + f"R={q(rundir)}\n"
+        'if [ ! -d "$R" ]; then echo "@@hpo-launched none"; exit 0; fi\n'
+        f'i=0; while [ ! -s "$R/pid" ] && [ $i -lt {tries} ]; do sleep 0.05 2>/dev/null || sleep 1; i=$((i + 1)); done\n'
+        'if [ ! -s "$R/pid" ]; then rm -rf -- "$R"; echo "@@hpo-launched none"; exit 0; fi\n'
+        'R=$(cd "$R" && pwd)\n'
+        'set -- $(cat "$R/pid")\n'
+        'if [ -f "$R/exit_code" ]; then _st=exited; else _st=$(_ident "$@"); fi\n'
+        'echo "@@hpo-launched $_st $R $*"\n'
+    )
+
+
+def parse_launched(out: bytes) -> tuple[str, str, Record] | None:
+    """(state, run folder, record) from :func:`launched_script`; None when nothing started."""
+    for line in out.decode("utf-8", "replace").splitlines():
+        if line.startswith("@@hpo-launched "):
+            parts = line.split()
+            if parts[1] == "none" or len(parts) < 4:
+                return None
+            _, pid, start, boot = parse_started(f"@@hpo-started {' '.join(parts[2:])}".encode())
+            return parts[1], parts[2], Record(pid, start, boot)
+    raise ValueError(f"unexpected answer from the launch check: {out[-500:]!r}")
+
+
 KILL_OUTCOMES = {
     "signalled": "killed",
     "gone": "nothing was left running",

@@ -32,7 +32,10 @@ RC_ADVICE = "check its rc files (~/.bashrc, ~/.profile: one that runs `pyenv ini
 
 
 class SshUnavailable(HpoError):
-    """The host could not be reached (connection refused, timeout, host key or auth failure)."""
+    """The host could not be reached (connection refused, timeout, host key or auth failure).
+    ``ran``: the script had begun on the host before the connection failed."""
+
+    ran = False
 
 
 class SshTimedOut(SshUnavailable):
@@ -133,12 +136,12 @@ class SshClient:
         ran = READY in out or READY in err
         out = self._after_login(out, err)
         err_text = _after(err).decode("utf-8", "replace").strip()
-        if timed_out:
+        if timed_out or proc.returncode == SSH_FAILED:
             self._connected = False
-            raise SshTimedOut(self._timeout_reason(ran, budget))
-        if proc.returncode == SSH_FAILED:
-            self._connected = False
-            raise SshUnavailable(self._failure_reason(err_text, ran))
+            failed = (SshTimedOut(self._timeout_reason(ran, budget)) if timed_out
+                      else SshUnavailable(self._failure_reason(err_text, ran)))
+            failed.ran = ran
+            raise failed
         if proc.returncode != 0:
             raise SshCommandFailed(err_text or f"the remote script exited with {proc.returncode}")
         return out

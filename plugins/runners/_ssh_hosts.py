@@ -1,4 +1,5 @@
-"""What the SSH runner keeps per host and per attempt, and its one retried call."""
+"""What the SSH runner keeps per host and per attempt, and what it asks of one host: its GPUs,
+its polls (retried once), what its kill scripts did, what its login shell printed."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 
 from hpo.contracts.runner import Launch, RunnerNotice
 from hpo.runkit.attempt import Attempt
+from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
 from hpo.runkit.machines import Machine
 
-from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, parse_killed
-from ._ssh import SshClient, SshTimedOut, SshUnavailable
+from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, gpu_query_script, parse_killed
+from ._ssh import RC_ADVICE, SshClient, SshTimedOut, SshUnavailable
 from ._ssh_config import SshHostConfig
 
 
@@ -36,6 +38,14 @@ class Host:
     @property
     def name(self) -> str:
         return self.cfg.label
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The host's own variables for every script (its ``env``, and ``HPO_PYTHON``)."""
+        env = dict(self.cfg.env)
+        if self.cfg.python:
+            env["HPO_PYTHON"] = self.cfg.python
+        return env
 
 
 class SshAttempt(Attempt):
@@ -87,3 +97,30 @@ def kill_report(host: Host, out: bytes, why: str, remove: bool) -> tuple[int, li
             {"host": host.name, "rundir": folder, "outcome": outcome},
         ))
     return cleaned, notices
+
+
+def detect_gpus(host: Host) -> None:
+    """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
+    out = host.client.run(gpu_query_script(host.env)).decode()
+    lines = out.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
+    if head is None:
+        raise GpuError(f"unexpected answer to the GPU query on {host.name}: {out[-300:]!r}")
+    body = lines[head + 1:]
+    failed = [line for line in body if line.startswith("@@hpo-gpus-failed")]
+    if failed:
+        raise GpuError(f"nvidia-smi failed on {host.name}: {' '.join(body)[-300:]}")
+    devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
+    host.machine.gpus = GpuPool(devices)
+
+
+def login_notice(host: Host) -> RunnerNotice | None:
+    """Once per host: its login shell prints before our scripts run (an rc file)."""
+    noise = host.client.login_noise
+    if not noise or host.noise_said:
+        return None
+    host.noise_said = True
+    return RunnerNotice(
+        f"the login shell on {host.name} printed {noise[-200:]!r} before the command ran: "
+        f"{RC_ADVICE}; the runner skips it, but the rc file runs before every call",
+        {"host": host.name})

@@ -26,15 +26,15 @@ from typing import Any
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Exited, Launch, Message, RunnerNotice
 from hpo.runkit.attempt import AttemptRunner
-from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
+from hpo.runkit.gpus import GpuError, GpuPool
 from hpo.runkit.logtail import output_tail
 from hpo.runkit.machines import Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
 
 from . import _remote_sh as sh
-from ._ssh import RC_ADVICE, SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
+from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
-from ._ssh_hosts import Host, SshAttempt, kill_report, run_twice
+from ._ssh_hosts import Host, SshAttempt, detect_gpus, kill_report, login_notice, run_twice
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,6 @@ class SshRunner(AttemptRunner[SshAttempt]):
                                          Machine(h.label, h.slots, gpus)))
         return self._hosts
 
-    def _host_env(self, host: Host) -> dict[str, str]:
-        env = dict(host.cfg.env)
-        if host.cfg.python:
-            env["HPO_PYTHON"] = host.cfg.python
-        return env
-
     def _mark_down(self, host: Host, reason: str) -> None:
         reason = self.redact(reason)
         host.up, host.down_reason, host.down_since = False, reason, time.monotonic()
@@ -97,25 +91,11 @@ class SshRunner(AttemptRunner[SshAttempt]):
             self.attempts.pop(att.key, None)
             self.released(att)
 
-    def _detect_gpus(self, host: Host) -> None:
-        """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
-        out = host.client.run(sh.gpu_query_script(self._host_env(host))).decode()
-        lines = out.splitlines()
-        head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
-        if head is None:
-            raise GpuError(f"unexpected answer to the GPU query on {host.name}: {out[-300:]!r}")
-        body = lines[head + 1:]
-        failed = [line for line in body if line.startswith("@@hpo-gpus-failed")]
-        if failed:
-            raise GpuError(f"nvidia-smi failed on {host.name}: {' '.join(body)[-300:]}")
-        devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
-        host.machine.gpus = GpuPool(devices)
-
     def _gpus_known(self, host: Host, gpus: int) -> bool:
         if not gpus or host.machine.gpus is not None:
             return True
         try:
-            self._detect_gpus(host)
+            detect_gpus(host)
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
@@ -156,7 +136,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def _start_on(self, host: Host, launch: Launch) -> dict[str, Any]:
         devices = host.machine.take(launch.key, launch.gpus)
-        env = {**launch.env, **self._host_env(host)}
+        env = {**launch.env, **host.env}
         if host.machine.gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         env.update({n: os.environ[n] for n in self.config.env_passthrough if n in os.environ})
@@ -165,21 +145,54 @@ class SshRunner(AttemptRunner[SshAttempt]):
         script = sh.launch_script(rundir, host.cfg.workdir or str(launch.workdir), env, launch.command,
                                   python_dir or None)
         try:
-            out = host.client.run(script)
-            self._noisy_login(host)
-            rundir, pid, start, boot = sh.parse_started(out)
+            try:
+                out = host.client.run(script)
+            except SshUnavailable as exc:
+                if not exc.ran:
+                    raise
+                found = self._started_anyway(host, launch, rundir, exc)  # the host dropped mid-launch
+            else:
+                self._noisy_login(host)
+                rundir, pid, start, boot = sh.parse_started(out)
+                found = rundir, sh.Record(pid, start, boot)
         except SshCommandFailed as exc:
             host.machine.release(launch.key)
             raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
         except BaseException:
             host.machine.release(launch.key)
             raise
-        att = self._attempt(launch, host, rundir, record=sh.Record(pid, start, boot))
+        rundir, record = found
+        att = self._attempt(launch, host, rundir, record=record)
         att.stdout.write_bytes(b"")
         self.attempts[launch.key] = att
         host.next_poll = 0.0
-        return {"host": host.name, "rundir": rundir, "pid": pid, "start": start, "boot": boot,
-                "started": att.started, "gpus": list(devices)}
+        return {"host": host.name, "rundir": rundir, "pid": record.pid, "start": record.start,
+                "boot": record.boot, "started": att.started, "gpus": list(devices)}
+
+    def _started_anyway(self, host: Host, launch: Launch, rundir: str,
+                        dropped: SshUnavailable) -> tuple[str, sh.Record]:
+        """The connection failed after the launch script began: ask the host, on a fresh
+        connection, whether the trial started. If it did, it is followed as started (a race with
+        a drop is no reason to run it twice); if the host cannot say, the attempt goes on the
+        host's lost list, so that it is killed (after the start-time check) once the host
+        answers again, and the launch fails here with ``dropped``."""
+        why = self.redact(str(dropped))
+        try:
+            found = sh.parse_launched(host.client.run(sh.launched_script(rundir)))
+        except (SshUnavailable, SshCommandFailed, ValueError) as exc:
+            host.lost.append((rundir, None))
+            raise SshUnavailable(
+                f"{why} (during the launch of trial {launch.trial_id}; whether it started there could "
+                f"not be checked: {self.redact(str(exc))}; if it did, it is killed when the host answers "
+                "again)") from None
+        if found is None or found[0] == "other":
+            raise SshCommandFailed(f"the connection dropped before the trial started ({why})")
+        state, folder, record = found
+        self.notices.append(RunnerNotice(
+            f"SSH host {host.name}: the connection dropped during the launch of trial "
+            f"{launch.trial_id} ({why}), but the trial had started ({state}); it is followed as started",
+            {"host": host.name, "trial": launch.trial_id, "rundir": folder}))
+        return folder, record
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         host = next((h for h in self.hosts if h.name == handle.get("host")), None)
@@ -252,14 +265,9 @@ class SshRunner(AttemptRunner[SshAttempt]):
         return out + self.take_notices()
 
     def _noisy_login(self, host: Host) -> None:
-        """Say once per host that its login shell prints before our scripts run (an rc file)."""
-        noise = host.client.login_noise
-        if noise and not host.noise_said:
-            host.noise_said = True
-            self.notices.append(RunnerNotice(self.redact(
-                f"the login shell on {host.name} printed {noise[-200:]!r} before the command ran: "
-                f"{RC_ADVICE}; the runner skips it, but the rc file runs before every call"),
-                {"host": host.name}))
+        notice = login_notice(host)
+        if notice is not None:
+            self.notices.append(RunnerNotice(self.redact(notice.message), notice.details))
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -281,7 +289,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for att in mine:
             entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due, att.record))
             att.signal_due = None
-        script = sh.poll_script(entries, self._host_env(host), list(host.trash))
+        script = sh.poll_script(entries, host.env, list(host.trash))
         host.trash.clear()
         host.inflight = self._executor().submit(run_twice, host.client, script)
         host.next_poll = now + self.config.poll_interval

@@ -143,6 +143,20 @@ class SshServer:
         self.proc.wait()
         self.proc = None
 
+    def drop(self) -> None:
+        """Kill sshd and its connections but nothing the sessions started: what a host whose
+        sshd dies mid-command looks like from here (the commands live on, detached)."""
+        if self.proc is None:
+            return
+        for pid in [*_descendants(self.proc.pid), self.proc.pid]:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip().startswith("sshd"):  # sshd-session too
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        self.proc.wait()
+        self.proc = None
+
     def kill_host(self) -> None:
         """Power off the (namespaced) host: every process in its namespace dies, sshd first."""
         self.stop()

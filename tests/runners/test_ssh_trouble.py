@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -194,3 +195,102 @@ def test_a_noisy_login_shell_is_named_once_and_skipped(tmp_path, rc_host, known_
     assert "the login shell on noisy printed" in said.message and "pyenv: shims ready" in said.message
     assert "check its rc files" in said.message
     assert "pyenv" not in (tmp_path / "trials/t1/attempt-1/stdout.log").read_text()
+
+
+# -- case: a launch that raced a host drop ----------------------------------------------------
+
+
+def dropping_ssh(folder: Path) -> Path:
+    """An ``ssh`` for the runner that, once ``folder/armed`` exists, sends the next launch with a
+    tail that, after the trial has started, signals ``folder/started`` and holds the session;
+    the test then kills the host's sshd (ssh exits 255), restarts it or not, and touches
+    ``folder/go`` to let this ssh return its failure to the runner."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / "ssh"
+    tool.write_text(f"""#!/bin/sh
+case "$*" in *"sh -s") ;; *) exec ssh "$@" ;; esac
+script=$(cat)
+case $script in
+  *@@hpo-started*)
+    if [ -f {folder}/armed ]; then
+      rm {folder}/armed
+      printf '%s\\ntouch {folder}/started; sleep 30\\n' "$script" | ssh "$@"
+      rc=$?
+      while [ ! -f {folder}/go ]; do sleep 0.05; done
+      exit $rc
+    fi ;;
+esac
+printf '%s\\n' "$script" | exec ssh "$@"
+""")
+    tool.chmod(0o755)
+    return tool
+
+
+@contextmanager
+def drop_during_launch(server, fault: Path, restart: bool):
+    """Arm :func:`dropping_ssh` and drop ``server`` once the launch has started the trial."""
+    done = threading.Event()
+
+    def drop():
+        deadline = time.monotonic() + 20
+        while not (fault / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.drop()  # sshd dies, the trial lives on: the launch's ssh exits 255
+        if restart:
+            server.start()
+        (fault / "go").touch()
+        done.wait(60)  # a server started here dies with this thread (PR_SET_PDEATHSIG)
+
+    (fault / "armed").touch()
+    thread = threading.Thread(target=drop)
+    thread.start()
+    try:
+        yield
+        assert (fault / "go").exists(), "the host was never dropped"
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_a_launch_that_raced_a_host_drop_is_followed_when_the_trial_started(
+        tmp_path, second_host, known_hosts, closing):
+    fault = tmp_path / "fault"
+    r = runner(tmp_path, [second_host.host_options(name="h2")], known_hosts=str(known_hosts),
+               connect_timeout=2, ssh=str(dropping_ssh(fault)))
+    closing(r)
+    with drop_during_launch(second_host, fault, restart=True):
+        handle = r.start(make_launch(tmp_path, "echo '@hpo x=1'; sleep 0.5; echo '@hpo x=2'"))
+        assert handle["host"] == "h2" and handle["pid"] > 0 and handle["start"] is not None
+        msgs = drain(r)
+    (ex,) = exits(msgs)
+    assert ex.status == "succeeded" and ex.exit_code == 0
+    assert [m.metrics["x"] for m in msgs if isinstance(m, Reported)] == [1.0, 2.0]
+    (said,) = notices(msgs)
+    assert "the connection dropped during the launch of trial 1" in said.message
+    assert "the trial had started" in said.message
+
+
+def test_a_launch_that_raced_a_host_drop_is_killed_when_the_host_returns(
+        tmp_path, second_host, known_hosts, closing):
+    """The host stays down after the drop: whether the trial started cannot be checked, so the
+    launch fails and the attempt goes on the host's lost list; when the host answers again, the
+    process it started is killed, after its start time is checked."""
+    fault = tmp_path / "fault"
+    r = runner(tmp_path, [second_host.host_options(name="h2")], known_hosts=str(known_hosts),
+               connect_timeout=2, retry_down_after=0.3, ssh=str(dropping_ssh(fault)))
+    closing(r)
+    with drop_during_launch(second_host, fault, restart=False):
+        with pytest.raises(RunnerUnavailable) as failed:
+            r.start(make_launch(tmp_path, "sleep 60"))
+    assert "the connection to h2 dropped while the command ran" in str(failed.value)
+    assert "whether it started there could not be checked" in str(failed.value)
+    hidden = int((tmp_path / "remote-runs" / "g" / "1-1" / "pid").read_text().split()[0])
+    assert psutil.pid_exists(hidden)  # the launch did start it: a hidden job, until the host returns
+    (down,) = notices(r.poll())
+    assert "h2 is unavailable" in down.message and "killed when the host answers again" in down.message
+    second_host.start()
+    back = drain(r, until=lambda m: any("reachable again" in n.message for n in notices(m)))
+    (again,) = [n for n in notices(back) if "reachable again" in n.message]
+    assert "killed what was left of 1 trial(s)" in again.message
+    assert wait_gone(hidden), "the trial started during the drop was left running"
+    assert not (tmp_path / "remote-runs" / "g" / "1-1").exists()
