@@ -29,6 +29,7 @@ class Host:
     down_since: float = 0.0
     next_poll: float = 0.0
     inflight: Future | None = None
+    groups: set[str] = field(default_factory=set)  # group folders under rundir, removed at the end
     noise_said: bool = False  # its login shell's output before our scripts was reported
     lost: list[tuple[str, Record | None]] = field(default_factory=list)  # (run folder, launch record)
     # of attempts lost while it was down: killed when it answers again

@@ -141,6 +141,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         env.update({n: os.environ[n] for n in self.config.env_passthrough if n in os.environ})
         rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        host.groups.add(f"{self.config.rundir}/{launch.group_id}")
         python_dir = os.path.dirname(host.cfg.python) if host.cfg.python else None
         script = sh.launch_script(rundir, host.cfg.workdir or str(launch.workdir), env, launch.command,
                                   python_dir or None)
@@ -228,6 +229,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except GpuError:
             host.machine.claim(launch.key, [])  # the GPU list changed since; keep following it
         self.attempts[launch.key] = att
+        host.groups.add(f"{self.config.rundir}/{launch.group_id}")
         return True
 
     def discard(self, launch: Launch) -> None:
@@ -364,10 +366,14 @@ class SshRunner(AttemptRunner[SshAttempt]):
                     pass
                 host.inflight = None
             dirs = [(a.rundir, a.record) for a in self.attempts.values() if a.host is host] if stop_running else []
-            if host.up and (dirs or host.trash):
+            # the group's folder goes once empty (rmdir: an attempt kept for a person stays)
+            groups = sorted(host.groups) if stop_running and not self.config.keep_remote_files else []
+            if host.up and (dirs or host.trash or groups):
                 try:
                     out = host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
-                                          + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash))
+                                          + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash)
+                                          + "".join(f"rmdir -- {sh.q(g)} 2>/dev/null\n" for g in groups)
+                                          + "true\n")
                 except (SshUnavailable, SshCommandFailed) as exc:
                     log.warning("SSH host %s: could not clean up: %s", host.name, self.redact(str(exc)))
                 else:
