@@ -9,7 +9,9 @@ poll for all of that host's trials, mirrors them into the attempt's local ``stdo
 parses protocol lines from the mirror, so report offsets are offsets in the remote file and a
 resumed engine reattaches where the log says it stopped. A host that stops answering is marked
 unavailable (a :class:`RunnerNotice`), its running trials fail with that reason, new trials go to
-the other hosts, and it is tried again after ``retry_down_after`` seconds. See docs/runners.md.
+the other hosts, and it is tried again after ``retry_down_after`` seconds; what was left
+running there is killed when it answers, by the record each launch took. A launch whose
+connection dropped is checked on the host before it counts as not started. See docs/runners.md.
 """
 
 from __future__ import annotations
