@@ -329,11 +329,12 @@ def parse_launched(out: bytes) -> tuple[str, str, Record] | None:
 KILL_OUTCOMES = {
     "signalled": "killed",
     "gone": "nothing was left running",
-    "other": "did nothing: its pid now belongs to another process (its start time differs from "
-             "the one recorded at launch)",
-    "changed": "did nothing: its pid file no longer holds the pid and start time recorded at launch",
-    "unrecorded": "did nothing: no start time was recorded with its pid, so the process could not "
-                  "be told apart from one that reuses the pid",
+    "other": "nothing was signalled, as its pid now belongs to another process (its start time "
+             "differs from the one recorded at launch)",
+    "changed": "nothing was signalled, as its pid file no longer holds the pid and start time "
+               "recorded at launch",
+    "unrecorded": "nothing was signalled, as no start time was recorded with its pid, so the "
+                  "process could not be told apart from one that reuses the pid",
 }
 KEEP_FOLDER = ("changed", "unrecorded")  # what may still run: its folder is left for a person to see
 

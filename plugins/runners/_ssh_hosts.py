@@ -91,9 +91,9 @@ def kill_report(host: Host, out: bytes, why: str, remove: bool) -> tuple[int, li
         if outcome in ("signalled", "gone"):
             cleaned += 1
             continue
-        said = KILL_OUTCOMES.get(outcome, f"did nothing ({outcome})")
+        said = KILL_OUTCOMES.get(outcome, f"nothing was signalled ({outcome})")
         notices.append(RunnerNotice(
-            f"SSH host {host.name}: {why}, the runner {said}; its run folder {folder} is "
+            f"SSH host {host.name}, {why}: {said}; its run folder {folder} is "
             + ("removed" if remove and outcome not in KEEP_FOLDER else "kept"),
             {"host": host.name, "rundir": folder, "outcome": outcome},
         ))

@@ -214,7 +214,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
             found = out[out.find("@@hpo-check lost"):].split()
             outcome = found[2] if len(found) > 2 else "gone"
             self.notices += kill_report(host, f"@@hpo-kill {outcome} {rundir}\n".encode(),
-                                        f"trial {launch.trial_id} was not running when the engine resumed",
+                                        f"cleaning up trial {launch.trial_id}, not running when the engine resumed",
                                         remove=False)[1]
             return False
         mirror = launch.trial_dir / "stdout.log"
@@ -236,7 +236,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def discard(self, launch: Launch) -> None:
         rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
-        why = f"trial {launch.trial_id} attempt {launch.attempt} was started but never recorded"
+        why = f"cleaning up trial {launch.trial_id} attempt {launch.attempt}, started but never recorded"
         for host in self.hosts:
             if host.up:
                 try:
@@ -352,7 +352,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         msg = f"SSH host {host.name} is reachable again"
         refused: list[RunnerNotice] = []
         if host.probing:
-            cleaned, refused = kill_report(host, raw, "of a trial lost while it was down",
+            cleaned, refused = kill_report(host, raw, "cleaning up a trial lost while it was down",
                                            remove=not self.config.keep_remote_files)
             msg += f"; killed what was left of {cleaned} trial(s) lost while it was down"
             host.lost = [t for t in host.lost if t not in host.probing]
@@ -379,7 +379,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
                 except (SshUnavailable, SshCommandFailed) as exc:
                     log.warning("SSH host %s: could not clean up: %s", host.name, self.redact(str(exc)))
                 else:
-                    for notice in kill_report(host, out, "of a trial stopped as the engine left",
+                    for notice in kill_report(host, out, "stopping a trial as the engine left",
                                               remove=not self.config.keep_remote_files)[1]:
                         log.warning("%s", notice.message)
                 host.trash.clear()

@@ -72,7 +72,8 @@ def test_a_lost_trial_whose_pid_file_names_another_process_is_left_alone_and_sai
         back = drain(r, until=lambda m: any("reachable again" in n.message for n in notices(m)))
         said = [n.message for n in notices(back)]
         assert any("killed what was left of 0 trial(s)" in m for m in said), said
-        (refused,) = [m for m in said if "did nothing" in m]
+        (refused,) = [m for m in said if "nothing was signalled" in m]
+        assert refused.startswith("SSH host h2, cleaning up a trial lost while it was down: ")
         assert "pid file no longer holds the pid and start time recorded at launch" in refused
         assert handle["rundir"] in refused and "kept" in refused
         time.sleep(0.2)
