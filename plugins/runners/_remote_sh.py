@@ -15,7 +15,9 @@ boot (:data:`IDENTITY`): START is the start time in clock ticks after boot from 
 Linux, and ``ps -o lstart`` elsewhere (macOS, the BSDs); BOOT is Linux's boot id, or the boot
 time ``sysctl kern.boottime`` reports. A zombie is not running, and no signal is ever sent to a
 pid that now names another process, as the kit's :class:`hpo.runkit.procs.ProcessRecord` does
-on the engine's machine.
+on the engine's machine. The record that decides is the one the runner took at launch
+(:class:`Record`), not the pid file alone: a pid file that no longer says what it said then, or
+that holds no start time, is not trusted with a signal, and the scripts say what they did not do.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ PROCFS = "/proc"
 # _facts PID: "STATE START" of the process PID (fails when there is none). _boot: this boot.
 # _ident PID START BOOT: running, zombie, gone (no such process), or other (the pid names another
 # process now, or the record is from another boot); "-" for START or BOOT skips that check.
-# _killgroup SIG PID START BOOT: signal the group the recorded process leads, while it is that
-# process (a zombie too) or no process holds the pid (what is left of the group is the trial's:
-# a pid is not reused while its group lives); never when the pid names another process.
+# _which DIR [PID START BOOT]: the attempt in run folder DIR, by the record taken at launch (else
+# its pid file's); sets _pid _start _bt, _state (as _ident) and _why: empty when a signal may go
+# to its group, else why not: "changed" (the pid file no longer says what was recorded),
+# "unrecorded" (no start time: a reused pid could not be told apart) or "other".
+# _signal SIG: signal the group _which found, if _why allows; prints signalled, gone or _why.
 IDENTITY = r"""
 _facts() {
   if [ -r PROCFS/self/stat ]; then
@@ -66,11 +70,27 @@ _ident() {
   if [ "${2:--}" != - ] && [ "${_f#* }" != "$2" ]; then echo other; return 0; fi
   case $_f in Z*) echo zombie ;; *) echo running ;; esac
 }
-_killgroup() {
-  _sg=$1
+_which() {
+  _wd=$1
   shift
-  [ "${1:-0}" -gt 0 ] 2>/dev/null || return 0
-  [ "$(_ident "$@")" = other ] || kill -s "$_sg" -- "-$1" 2>/dev/null
+  _pf=$(cat "$_wd/pid" 2>/dev/null) || _pf=
+  _why=
+  if [ $# -gt 0 ]; then
+    _pid=$1 _start=$2 _bt=$3
+    set -- $_pf
+    [ -z "$_pf" ] || [ "${1:-0} ${2:--} ${3:--}" = "$_pid $_start $_bt" ] || _why=changed
+  else
+    set -- $_pf
+    _pid=${1:-0} _start=${2:--} _bt=${3:--}
+  fi
+  if [ -z "$_why" ] && [ "$_start" = - ] && [ "$_pid" -gt 0 ] 2>/dev/null; then _why=unrecorded; fi
+  _state=$(_ident "$_pid" "$_start" "$_bt")
+  [ -n "$_why" ] || [ "$_state" != other ] || _why=other
+  return 0
+}
+_signal() {
+  if [ -n "$_why" ]; then echo "$_why"; return 0; fi
+  if [ "$_pid" -gt 0 ] 2>/dev/null && kill -s "$1" -- "-$_pid" 2>/dev/null; then echo signalled; else echo gone; fi
   return 0
 }
 """
@@ -97,14 +117,14 @@ WRAPPER = (
 _POLL = r"""
 p() {
   _k=$1 _d=$2 _o=$3 _sig=$4
-  set -- $(cat "$_d/pid" 2>/dev/null)
-  _pid=${1:-0} _start=${2:--} _bt=${3:--}
-  [ "$_sig" = - ] || _killgroup "$_sig" "$_pid" "$_start" "$_bt"
+  shift 4
+  _which "$_d" "$@"
+  [ "$_sig" = - ] || _signal "$_sig" >/dev/null
   _ec=-
   [ -f "$_d/exit_code" ] && _ec=$(cat "$_d/exit_code")
   _st=run
   if [ -n "$_ec" ] && [ "$_ec" != - ]; then _st=exit
-  elif [ "$(_ident "$_pid" "$_start" "$_bt")" != running ]; then
+  elif [ "$_why" = changed ] || [ "$(_ident "$_pid" "$_start" "$_bt")" != running ]; then
     _st=gone; [ -f "$_d/exit_code" ] && _ec=$(cat "$_d/exit_code") && _st=exit
   fi
   [ -z "$_ec" ] && _ec=-
@@ -113,7 +133,7 @@ p() {
   printf '@@hpo %s %s %s %s %s\n' "$_k" "$_st" "$_ec" "$_size" "$_n"
   [ "$_n" -gt 0 ] && tail -c +$((_o + 1)) "$_d/stdout.log" | head -c "$_n"
   if [ "$_st" != run ]; then
-    _killgroup KILL "$_pid" "$_start" "$_bt"
+    _signal KILL >/dev/null
     _e=$(tail -c STDERR_TAIL "$_d/stderr.log" 2>/dev/null | wc -c); _e=$((_e + 0))
     printf '@@hpo-err %s %s\n' "$_k" "$_e"
     [ "$_e" -gt 0 ] && tail -c STDERR_TAIL "$_d/stderr.log"
@@ -173,11 +193,38 @@ def parse_started(out: bytes) -> tuple[str, int, int | str | None, str]:
 
 
 @dataclass(frozen=True)
+class Record:
+    """The remote process an attempt's wrapper is, as recorded at launch: ``PID START BOOT``."""
+
+    pid: int
+    start: int | str | None = None  # clock ticks after boot, or ps's start time; None: unknown
+    boot: str = ""
+
+    @classmethod
+    def of(cls, handle: dict) -> Record | None:
+        """The record in a handle (``start`` or, in handles of earlier versions, ``ticks``)."""
+        pid = int(handle.get("pid") or 0)
+        if pid <= 0:
+            return None
+        start = handle.get("start", handle.get("ticks"))
+        return cls(pid, None if start in (None, "-", "?", "None") else start, str(handle.get("boot") or ""))
+
+    def args(self) -> str:
+        """The record as ``_which`` takes it, quoted for the shell."""
+        return f"{int(self.pid)} {q(self.start if self.start is not None else '-')} {q(self.boot or '-')}"
+
+
+def _record_args(record: Record | None) -> str:
+    return record.args() if record is not None else ""
+
+
+@dataclass(frozen=True)
 class PollEntry:
     key: str  # "TRIAL-ATTEMPT"
     rundir: str
     offset: int  # stdout bytes already fetched
     signal: str | None = None  # TERM / KILL to send to the process group first
+    record: Record | None = None  # None: the pid file's record (an attempt adopted without one)
 
 
 @dataclass
@@ -197,7 +244,7 @@ class PollResult:
 def poll_script(entries: list[PollEntry], env: Mapping[str, str] = {}, trash: list[str] = ()) -> str:
     lines = ["echo @@hpo-begin", _exports(env), identity(), _POLL]
     for e in entries:
-        lines.append(f"p {q(e.key)} {q(e.rundir)} {int(e.offset)} {q(e.signal or '-')}")
+        lines.append(f"p {q(e.key)} {q(e.rundir)} {int(e.offset)} {q(e.signal or '-')} {_record_args(e.record)}")
     for d in trash:
         lines.append(f"rm -rf -- {q(d)}")
     return "\n".join(lines) + "\n"
@@ -234,30 +281,85 @@ def parse_poll(out: bytes) -> dict[str, PollResult]:
     return results
 
 
-def check_script(rundir: str, pid: int | None = None, start: object = None, boot: str = "") -> str:
-    """For reattach: prints ``@@hpo-check alive|exited|lost``. The process is the one the log
-    recorded (``pid``, ``start``, ``boot``), else the one the run folder's pid file names; a lost
-    attempt's leftovers are killed, never a process that merely reuses its pid."""
-    record = (f"{int(pid)} {q(start if start is not None else '-')} {q(boot or '-')}" if pid
-              else '$(cat "$d/pid" 2>/dev/null)')
+def check_script(rundir: str, record: Record | None = None) -> str:
+    """For reattach: prints ``@@hpo-check alive|exited``, or ``@@hpo-check lost OUTCOME`` after
+    killing what is left of a lost attempt (OUTCOME as :func:`kill_script`'s). The process is the
+    one the log recorded, else the one the run folder's pid file names with its start time."""
     return (
         identity()
         + f"d={q(rundir)}\n"
         'if [ -f "$d/exit_code" ]; then echo @@hpo-check exited; exit 0; fi\n'
-        f"set -- {record}\n"
-        'if [ "$(_ident "$@")" = running ]; then echo @@hpo-check alive; else '
-        '_killgroup KILL "$@"; echo @@hpo-check lost; fi\n'
+        f'_which "$d" {_record_args(record)}\n'
+        'if [ "$_state" = running ] && [ "$_why" != changed ]; then echo @@hpo-check alive; else '
+        'echo "@@hpo-check lost $(_signal KILL)"; fi\n'
     )
 
 
-def kill_script(rundirs: list[str], remove: bool) -> str:
-    """Kill the process group recorded in each run folder (and remove the folder)."""
+def launched_script(rundir: str, wait: float = 2.0) -> str:
+    """After a launch whose connection dropped: did the trial start? Prints
+    ``@@hpo-launched none`` (no run folder, or no pid file in it after ``wait`` seconds: the
+    folder is removed), else ``@@hpo-launched STATE DIR PID START BOOT``, STATE ``exited`` or
+    what ``_ident`` says of the process the wrapper recorded."""
+    tries = int(wait / 0.05)
+    return (
+        identity()
+        + f"R={q(rundir)}\n"
+        'if [ ! -d "$R" ]; then echo "@@hpo-launched none"; exit 0; fi\n'
+        f'i=0; while [ ! -s "$R/pid" ] && [ $i -lt {tries} ]; do sleep 0.05 2>/dev/null || sleep 1; i=$((i + 1)); done\n'
+        'if [ ! -s "$R/pid" ]; then rm -rf -- "$R"; echo "@@hpo-launched none"; exit 0; fi\n'
+        'R=$(cd "$R" && pwd)\n'
+        'set -- $(cat "$R/pid")\n'
+        'if [ -f "$R/exit_code" ]; then _st=exited; else _st=$(_ident "$@"); fi\n'
+        'echo "@@hpo-launched $_st $R $*"\n'
+    )
+
+
+def parse_launched(out: bytes) -> tuple[str, str, Record] | None:
+    """(state, run folder, record) from :func:`launched_script`; None when nothing started."""
+    for line in out.decode("utf-8", "replace").splitlines():
+        if line.startswith("@@hpo-launched "):
+            parts = line.split()
+            if parts[1] == "none" or len(parts) < 4:
+                return None
+            _, pid, start, boot = parse_started(f"@@hpo-started {' '.join(parts[2:])}".encode())
+            return parts[1], parts[2], Record(pid, start, boot)
+    raise ValueError(f"unexpected answer from the launch check: {out[-500:]!r}")
+
+
+KILL_OUTCOMES = {
+    "signalled": "killed",
+    "gone": "nothing was left running",
+    "other": "nothing was signalled, as its pid now belongs to another process (its start time "
+             "differs from the one recorded at launch)",
+    "changed": "nothing was signalled, as its pid file no longer holds the pid and start time "
+               "recorded at launch",
+    "unrecorded": "nothing was signalled, as no start time was recorded with its pid, so the "
+                  "process could not be told apart from one that reuses the pid",
+}
+KEEP_FOLDER = ("changed", "unrecorded")  # what may still run: its folder is left for a person to see
+
+
+def kill_script(targets: list[tuple[str, Record | None]], remove: bool) -> str:
+    """Kill the process group of each attempt (run folder, record taken at launch or None for the
+    pid file's own) and remove its folder; prints ``@@hpo-kill OUTCOME DIR`` for each, OUTCOME
+    a key of :data:`KILL_OUTCOMES`. Nothing is signalled on the pid file's word alone."""
     body = [identity()]
-    for d in rundirs:
-        body.append(f'd={q(d)}; set -- $(cat "$d/pid" 2>/dev/null); _killgroup KILL "$@"')
+    for d, record in targets:
+        body.append(f'd={q(d)}; _which "$d" {_record_args(record)}; _o=$(_signal KILL); '
+                    'echo "@@hpo-kill $_o $d"')
         if remove:
-            body.append('rm -rf -- "$d"')
+            body.append(f'case $_o in {"|".join(KEEP_FOLDER)}) ;; *) rm -rf -- "$d" ;; esac')
     return "\n".join(body) + "\ntrue\n"
+
+
+def parse_killed(out: bytes) -> dict[str, str]:
+    """{run folder: outcome} from a kill script's output."""
+    found = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        if line.startswith("@@hpo-kill "):
+            _, outcome, folder = line.split(" ", 2)
+            found[folder] = outcome
+    return found
 
 
 GPU_QUERY = """\

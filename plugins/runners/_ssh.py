@@ -5,6 +5,13 @@ first call opens a ControlMaster connection (a socket in a private temporary fol
 following ones reuse it and cost a few milliseconds. ``ControlPersist`` lets the master close by
 itself a minute after the last use, so an engine that crashed leaves no ssh process behind for
 long; :meth:`SshClient.close` closes it at once.
+
+sshd runs every command through the user's login shell, which may read rc files first (bash
+reads ``~/.bashrc`` for ssh commands). So every script starts by printing :data:`READY` on stdout
+and stderr: what comes before it is the login shell's, not the script's (a noisy rc file, kept
+in :attr:`SshClient.login_noise` and never parsed as the script's answer), and a call that gives
+up with no :data:`READY` seen was stuck in the login shell (a slow or waiting rc file), which the
+reason says. Every call has a time limit, and a failure quotes ssh's own last words.
 """
 
 from __future__ import annotations
@@ -19,10 +26,20 @@ from pathlib import Path
 from hpo.errors import HpoError
 
 SSH_FAILED = 255  # what ssh exits with when the connection (not the remote command) failed
+READY = b"@@hpo-ready\n"
+PREAMBLE = "echo @@hpo-ready; echo @@hpo-ready >&2\n"
+RC_ADVICE = "check its rc files (~/.bashrc, ~/.profile: one that runs `pyenv init`, prints, or waits for input)"
 
 
 class SshUnavailable(HpoError):
-    """The host could not be reached (connection refused, timeout, host key or auth failure)."""
+    """The host could not be reached (connection refused, timeout, host key or auth failure).
+    ``ran``: the script had begun on the host before the connection failed."""
+
+    ran = False
+
+
+class SshTimedOut(SshUnavailable):
+    """An ssh call gave up at its time limit (in the login shell, or while the script ran)."""
 
 
 class SshCommandFailed(HpoError):
@@ -45,14 +62,17 @@ class SshOptions:
     connect_timeout: float = 10.0
     server_alive_interval: float = 5.0
     control_persist: int = 60
+    command_timeout: float = 30.0  # seconds a call may take after connecting
     extra: tuple[tuple[str, str], ...] = ()
 
 
 class SshClient:
-    def __init__(self, target: SshTarget, options: SshOptions, control_dir: Path):
+    def __init__(self, target: SshTarget, options: SshOptions, control_dir: Path, name: str = ""):
         self.target, self.options, self.control_dir = target, options, control_dir
+        self.name = name or target.host
         self._lock = threading.Lock()
         self._connected = False
+        self.login_noise = ""  # what the login shell printed before the last script ran
 
     def argv(self) -> list[str]:
         o, t = self.options, self.target
@@ -84,37 +104,91 @@ class SshClient:
             args += ["-o", f"{key}={value}"]
         return args + [t.host]
 
-    def run(self, script: str, timeout: float = 60.0) -> bytes:
-        """Run ``script`` with ``sh -s`` on the host; its stdout, or raise.
+    def run(self, script: str, timeout: float | None = None) -> bytes:
+        """Run ``script`` with ``sh -s`` on the host; its stdout after :data:`READY`, or raise.
 
-        Raises :class:`SshUnavailable` when ssh itself failed (exit 255 or a timeout), and
-        :class:`SshCommandFailed` when the script exited non-zero.
+        Raises :class:`SshUnavailable` when ssh itself failed (exit 255; :class:`SshTimedOut`
+        when it gave up after ``connect_timeout`` + ``timeout`` seconds, by default the
+        options' ``command_timeout``), and :class:`SshCommandFailed` when the script exited
+        non-zero.
         """
+        limit = self.options.command_timeout if timeout is None else timeout
         if not self._connected:
             with self._lock:  # one master per host, not one per concurrent first call
-                out = self._run(script, timeout)
+                out = self._run(script, limit)
                 self._connected = True
                 return out
-        return self._run(script, timeout)
+        return self._run(script, limit)
 
-    def _run(self, script: str, timeout: float) -> bytes:
+    def _run(self, script: str, limit: float) -> bytes:
+        budget = limit + self.options.connect_timeout
         try:
-            proc = subprocess.run(
-                [*self.argv(), "sh -s"], input=script.encode(), stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, timeout=timeout + self.options.connect_timeout, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            self._connected = False
-            raise SshUnavailable(f"no answer within {timeout + self.options.connect_timeout:g}s") from None
+            proc = subprocess.Popen([*self.argv(), "sh -s"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise SshUnavailable(f"cannot run {self.options.executable}: {exc}") from None
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        if proc.returncode == SSH_FAILED:
+        try:
+            out, err = proc.communicate((PREAMBLE + script).encode(), timeout=budget)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            out, err = self._give_up(proc)
+            timed_out = True
+        ran = READY in out or READY in err
+        out = self._after_login(out, err)
+        err_text = _after(err).decode("utf-8", "replace").strip()
+        if timed_out or proc.returncode == SSH_FAILED:
             self._connected = False
-            raise SshUnavailable(err.splitlines()[-1] if err else "ssh exited with 255")
+            failed = (SshTimedOut(self._timeout_reason(ran, budget)) if timed_out
+                      else SshUnavailable(self._failure_reason(err_text, ran)))
+            failed.ran = ran
+            raise failed
         if proc.returncode != 0:
-            raise SshCommandFailed(err or f"the remote script exited with {proc.returncode}")
-        return proc.stdout
+            raise SshCommandFailed(err_text or f"the remote script exited with {proc.returncode}")
+        return out
+
+    def _give_up(self, proc: subprocess.Popen) -> tuple[bytes, bytes]:
+        """Kill a call past its limit; what it printed so far. The master connection this call
+        started (ControlPersist) holds its pipes open while the remote side hangs: it is closed
+        too, and the next call opens a fresh one."""
+        proc.kill()
+        try:
+            return proc.communicate(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.close()
+        try:
+            return proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired as exc:  # nothing more will come: keep what did
+            for pipe in (proc.stdout, proc.stderr):
+                pipe.close()
+            proc.wait()
+            return exc.stdout or b"", exc.stderr or b""
+
+    def _after_login(self, out: bytes, err: bytes) -> bytes:
+        """The script's stdout; what the login shell printed before it goes to :attr:`login_noise`."""
+        before = b""
+        if READY in out:
+            before, out = out.split(READY, 1)
+        if READY in err:
+            before += err.split(READY, 1)[0]
+        self.login_noise = before.decode("utf-8", "replace").strip()
+        return out
+
+    def _timeout_reason(self, ran: bool, budget: float) -> str:
+        if ran:
+            return f"the command on {self.name} did not finish within {budget:g}s (command_timeout)"
+        printed = f" (it printed {self.login_noise[-200:]!r} first)" if self.login_noise else ""
+        return (f"the login shell on {self.name} did not run the command within {budget:g}s{printed}: "
+                + RC_ADVICE)
+
+    def _failure_reason(self, err: str, ran: bool) -> str:
+        """ssh's own last words (exit 255), or what is known when it said nothing."""
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        if lines:
+            return " ".join(line if line[-1] in ".:;!?" else line + "." for line in lines[-3:]).rstrip(".")
+        if ran:
+            return (f"the connection to {self.name} dropped while the command ran "
+                    "(ssh exited with 255 and said nothing more)")
+        return "ssh exited with 255 before the command ran and said nothing more"
 
     def close(self) -> None:
         """Close the master connection (nothing happens when there is none)."""
@@ -124,3 +198,8 @@ class SshClient:
         except (OSError, subprocess.TimeoutExpired):
             pass
         self._connected = False
+
+
+def _after(err: bytes) -> bytes:
+    """Stderr after :data:`READY` (all of it when the script never ran: then it is ssh's)."""
+    return err.split(READY, 1)[1] if READY in err else err

@@ -53,6 +53,9 @@ class SshConfig(BaseModel):
     grace_period: float = Field(5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
     poll_interval: float = Field(0.2, ge=0, description="least seconds between polls of one host")
     connect_timeout: float = Field(10.0, gt=0)
+    command_timeout: float = Field(
+        30.0, gt=0, description="seconds an ssh call (a poll, a launch, a check) may take after "
+        "connecting before it gives up and the host counts as unavailable")
     server_alive_interval: float = Field(5.0, gt=0)
     retry_down_after: float = Field(30.0, ge=0, description="seconds before a down host is tried again")
     ssh: str = Field("ssh", description="the OpenSSH client executable")

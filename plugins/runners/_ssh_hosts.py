@@ -1,4 +1,5 @@
-"""What the SSH runner keeps per host and per attempt, and its one retried call."""
+"""What the SSH runner keeps per host and per attempt, and what it asks of one host: its GPUs,
+its polls (retried once), what its kill scripts did, what its login shell printed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo.contracts.runner import Launch
+from hpo.contracts.runner import Launch, RunnerNotice
 from hpo.runkit.attempt import Attempt
+from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
 from hpo.runkit.machines import Machine
 
-from ._ssh import SshClient, SshUnavailable
+from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, gpu_query_script, parse_killed
+from ._ssh import RC_ADVICE, SshClient, SshTimedOut, SshUnavailable
 from ._ssh_config import SshHostConfig
 
 
@@ -26,21 +29,35 @@ class Host:
     down_since: float = 0.0
     next_poll: float = 0.0
     inflight: Future | None = None
-    lost: list[str] = field(default_factory=list)  # run folders of attempts lost while it was down
+    groups: set[str] = field(default_factory=set)  # group folders under rundir, removed at the end
+    noise_said: bool = False  # its login shell's output before our scripts was reported
+    lost: list[tuple[str, Record | None]] = field(default_factory=list)  # (run folder, launch record)
+    # of attempts lost while it was down: killed when it answers again
     trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
+    probing: list[tuple[str, Record | None]] = field(default_factory=list)  # lost ones the probe kills
 
     @property
     def name(self) -> str:
         return self.cfg.label
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The host's own variables for every script (its ``env``, and ``HPO_PYTHON``)."""
+        env = dict(self.cfg.env)
+        if self.cfg.python:
+            env["HPO_PYTHON"] = self.cfg.python
+        return env
 
 
 class SshAttempt(Attempt):
     """A detached process group on a host; its stdout is mirrored to the attempt's ``stdout.log``.
     A signal is sent with the host's next poll."""
 
-    def __init__(self, launch: Launch, host: Host, rundir: str, fetched: int = 0, **kw: Any):
+    def __init__(self, launch: Launch, host: Host, rundir: str, fetched: int = 0,
+                 record: Record | None = None, **kw: Any):
         super().__init__(launch, **kw)
         self.host, self.rundir = host, rundir
+        self.record = record  # the remote process as recorded at launch: what a signal may reach
         self.fetched = fetched  # remote stdout bytes already in the local mirror
         self.signal_due: str | None = None
 
@@ -55,9 +72,56 @@ class SshAttempt(Attempt):
 
 
 def run_twice(client: SshClient, script: str) -> bytes:
-    """A poll; a failed connection is tried once more on a fresh one before the host counts as down."""
+    """A poll; a failed connection is tried once more on a fresh one before the host counts as
+    down. A call that gave up at its time limit is not: the limit bounds a poll, once."""
     try:
         return client.run(script)
+    except SshTimedOut:
+        raise
     except SshUnavailable:
         time.sleep(0.2)
         return client.run(script)
+
+
+def kill_report(host: Host, out: bytes, why: str, remove: bool) -> tuple[int, list[RunnerNotice]]:
+    """What a kill script did on ``host``: how many attempts it cleaned up (killed, or nothing
+    was left), and a notice for each one it left alone because its pid could not be trusted."""
+    cleaned, notices = 0, []
+    for folder, outcome in parse_killed(out).items():
+        if outcome in ("signalled", "gone"):
+            cleaned += 1
+            continue
+        said = KILL_OUTCOMES.get(outcome, f"nothing was signalled ({outcome})")
+        notices.append(RunnerNotice(
+            f"SSH host {host.name}, {why}: {said}; its run folder {folder} is "
+            + ("removed" if remove and outcome not in KEEP_FOLDER else "kept"),
+            {"host": host.name, "rundir": folder, "outcome": outcome},
+        ))
+    return cleaned, notices
+
+
+def detect_gpus(host: Host) -> None:
+    """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
+    out = host.client.run(gpu_query_script(host.env)).decode()
+    lines = out.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
+    if head is None:
+        raise GpuError(f"unexpected answer to the GPU query on {host.name}: {out[-300:]!r}")
+    body = lines[head + 1:]
+    failed = [line for line in body if line.startswith("@@hpo-gpus-failed")]
+    if failed:
+        raise GpuError(f"nvidia-smi failed on {host.name}: {' '.join(body)[-300:]}")
+    devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
+    host.machine.gpus = GpuPool(devices)
+
+
+def login_notice(host: Host) -> RunnerNotice | None:
+    """Once per host: its login shell prints before our scripts run (an rc file)."""
+    noise = host.client.login_noise
+    if not noise or host.noise_said:
+        return None
+    host.noise_said = True
+    return RunnerNotice(
+        f"the login shell on {host.name} printed {noise[-200:]!r} before the command ran: "
+        f"{RC_ADVICE}; the runner skips it, but the rc file runs before every call",
+        {"host": host.name})

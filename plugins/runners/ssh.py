@@ -9,11 +9,14 @@ poll for all of that host's trials, mirrors them into the attempt's local ``stdo
 parses protocol lines from the mirror, so report offsets are offsets in the remote file and a
 resumed engine reattaches where the log says it stopped. A host that stops answering is marked
 unavailable (a :class:`RunnerNotice`), its running trials fail with that reason, new trials go to
-the other hosts, and it is tried again after ``retry_down_after`` seconds. See docs/runners.md.
+the other hosts, and it is tried again after ``retry_down_after`` seconds; what was left
+running there is killed when it answers, by the record each launch took. A launch whose
+connection dropped is checked on the host before it counts as not started. See docs/runners.md.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -25,7 +28,7 @@ from typing import Any
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Exited, Launch, Message, RunnerNotice
 from hpo.runkit.attempt import AttemptRunner
-from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
+from hpo.runkit.gpus import GpuError, GpuPool
 from hpo.runkit.logtail import output_tail
 from hpo.runkit.machines import Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
@@ -33,7 +36,9 @@ from hpo.runkit.redact import Redactor
 from . import _remote_sh as sh
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
-from ._ssh_hosts import Host, SshAttempt, run_twice
+from ._ssh_hosts import Host, SshAttempt, detect_gpus, kill_report, login_notice, run_twice
+
+log = logging.getLogger(__name__)
 
 
 class SshRunner(AttemptRunner[SshAttempt]):
@@ -57,21 +62,16 @@ class SshRunner(AttemptRunner[SshAttempt]):
             options = SshOptions(
                 executable=c.ssh, known_hosts=c.known_hosts,
                 strict_host_key_checking=c.strict_host_key_checking, connect_timeout=c.connect_timeout,
-                server_alive_interval=c.server_alive_interval, extra=tuple(c.ssh_options.items()),
+                server_alive_interval=c.server_alive_interval, command_timeout=c.command_timeout,
+                extra=tuple(c.ssh_options.items()),
             )
             self._hosts = []
             for h in c.hosts:
                 target = SshTarget(h.host, h.port, h.user, h.identity_file)
                 gpus = GpuPool([str(g) for g in h.gpus]) if h.gpus is not None else None
-                self._hosts.append(Host(h, SshClient(target, options, self._control_dir),
+                self._hosts.append(Host(h, SshClient(target, options, self._control_dir, h.label),
                                          Machine(h.label, h.slots, gpus)))
         return self._hosts
-
-    def _host_env(self, host: Host) -> dict[str, str]:
-        env = dict(host.cfg.env)
-        if host.cfg.python:
-            env["HPO_PYTHON"] = host.cfg.python
-        return env
 
     def _mark_down(self, host: Host, reason: str) -> None:
         reason = self.redact(reason)
@@ -84,7 +84,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
             {"host": host.name, "reason": reason, "trials": [a.launch.trial_id for a in lost]},
         ))
         for att in lost:
-            host.lost.append(att.rundir)
+            host.lost.append((att.rundir, att.record))
             self.notices.append(Exited(
                 att.launch.trial_id, att.launch.attempt, "failed",
                 reason=f"SSH host {host.name} became unavailable: {reason}",
@@ -93,25 +93,11 @@ class SshRunner(AttemptRunner[SshAttempt]):
             self.attempts.pop(att.key, None)
             self.released(att)
 
-    def _detect_gpus(self, host: Host) -> None:
-        """Learn a host's GPUs (HPO_GPUS or nvidia-smi there) the first time a trial needs one."""
-        out = host.client.run(sh.gpu_query_script(self._host_env(host)), timeout=30).decode()
-        lines = out.splitlines()
-        head = next((i for i, line in enumerate(lines) if line.startswith("@@hpo-gpus ")), None)
-        if head is None:
-            raise GpuError(f"unexpected answer to the GPU query on {host.name}: {out[-300:]!r}")
-        body = lines[head + 1:]
-        failed = [line for line in body if line.startswith("@@hpo-gpus-failed")]
-        if failed:
-            raise GpuError(f"nvidia-smi failed on {host.name}: {' '.join(body)[-300:]}")
-        devices = parse_gpu_list("\n".join(body)) if lines[head] != "@@hpo-gpus none" else []
-        host.machine.gpus = GpuPool(devices)
-
     def _gpus_known(self, host: Host, gpus: int) -> bool:
         if not gpus or host.machine.gpus is not None:
             return True
         try:
-            self._detect_gpus(host)
+            detect_gpus(host)
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
@@ -152,52 +138,91 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def _start_on(self, host: Host, launch: Launch) -> dict[str, Any]:
         devices = host.machine.take(launch.key, launch.gpus)
-        env = {**launch.env, **self._host_env(host)}
+        env = {**launch.env, **host.env}
         if host.machine.gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         env.update({n: os.environ[n] for n in self.config.env_passthrough if n in os.environ})
         rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        host.groups.add(f"{self.config.rundir}/{launch.group_id}")
         python_dir = os.path.dirname(host.cfg.python) if host.cfg.python else None
         script = sh.launch_script(rundir, host.cfg.workdir or str(launch.workdir), env, launch.command,
                                   python_dir or None)
         try:
-            out = host.client.run(script)
-            rundir, pid, start, boot = sh.parse_started(out)
+            try:
+                out = host.client.run(script)
+            except SshUnavailable as exc:
+                if not exc.ran:
+                    raise
+                found = self._started_anyway(host, launch, rundir, exc)  # the host dropped mid-launch
+            else:
+                self._noisy_login(host)
+                rundir, pid, start, boot = sh.parse_started(out)
+                found = rundir, sh.Record(pid, start, boot)
         except SshCommandFailed as exc:
             host.machine.release(launch.key)
             raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
         except BaseException:
             host.machine.release(launch.key)
             raise
-        att = self._attempt(launch, host, rundir)
+        rundir, record = found
+        att = self._attempt(launch, host, rundir, record=record)
         att.stdout.write_bytes(b"")
         self.attempts[launch.key] = att
         host.next_poll = 0.0
-        return {"host": host.name, "rundir": rundir, "pid": pid, "start": start, "boot": boot,
-                "started": att.started, "gpus": list(devices)}
+        return {"host": host.name, "rundir": rundir, "pid": record.pid, "start": record.start,
+                "boot": record.boot, "started": att.started, "gpus": list(devices)}
+
+    def _started_anyway(self, host: Host, launch: Launch, rundir: str,
+                        dropped: SshUnavailable) -> tuple[str, sh.Record]:
+        """The connection failed after the launch script began: ask the host, on a fresh
+        connection, whether the trial started. If it did, it is followed as started (a race with
+        a drop is no reason to run it twice); if the host cannot say, the attempt goes on the
+        host's lost list, so that it is killed (after the start-time check) once the host
+        answers again, and the launch fails here with ``dropped``."""
+        why = self.redact(str(dropped))
+        try:
+            found = sh.parse_launched(host.client.run(sh.launched_script(rundir)))
+        except (SshUnavailable, SshCommandFailed, ValueError) as exc:
+            host.lost.append((rundir, None))
+            raise SshUnavailable(
+                f"{why} (during the launch of trial {launch.trial_id}; whether it started there could "
+                f"not be checked: {self.redact(str(exc))}; if it did, it is killed when the host answers "
+                "again)") from None
+        if found is None or found[0] == "other":
+            raise SshCommandFailed(f"the connection dropped before the trial started ({why})")
+        state, folder, record = found
+        self.notices.append(RunnerNotice(
+            f"SSH host {host.name}: the connection dropped during the launch of trial "
+            f"{launch.trial_id} ({why}), but the trial had started ({state}); it is followed as started",
+            {"host": host.name, "trial": launch.trial_id, "rundir": folder}))
+        return folder, record
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         host = next((h for h in self.hosts if h.name == handle.get("host")), None)
         rundir = handle.get("rundir")
         if host is None or not rundir or not host.up:
             return False
+        record = sh.Record.of(handle)
         try:
-            start = handle.get("start", handle.get("ticks"))  # `ticks`: handles of earlier versions
-            out = host.client.run(sh.check_script(rundir, handle.get("pid"), start,
-                                                  handle.get("boot", ""))).decode()
+            out = host.client.run(sh.check_script(rundir, record)).decode()
         except SshUnavailable as exc:
             self._mark_down(host, str(exc))
             return False
         except SshCommandFailed:
             return False
         if "@@hpo-check alive" not in out and "@@hpo-check exited" not in out:
+            found = out[out.find("@@hpo-check lost"):].split()
+            outcome = found[2] if len(found) > 2 else "gone"
+            self.notices += kill_report(host, f"@@hpo-kill {outcome} {rundir}\n".encode(),
+                                        f"cleaning up trial {launch.trial_id}, not running when the engine resumed",
+                                        remove=False)[1]
             return False
         mirror = launch.trial_dir / "stdout.log"
         size = mirror.stat().st_size if mirror.exists() else 0
         with open(mirror, "ab") as fh:
             fh.truncate(min(size, offset))
         att = self._attempt(launch, host, rundir, fetched=min(size, offset), offset=offset,
-                            started=float(handle.get("started", time.time())))
+                            started=float(handle.get("started", time.time())), record=record)
         devices = handle.get("gpus") or []
         if devices and not self._gpus_known(host, len(devices)):
             return False
@@ -206,16 +231,19 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except GpuError:
             host.machine.claim(launch.key, [])  # the GPU list changed since; keep following it
         self.attempts[launch.key] = att
+        host.groups.add(f"{self.config.rundir}/{launch.group_id}")
         return True
 
     def discard(self, launch: Launch) -> None:
         rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
+        why = f"cleaning up trial {launch.trial_id} attempt {launch.attempt}, started but never recorded"
         for host in self.hosts:
             if host.up:
                 try:
-                    host.client.run(sh.kill_script([rundir], remove=True))
+                    out = host.client.run(sh.kill_script([(rundir, None)], remove=True))
                 except (SshUnavailable, SshCommandFailed):
-                    pass
+                    continue
+                self.notices += kill_report(host, out, why, remove=True)[1]
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
@@ -234,10 +262,16 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for host in self.hosts:
             if host.inflight is not None and host.inflight.done():
                 out += self._collect(host)
+                self._noisy_login(host)
         for host in self.hosts:
             if host.inflight is None:
                 self._submit(host, now)
         return out + self.take_notices()
+
+    def _noisy_login(self, host: Host) -> None:
+        notice = login_notice(host)
+        if notice is not None:
+            self.notices.append(RunnerNotice(self.redact(notice.message), notice.details))
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -248,16 +282,18 @@ class SshRunner(AttemptRunner[SshAttempt]):
         if not host.up:
             if now - host.down_since >= self.config.retry_down_after:
                 host.down_since = now
-                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n", 30)
+                host.probing = list(host.lost)
+                script = sh.kill_script(host.probing, remove=not self.config.keep_remote_files)
+                host.inflight = self._executor().submit(host.client.run, "echo @@hpo-begin\n" + script)
             return
         mine = [a for a in self.attempts.values() if a.host is host]
         if (not mine and not host.trash) or now < host.next_poll:
             return
         entries = []
         for att in mine:
-            entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due))
+            entries.append(sh.PollEntry(att.name, att.rundir, att.fetched, att.signal_due, att.record))
             att.signal_due = None
-        script = sh.poll_script(entries, self._host_env(host), list(host.trash))
+        script = sh.poll_script(entries, host.env, list(host.trash))
         host.trash.clear()
         host.inflight = self._executor().submit(run_twice, host.client, script)
         host.next_poll = now + self.config.poll_interval
@@ -273,7 +309,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         except SshCommandFailed as exc:
             return [RunnerNotice(f"polling SSH host {host.name} failed: {self.redact(str(exc))}")]
         if not host.up:  # it answered the retry
-            return self._host_back(host)
+            return self._host_back(host, raw)
         try:
             results = sh.parse_poll(raw)
         except ValueError as exc:
@@ -309,33 +345,43 @@ class SshRunner(AttemptRunner[SshAttempt]):
             att.host.trash.append(att.rundir)
         return super().finish(att, code)
 
-    def _host_back(self, host: Host) -> list[Message]:
+    def _host_back(self, host: Host, raw: bytes) -> list[Message]:
+        """The host answered the probe, which also killed what was left of the trials lost with
+        it (each only if its pid still names the process recorded at launch)."""
         host.up, host.next_poll = True, 0.0
         msg = f"SSH host {host.name} is reachable again"
-        if host.lost:
-            try:
-                host.client.run(sh.kill_script(host.lost, remove=not self.config.keep_remote_files))
-                msg += f"; killed what was left of {len(host.lost)} trial(s) lost while it was down"
-                host.lost.clear()
-            except (SshUnavailable, SshCommandFailed) as exc:
-                msg += f"; could not clean up the trials lost while it was down: {exc}"
-        return [RunnerNotice(self.redact(msg), {"host": host.name})]
+        refused: list[RunnerNotice] = []
+        if host.probing:
+            cleaned, refused = kill_report(host, raw, "cleaning up a trial lost while it was down",
+                                           remove=not self.config.keep_remote_files)
+            msg += f"; killed what was left of {cleaned} trial(s) lost while it was down"
+            host.lost = [t for t in host.lost if t not in host.probing]
+            host.probing = []
+        return [RunnerNotice(self.redact(msg), {"host": host.name}), *refused]
 
     def close(self, stop_running: bool) -> None:
         for host in self._hosts or []:
             if host.inflight is not None:
                 try:
-                    host.inflight.result(timeout=self.config.connect_timeout + 30)
+                    host.inflight.result(timeout=self.config.connect_timeout + self.config.command_timeout + 1)
                 except Exception:
                     pass
                 host.inflight = None
-            dirs = [a.rundir for a in self.attempts.values() if a.host is host] if stop_running else []
-            if host.up and (dirs or host.trash):
+            dirs = [(a.rundir, a.record) for a in self.attempts.values() if a.host is host] if stop_running else []
+            # the group's folder goes once empty (rmdir: an attempt kept for a person stays)
+            groups = sorted(host.groups) if stop_running and not self.config.keep_remote_files else []
+            if host.up and (dirs or host.trash or groups):
                 try:
-                    host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
-                                    + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash))
-                except (SshUnavailable, SshCommandFailed):
-                    pass
+                    out = host.client.run(sh.kill_script(dirs, remove=not self.config.keep_remote_files)
+                                          + "".join(f"rm -rf -- {sh.q(d)}\n" for d in host.trash)
+                                          + "".join(f"rmdir -- {sh.q(g)} 2>/dev/null\n" for g in groups)
+                                          + "true\n")
+                except (SshUnavailable, SshCommandFailed) as exc:
+                    log.warning("SSH host %s: could not clean up: %s", host.name, self.redact(str(exc)))
+                else:
+                    for notice in kill_report(host, out, "stopping a trial as the engine left",
+                                              remove=not self.config.keep_remote_files)[1]:
+                        log.warning("%s", notice.message)
                 host.trash.clear()
             host.client.close()
         self.attempts.clear()

@@ -74,8 +74,9 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 class SshServer:
     def __init__(self, keys: Keys, folder: Path, address: str = "127.0.0.1", port: int | None = None,
-                 netns: str | None = None):
+                 netns: str | None = None, env: dict[str, str] | None = None):
         self.keys, self.folder, self.address, self.netns = keys, folder, address, netns
+        self.env = env or {}  # set for every session (SetEnv), e.g. BASH_ENV: an rc file bash reads
         self.port = port or (22 if netns else free_port(address))
         self.proc: subprocess.Popen | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +95,7 @@ class SshServer:
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nMaxSessions 64\n"
             "MaxStartups 64:30:128\nLogLevel ERROR\n"
             # bash sources ~/.bashrc for ssh commands at SHLVL 0; skip it, it can take 0.3s here
-            "SetEnv SHLVL=1\n"
+            "SetEnv SHLVL=1" + "".join(f" {k}={v}" for k, v in self.env.items()) + "\n"
         )
         log = open(self.log, "ab")
         self.proc = subprocess.Popen([*self._prefix(), SSHD, "-D", "-e", "-f", str(self.config)],
@@ -138,6 +139,20 @@ class SshServer:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.proc = None
+
+    def drop(self) -> None:
+        """Kill sshd and its connections but nothing the sessions started: what a host whose
+        sshd dies mid-command looks like from here (the commands live on, detached)."""
+        if self.proc is None:
+            return
+        for pid in [*_descendants(self.proc.pid), self.proc.pid]:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip().startswith("sshd"):  # sshd-session too
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
                 pass
         self.proc.wait()
         self.proc = None

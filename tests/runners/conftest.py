@@ -44,6 +44,15 @@ def exits(msgs) -> list[Exited]:
 
 
 @pytest.fixture
+def closing():
+    """Call it with a runner: closed (stopping what runs) after the test."""
+    made = []
+    yield made.append
+    for r in made:
+        r.close(stop_running=True)
+
+
+@pytest.fixture
 def sleeper():
     """A process that runs for 30 s in its own session (killed after the test)."""
     proc = subprocess.Popen(["sleep", "30"], start_new_session=True)

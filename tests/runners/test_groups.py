@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,9 @@ def test_a_grid_of_8_at_concurrency_4(kit, store, tmp_path):
     if kit.name == "ssh":
         hosts = {t.handle["host"] for t in trials}
         assert len(hosts) == 2  # both hosts took trials
+        assert not (tmp_path / "remote-runs").exists() or not any((tmp_path / "remote-runs").iterdir())
+        for t in trials:  # the remote run folders are gone; what was copied back stays
+            assert "@hpo step=2" in (Path(t.trial_dir) / "stdout.log").read_text()
 
 
 @pytest.mark.slow

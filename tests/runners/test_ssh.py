@@ -25,14 +25,6 @@ def runner(tmp_path: Path, hosts: list[dict], **options) -> SshRunner:
     return SshRunner(SshRunner.parse_config(opts, "runner"))
 
 
-@pytest.fixture
-def closing():
-    made = []
-    yield made.append
-    for r in made:
-        r.close(stop_running=True)
-
-
 def notices(msgs) -> list[RunnerNotice]:
     return [m for m in msgs if isinstance(m, RunnerNotice)]
 
@@ -66,7 +58,8 @@ def test_an_unknown_host_key_is_refused_by_default(tmp_path, sshd, closing):
     with pytest.raises(RunnerUnavailable, match="Host key verification failed"):
         r.start(make_launch(tmp_path, "true"))
     (notice,) = notices(r.poll())
-    assert "is unavailable: Host key verification failed" in notice.message
+    assert "is unavailable: No ED25519 host key is known" in notice.message
+    assert "Host key verification failed" in notice.message  # ssh's own last words, quoted
 
 
 def test_a_changed_host_key_is_refused(tmp_path, sshd, closing, ssh_keys):
