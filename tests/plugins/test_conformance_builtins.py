@@ -7,6 +7,7 @@ import time
 
 from hpo.api.objective import TrialStopped, bind, unbind
 from hpo.plugins.runners.local import LocalRunner
+from hpo.plugins.search.async_halving import AsyncHalvingSearcher
 from hpo.plugins.search.bo import BOSearcher
 from hpo.plugins.search.configs import ConfigsSearcher
 from hpo.plugins.search.grid import GridSearcher
@@ -67,6 +68,15 @@ class TestHyperband(SearcherConformance):
     spec = {"settings": {"hyperband": {"max_iter": 9, "eta": 3, "resource": {"name": "steps"}},
                          "metric": LOSS, "matrix": EVERY_DISTRIBUTION}}
     budget = 22  # every rung execution the plan of max_iter 9, eta 3 has
+    concurrency = 4
+
+
+class TestAsyncHalving(SearcherConformance):
+    searcher = AsyncHalvingSearcher
+    spec = {"settings": {"async_halving": {"max_iter": 9, "eta": 3, "resource": {"name": "steps"},
+                                           "max_trials": 12, "resume": True},
+                         "metric": LOSS, "matrix": EVERY_DISTRIBUTION}}
+    budget = 12
     concurrency = 4
 
 

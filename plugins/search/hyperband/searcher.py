@@ -62,6 +62,23 @@ class HyperbandConfig(BaseModel):
         return v
 
 
+def check_resource(algorithm: str, cfg: HyperbandConfig, spec: Any) -> None:
+    """The resource options every hyperband-like algorithm shares: a whole ``max_iter`` for an
+    int resource, and a resource name that is not a matrix param."""
+    path = spec.search.path
+    if cfg.resource.type == "int" and float(cfg.max_iter) != int(cfg.max_iter):
+        raise SpecError(
+            f"max_iter must be a whole number for an int resource (got {cfg.max_iter!r})",
+            f"{path}.max_iter",
+        )
+    if cfg.resource.name in spec.matrix:
+        raise SpecError(
+            f"the resource {cfg.resource.name!r} is also a matrix parameter: {algorithm} "
+            "sets it for every trial, remove it from the matrix",
+            f"{path}.resource.name",
+        )
+
+
 @dataclass(frozen=True)
 class _Work:
     """One trial a bracket wants to start."""
@@ -96,18 +113,7 @@ class HyperbandSearcher(Searcher):
 
     def check_spec(self, spec: Any) -> None:
         super().check_spec(spec)
-        cfg, path = self.config, spec.search.path
-        if cfg.resource.type == "int" and float(cfg.max_iter) != int(cfg.max_iter):
-            raise SpecError(
-                f"max_iter must be a whole number for an int resource (got {cfg.max_iter!r})",
-                f"{path}.max_iter",
-            )
-        if cfg.resource.name in spec.matrix:
-            raise SpecError(
-                f"the resource {cfg.resource.name!r} is also a matrix parameter: hyperband "
-                "sets it for every trial, remove it from the matrix",
-                f"{path}.resource.name",
-            )
+        check_resource(self.name, self.config, spec)
 
     def planned_trials(self) -> int:
         return planned_trials(self.brackets)
