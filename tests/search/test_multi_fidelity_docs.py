@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from hpo.cli import cli
 from hpo.errors import SpecError
+from hpo.plugins.search.bohb import BOHBSearcher
 from hpo.spec import parse_spec
 
 DOCS = Path(__file__).parents[2] / "docs" / "search"
-PAGES = {"async_halving": "async_halving.md"}
+PAGES = {"async_halving": "async_halving.md", "bohb": "bohb.md"}
 
 
 def blocks(page: str, lang: str) -> list[str]:
@@ -44,4 +45,14 @@ def test_async_halving_quotes_the_missing_budget_error():
         parse_spec(data)
     quoted = re.search(r"without a budget,\n`(.*?)`", (DOCS / PAGES["async_halving"]).read_text(),
                        flags=re.S).group(1)
+    assert " ".join(quoted.split()) in str(err.value)
+
+
+def test_bohb_quotes_the_unbounded_parameter_error():
+    data = yaml.safe_load(blocks(PAGES["bohb"], "yaml")[0])
+    data["settings"]["matrix"]["learning_rate"] = {"normal": [0, 1]}
+    with pytest.raises(SpecError) as err:
+        BOHBSearcher(parse_spec(data), 0)
+    quoted = re.search(r"gets\s+`(settings\.matrix\.learning_rate\.normal: .*?) \.\.\.`",
+                       (DOCS / PAGES["bohb"]).read_text(), flags=re.S).group(1)
     assert " ".join(quoted.split()) in str(err.value)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from hpo.api.entry import load_group
+
 TRIAL = r"""
 import json, os, sys
 x, steps = float(sys.argv[1]), int(sys.argv[2])
@@ -40,6 +42,16 @@ SPECS = {
     metric: {name: loss, optimization: minimize}
     resume: true
     max_trials: 20
+""",
+    "bohb": """
+  bohb:
+    max_iter: 9
+    eta: 3
+    resource: {name: steps, type: int}
+    metric: {name: loss, optimization: minimize}
+    resume: true
+    iterations: 2
+    min_points_in_model: 2
 """,
 }
 
@@ -85,5 +97,10 @@ def test_a_group_runs_resumes_checkpoints_and_replays(tmp_path, algorithm):
         assert t["metrics"]["resumed_from"] == parent["resource"]
         assert t["metrics"]["trained"] == t["resource"] - parent["resource"]
     assert {t["rung"] for t in trials} == {0, 1, 2}
+    if algorithm == "bohb":  # the second run of the brackets draws from the density model
+        assert any(t["params"]["steps"] == 9 for t in promoted)
+        state = load_group("mf", db=tmp_path / ".hpo" / "hpo.db").state
+        models = [t.meta["model"] for t in state.trials.values() if t.meta["rung"] == 0]
+        assert any(m is not None for m in models) and None in models
     check = hpo(tmp_path, "replay", "mf", "--check")
     assert check.returncode == 0, check.stdout + check.stderr
