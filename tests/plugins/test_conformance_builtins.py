@@ -7,7 +7,9 @@ import time
 
 from hpo.api.objective import TrialStopped, bind, unbind
 from hpo.plugins.runners.local import LocalRunner
+from hpo.plugins.search.async_halving import AsyncHalvingSearcher
 from hpo.plugins.search.bo import BOSearcher
+from hpo.plugins.search.bohb import BOHBSearcher
 from hpo.plugins.search.configs import ConfigsSearcher
 from hpo.plugins.search.grid import GridSearcher
 from hpo.plugins.search.hyperband import HyperbandSearcher
@@ -67,6 +69,25 @@ class TestHyperband(SearcherConformance):
     spec = {"settings": {"hyperband": {"max_iter": 9, "eta": 3, "resource": {"name": "steps"}},
                          "metric": LOSS, "matrix": EVERY_DISTRIBUTION}}
     budget = 22  # every rung execution the plan of max_iter 9, eta 3 has
+    concurrency = 4
+
+
+class TestAsyncHalving(SearcherConformance):
+    searcher = AsyncHalvingSearcher
+    spec = {"settings": {"async_halving": {"max_iter": 9, "eta": 3, "resource": {"name": "steps"},
+                                           "max_trials": 12, "resume": True},
+                         "metric": LOSS, "matrix": EVERY_DISTRIBUTION}}
+    budget = 12
+    concurrency = 4
+
+
+class TestBOHB(SearcherConformance):
+    searcher = BOHBSearcher
+    # random_fraction 0 and 2 points in the model: the density model draws most configurations
+    spec = {"settings": {"bohb": {"max_iter": 9, "eta": 3, "resource": {"name": "steps"},
+                                  "iterations": 2, "random_fraction": 0, "min_points_in_model": 2},
+                         "metric": LOSS, "matrix": EVERY_DISTRIBUTION}}
+    budget = 44  # every rung execution of two runs of the max_iter 9, eta 3 brackets
     concurrency = 4
 
 

@@ -62,6 +62,23 @@ class HyperbandConfig(BaseModel):
         return v
 
 
+def check_resource(algorithm: str, cfg: HyperbandConfig, spec: Any) -> None:
+    """The resource options every hyperband-like algorithm shares: a whole ``max_iter`` for an
+    int resource, and a resource name that is not a matrix param."""
+    path = spec.search.path
+    if cfg.resource.type == "int" and float(cfg.max_iter) != int(cfg.max_iter):
+        raise SpecError(
+            f"max_iter must be a whole number for an int resource (got {cfg.max_iter!r})",
+            f"{path}.max_iter",
+        )
+    if cfg.resource.name in spec.matrix:
+        raise SpecError(
+            f"the resource {cfg.resource.name!r} is also a matrix parameter: {algorithm} "
+            "sets it for every trial, remove it from the matrix",
+            f"{path}.resource.name",
+        )
+
+
 @dataclass(frozen=True)
 class _Work:
     """One trial a bracket wants to start."""
@@ -96,18 +113,7 @@ class HyperbandSearcher(Searcher):
 
     def check_spec(self, spec: Any) -> None:
         super().check_spec(spec)
-        cfg, path = self.config, spec.search.path
-        if cfg.resource.type == "int" and float(cfg.max_iter) != int(cfg.max_iter):
-            raise SpecError(
-                f"max_iter must be a whole number for an int resource (got {cfg.max_iter!r})",
-                f"{path}.max_iter",
-            )
-        if cfg.resource.name in spec.matrix:
-            raise SpecError(
-                f"the resource {cfg.resource.name!r} is also a matrix parameter: hyperband "
-                "sets it for every trial, remove it from the matrix",
-                f"{path}.resource.name",
-            )
+        check_resource(self.name, self.config, spec)
 
     def planned_trials(self) -> int:
         return planned_trials(self.brackets)
@@ -133,12 +139,12 @@ class HyperbandSearcher(Searcher):
         for bracket in self.brackets:
             work = self._next_in_bracket(bracket, by_rung)
             if isinstance(work, _Work):
-                return self._suggestion(bracket, work)
+                return self._suggestion(bracket, work, history)
             waiting = waiting or work
         if waiting:
             return Wait("every bracket is waiting for its current rung to finish")
         return Exhausted(
-            f"hyperband finished all {len(self.brackets)} brackets "
+            f"{self.name} finished all {len(self.brackets)} brackets "
             f"({self.planned_trials()} planned rung executions)"
         )
 
@@ -183,10 +189,11 @@ class HyperbandSearcher(Searcher):
             )
         return promoted, note
 
-    def _suggestion(self, bracket: Bracket, work: _Work) -> Suggestion:
+    def _suggestion(self, bracket: Bracket, work: _Work, history: SearchHistory) -> Suggestion:
         resource = bracket.rungs[work.rung].resource
+        drawn: dict[str, Any] = {}
         if work.parent is None:
-            params = self._sample(work.bracket, work.config)
+            params, drawn = self._fresh(work.bracket, work.config, history)
         else:
             params = {k: v for k, v in work.parent.params.items() if k != self.resource.name}
         params[self.resource.name] = resource
@@ -196,12 +203,20 @@ class HyperbandSearcher(Searcher):
             "resource": resource,
             "parent": work.parent.trial_id if work.parent else None,
             "config": work.config,
+            **drawn,
         }
         if work.note:
             meta["note"] = work.note
         if self.config.resume and work.parent is not None:
             meta["resume"] = True
         return Suggestion(params=params, meta=meta)
+
+    def _fresh(
+        self, bracket: int, config: int, history: SearchHistory
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new configuration for rung 0, and what to add to its meta about how it was drawn.
+        Hyperband draws at random; a model-based variant overrides this."""
+        return self._sample(bracket, config), {}
 
     def _sample(self, bracket: int, config: int) -> dict[str, Any]:
         """A fresh configuration, from the group seed, the bracket and the config index only."""

@@ -1,0 +1,190 @@
+"""Multi-fidelity search at equal total budget: six contenders on the parametric learning curves.
+
+For each seed, each contender gets the same budget of epochs (``--budget`` full trainings of
+``max_iter`` epochs each; a trial that continues its parent's checkpoint pays only its extra
+epochs) and ``--concurrency`` slots, in simulated time (``mf_driver``). The final loss is the best
+loss of any trial trained to ``max_iter``; slot utilisation is busy over available slot-time.
+
+Contenders (``max_iter`` 81, ``eta`` 3 everywhere, ``resume: true`` for ours):
+``async_halving`` (budget ``max_resource``), ``bohb`` (brackets run as often as the budget
+allows), ``hyperband`` (run again with a new seed when it ends), random search with our ``asha``
+stopper, Optuna's RandomSampler and TPESampler with its HyperbandPruner.
+
+Run: ``cd benchmarks && python multi_fidelity.py --seeds 20`` (the table for docs/benchmarks.md;
+results are kept in ``benchmarks/results/multi_fidelity.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import mf_curves
+from drivers import make_spec, searcher_for
+from mf_driver import AshaJudge, Outcome, run_searcher, run_stopped
+
+RESULTS = Path(__file__).parent / "results"
+MAX_ITER, ETA = 81, 3
+RESOURCE = {"name": mf_curves.RESOURCE, "type": "int"}
+OURS = ("async_halving", "bohb")
+PEERS = ("hyperband", "random+asha", "optuna-random+hb", "optuna-tpe+hb")
+
+
+def hpo_contender(key: str, block: dict[str, Any]) -> Callable[..., Outcome]:
+    def run(seed: int, budget: float, concurrency: int) -> Outcome:
+        def make(restart: int):
+            s = seed + 1000 * restart
+            return searcher_for(make_spec(key, block, mf_curves.MATRIX, s), s)
+        return run_searcher(make, seed, budget, concurrency, MAX_ITER)
+    return run
+
+
+def random_asha(seed: int, budget: float, concurrency: int) -> Outcome:
+    space = make_spec("random_search", {"n_experiments": 1}, mf_curves.MATRIX, seed).matrix
+
+    def next_config(i: int):
+        rng = np.random.default_rng([seed, i + 1])  # as random search draws trial i + 1
+        config = {n: p.sample(rng) for n, p in space.items()}
+        return config, config
+    return run_stopped(next_config, AshaJudge(MAX_ITER, ETA), seed, budget, concurrency, MAX_ITER)
+
+
+class OptunaJudge:
+    """An Optuna study with the HyperbandPruner, asked and told as trials start and report."""
+
+    def __init__(self, sampler: Any):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna = optuna
+        pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_ITER,
+                                                reduction_factor=ETA)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
+        self.trials: dict[int, Any] = {}
+
+    def ask(self, i: int):
+        trial = self.study.ask()
+        config = {
+            "learning_rate_init": trial.suggest_float("learning_rate_init", 1e-5, 1.0, log=True),
+            "alpha": trial.suggest_float("alpha", 1e-7, 1.0, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+            "hidden": trial.suggest_categorical("hidden", [16, 32, 64, 128]),
+        }
+        return config, trial
+
+    def start(self, i: int, trial: Any) -> None:
+        self.trials[i] = trial
+
+    def report(self, i: int, epoch: int, value: float, now: float) -> set[int]:
+        trial = self.trials[i]
+        trial.report(value, epoch)
+        if trial.should_prune():
+            self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
+            return {i}
+        return set()
+
+    def end(self, i: int, status: str, value: float | None) -> None:
+        states = self.optuna.trial.TrialState
+        if status == "succeeded":
+            self.study.tell(self.trials[i], value)
+        else:
+            self.study.tell(self.trials[i], state=states.FAIL if status == "failed" else states.PRUNED)
+
+
+def optuna_contender(sampler_name: str) -> Callable[..., Outcome]:
+    def run(seed: int, budget: float, concurrency: int) -> Outcome:
+        import optuna
+
+        sampler = (optuna.samplers.TPESampler(seed=seed) if sampler_name == "tpe"
+                   else optuna.samplers.RandomSampler(seed=seed))
+        judge = OptunaJudge(sampler)
+        return run_stopped(judge.ask, judge, seed, budget, concurrency, MAX_ITER)
+    return run
+
+
+def contenders(budget: float) -> dict[str, Callable[..., Outcome]]:
+    common = {"max_iter": MAX_ITER, "eta": ETA, "resource": RESOURCE, "resume": True}
+    return {
+        "async_halving": hpo_contender("async_halving", {**common, "max_resource": budget}),
+        "bohb": hpo_contender("bohb", {**common, "iterations": 20}),
+        "hyperband": hpo_contender("hyperband", common),
+        "random+asha": random_asha,
+        "optuna-random+hb": optuna_contender("random"),
+        "optuna-tpe+hb": optuna_contender("tpe"),
+    }
+
+
+def run_all(seeds: list[int], budget_trainings: int, concurrency: int) -> dict[str, list[dict]]:
+    budget = budget_trainings * MAX_ITER
+    out: dict[str, list[dict]] = {}
+    for name, run in contenders(budget).items():
+        start = time.perf_counter()
+        out[name] = []
+        for seed in seeds:
+            o = run(seed, budget, concurrency)
+            out[name].append({"seed": seed, "final": o.final, "utilisation": o.utilisation,
+                              "trials": o.trials, "full": o.full, "busy": o.busy})
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return out
+
+
+def median_interval(values: list[float], seed: int = 0) -> tuple[float, float, float]:
+    """The median and a 95% bootstrap interval of it."""
+    rng = np.random.default_rng(seed)
+    data = np.asarray(values)
+    boot = np.median(rng.choice(data, size=(2000, len(data))), axis=1)
+    return float(np.median(data)), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    rows = ["| contender | median final loss (95% CI) | mean utilisation | trials | full trainings | target |",
+            "|---|---|---|---|---|---|"]
+    medians = {n: statistics.median(r["final"] for r in rs) for n, rs in results.items()}
+    best_ours = min(OURS, key=lambda n: medians[n])
+    for name, rs in results.items():
+        m, lo, hi = median_interval([r["final"] for r in rs])
+        util = statistics.mean(r["utilisation"] for r in rs)
+        trials = statistics.median(r["trials"] for r in rs)
+        full = statistics.median(r["full"] for r in rs)
+        if name in PEERS:
+            target = "beaten" if medians[best_ours] < medians[name] else "**not beaten**"
+        else:
+            target = "best of ours" if name == best_ours else ""
+        rows.append(f"| {name} | {m:.4f} ({lo:.4f}-{hi:.4f}) | {util:.3f} | {trials:g} | {full:g} | {target} |")
+    met = all(medians[best_ours] < medians[p] for p in PEERS)
+    rows.append("")
+    rows.append(f"Target (the best of async_halving and bohb has a lower median final loss than each "
+                f"of the four peers): **{'met' if met else 'missed'}** ({best_ours}, "
+                f"{medians[best_ours]:.4f}).")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=40, help="full trainings of max_iter epochs")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=RESULTS / "multi_fidelity.json")
+    args = parser.parse_args(argv)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    results = run_all(seeds, args.budget, args.concurrency)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                    "results": results}, indent=1, default=float))
+    print(f"budget {args.budget} x {MAX_ITER} epochs, concurrency {args.concurrency}, "
+          f"seeds {seeds[0]}-{seeds[-1]}, optimum {mf_curves.OPTIMUM:.3f}\n")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""The multi-fidelity benchmark's simulated driver keeps its own rules: the budget is never
+exceeded, a continued trial pays only its extra epochs, slot utilisation is busy over available
+slot-time, and the curve problem reports what a fresh trial would after a resume."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+
+import mf_curves  # noqa: E402
+import multi_fidelity  # noqa: E402
+from mf_driver import AshaJudge, run_searcher, run_stopped  # noqa: E402
+
+GOOD = {"learning_rate_init": 2e-3, "alpha": 1e-6, "batch_size": 64, "hidden": 128}
+
+
+def test_curves_fall_with_epochs_and_are_a_function_of_config_and_epoch():
+    losses = [mf_curves.loss(GOOD, e, 0) for e in (1, 3, 9, 27, 81)]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.15
+    assert mf_curves.loss(GOOD, 27, 0) == mf_curves.loss(dict(GOOD), 27, 0)  # resume = fresh
+    assert mf_curves.loss(GOOD, 27, 0) != mf_curves.loss(GOOD, 27, 1)
+    assert math.isinf(mf_curves.loss({**GOOD, "learning_rate_init": 0.9}, 1, 0))
+
+
+@pytest.mark.parametrize("name", ["async_halving", "bohb", "hyperband"])
+def test_our_searchers_stay_within_the_budget_and_report_utilisation(name):
+    budget = 10 * multi_fidelity.MAX_ITER
+    outcome = multi_fidelity.contenders(budget)[name](3, budget, 4)
+    assert 0 < outcome.busy <= budget and 0 < outcome.utilisation <= 1
+    assert outcome.full >= 1 and 0.1 <= outcome.final < 0.5
+
+
+def test_a_continued_trial_pays_only_its_extra_epochs():
+    from drivers import make_spec, searcher_for
+
+    block = {"max_iter": 9, "eta": 3, "resource": multi_fidelity.RESOURCE, "max_trials": 4}
+    matrix = {k: {"values": [v]} for k, v in GOOD.items()}
+
+    def make(resume):
+        return lambda restart: searcher_for(
+            make_spec("async_halving", {**block, "resume": resume}, matrix, 0), 0)
+    # budgets below a fifth trial (a restart's first): three configs at 1 epoch, then the best
+    # promoted to 3 epochs, 1 + 1 + 1 + (3 - 1) with resume, + 3 without
+    with_resume = run_searcher(make(True), 0, 5.5, 1, 9)
+    without = run_searcher(make(False), 0, 6.5, 1, 9)
+    assert (with_resume.busy, without.busy) == (5, 6) and with_resume.trials == 4
+    assert with_resume.utilisation == without.utilisation == 1.0  # one slot is never idle
+
+
+def test_stopped_trials_free_their_slot_and_the_budget_cuts_the_rest():
+    budget = 300
+    seen = []
+
+    def next_config(i):
+        config = {**GOOD, "learning_rate_init": 10 ** (-4 + (i % 7) * 0.4)}
+        seen.append(config)
+        return config, config
+    outcome = run_stopped(next_config, AshaJudge(81, 3), 0, budget, 4, 81)
+    assert outcome.busy == budget and outcome.utilisation == pytest.approx(1.0)
+    assert outcome.trials > budget / 81 + 4  # asha stopped most trials early
