@@ -107,6 +107,12 @@ class Runner(ABC):
         """How many trials this runner can host at once (None: no limit of its own)."""
         return None
 
+    def held(self) -> int:
+        """Attempts reported lost (``Exited(lost=True)``) that may still be running where the
+        runner lost them (a host that dropped off the network): they count against the
+        group's concurrency until the runner knows they are dead or gives up waiting."""
+        return 0
+
     def can_start(self, launch: Launch) -> bool:
         """Whether ``launch`` can start now; False makes the trial wait (pending) for room.
 

@@ -67,7 +67,8 @@ class Slots:
         # first the trials already suggested, then the ones a crash or a pause interrupted; only
         # then new suggestions. A launch is recorded after the round, so the state still shows
         # this round's launches as pending or interrupted: they are counted here
-        running = sum(1 for tr in eng.active() if tr.status == RUNNING)
+        # attempts lost that may still run (a host that dropped) hold their slots too
+        running = sum(1 for tr in eng.active() if tr.status == RUNNING) + eng.runner.held()
         launched = 0
         for tr in eng.pending() + eng.interrupted():
             if running + launched >= slots or not self._launch_if_room(tr):

@@ -58,6 +58,9 @@ class SshConfig(BaseModel):
         "connecting before it gives up and the host counts as unavailable")
     server_alive_interval: float = Field(5.0, gt=0)
     retry_down_after: float = Field(30.0, ge=0, description="seconds before a down host is tried again")
+    lost_after: float = Field(300.0, ge=0, description=(
+        "seconds a trial lost with its host keeps its slot (it may still run there) unless the "
+        "host comes back first and it is killed"))
     ssh: str = Field("ssh", description="the OpenSSH client executable")
     ssh_options: dict[str, str] = Field(default_factory=dict, description="extra `-o Key=Value` options")
 

@@ -7,6 +7,7 @@ import signal
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from hpo.contracts.runner import Launch, RunnerNotice
@@ -14,8 +15,9 @@ from hpo.runkit.attempt import Attempt
 from hpo.runkit.gpus import GpuError, GpuPool, parse_gpu_list
 from hpo.runkit.machines import Machine
 
-from ._remote_sh import KEEP_FOLDER, KILL_OUTCOMES, Record, gpu_query_script, parse_killed
-from ._ssh import RC_ADVICE, SshClient, SshTimedOut, SshUnavailable
+from ._remote_sh import (KEEP_FOLDER, KILL_OUTCOMES, Record, gpu_query_script, launched_script,
+                         parse_killed, parse_launched)
+from ._ssh import RC_ADVICE, SshClient, SshCommandFailed, SshTimedOut, SshUnavailable
 from ._ssh_config import SshHostConfig
 
 
@@ -35,6 +37,18 @@ class Host:
     # of attempts lost while it was down: killed when it answers again
     trash: list[str] = field(default_factory=list)  # run folders to remove on the next poll
     probing: list[tuple[str, Record | None]] = field(default_factory=list)  # lost ones the probe kills
+    lost_at: dict[str, float] = field(default_factory=dict)  # run folder -> when it was lost
+
+    def lose(self, rundir: str, record: Record | None) -> None:
+        """An attempt lost with this host: killed when it answers again; until then, or for
+        ``lost_after`` seconds, it may still run there and keeps its slot."""
+        self.lost.append((rundir, record))
+        self.lost_at.setdefault(rundir, time.monotonic())
+
+    def held(self, lost_after: float) -> int:
+        """Lost attempts that may still run here (see :meth:`lose`)."""
+        now = time.monotonic()
+        return sum(1 for rundir, _ in self.lost if now - self.lost_at.get(rundir, now) < lost_after)
 
     @property
     def name(self) -> str:
@@ -125,3 +139,29 @@ def login_notice(host: Host) -> RunnerNotice | None:
         f"the login shell on {host.name} printed {noise[-200:]!r} before the command ran: "
         f"{RC_ADVICE}; the runner skips it, but the rc file runs before every call",
         {"host": host.name})
+
+
+def started_anyway(host: Host, launch: Launch, rundir: str, dropped: SshUnavailable,
+                   redact: Callable[[str], str], notices: list) -> tuple[str, Record]:
+    """The connection failed after the launch script began: ask the host, on a fresh
+    connection, whether the trial started. If it did, it is followed as started (a race with a
+    drop is no reason to run it twice); if the host cannot say, the attempt goes on the host's
+    lost list, so that it is killed (after the start-time check) once the host answers again,
+    and the launch fails here with ``dropped``."""
+    why = redact(str(dropped))
+    try:
+        found = parse_launched(host.client.run(launched_script(rundir)))
+    except (SshUnavailable, SshCommandFailed, ValueError) as exc:
+        host.lose(rundir, None)
+        raise SshUnavailable(
+            f"{why} (during the launch of trial {launch.trial_id}; whether it started there could "
+            f"not be checked: {redact(str(exc))}; if it did, it is killed when the host answers "
+            "again)") from None
+    if found is None or found[0] == "other":
+        raise SshCommandFailed(f"the connection dropped before the trial started ({why})")
+    state, folder, record = found
+    notices.append(RunnerNotice(
+        f"SSH host {host.name}: the connection dropped during the launch of trial "
+        f"{launch.trial_id} ({why}), but the trial had started ({state}); it is followed as started",
+        {"host": host.name, "trial": launch.trial_id, "rundir": folder}))
+    return folder, record

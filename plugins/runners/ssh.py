@@ -8,7 +8,8 @@ runner fetches new bytes of that file over the master connection, one round trip
 poll for all of that host's trials, mirrors them into the attempt's local ``stdout.log`` and
 parses protocol lines from the mirror, so report offsets are offsets in the remote file and a
 resumed engine reattaches where the log says it stopped. A host that stops answering is marked
-unavailable (a :class:`RunnerNotice`), its running trials fail with that reason, new trials go to
+unavailable (a :class:`RunnerNotice`), its running trials are lost (run again elsewhere, see
+``run.max_retries``; they keep their slots until killed or ``lost_after``), new trials go to
 the other hosts, and it is tried again after ``retry_down_after`` seconds; what was left
 running there is killed when it answers, by the record each launch took. A launch whose
 connection dropped is checked on the host before it counts as not started. See docs/runners.md.
@@ -30,13 +31,13 @@ from hpo.contracts.runner import Exited, Launch, Message, RunnerNotice
 from hpo.runkit.attempt import AttemptRunner
 from hpo.runkit.gpus import GpuError, GpuPool
 from hpo.runkit.logtail import output_tail
-from hpo.runkit.machines import Machine, RunnerUnavailable
+from hpo.runkit.machines import BackendUnreachable, Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
 
 from . import _remote_sh as sh
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
-from ._ssh_hosts import Host, SshAttempt, detect_gpus, kill_report, login_notice, run_twice
+from ._ssh_hosts import Host, SshAttempt, detect_gpus, kill_report, login_notice, run_twice, started_anyway
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +80,16 @@ class SshRunner(AttemptRunner[SshAttempt]):
         lost = [a for a in self.attempts.values() if a.host is host]
         self.notices.append(RunnerNotice(
             f"SSH host {host.name} is unavailable: {reason}. "
-            f"{len(lost)} running trial(s) on it failed; new trials go to the other hosts; "
+            f"{len(lost)} running trial(s) on it run again elsewhere; new trials go to the other hosts; "
             f"it is tried again in {self.config.retry_down_after:g}s.",
             {"host": host.name, "reason": reason, "trials": [a.launch.trial_id for a in lost]},
         ))
         for att in lost:
-            host.lost.append((att.rundir, att.record))
+            host.lose(att.rundir, att.record)
             self.notices.append(Exited(
                 att.launch.trial_id, att.launch.attempt, "failed",
                 reason=f"SSH host {host.name} became unavailable: {reason}",
-                output_tail=self.redact(output_tail(att.stdout)),
+                output_tail=self.redact(output_tail(att.stdout)), lost=True,
             ))
             self.attempts.pop(att.key, None)
             self.released(att)
@@ -107,6 +108,9 @@ class SshRunner(AttemptRunner[SshAttempt]):
 
     def capacity(self) -> int | None:
         return sum(h.slots for h in self.config.hosts)
+
+    def held(self) -> int:  # lost with their host, maybe still running there: see Host.lose
+        return sum(h.held(self.config.lost_after) for h in self._hosts or [])
 
     def can_start(self, launch: Launch) -> bool:
         up = [h for h in self.hosts if h.up and self._gpus_known(h, launch.gpus)]
@@ -132,6 +136,8 @@ class SshRunner(AttemptRunner[SshAttempt]):
                 errors.append(f"{host.name}: {self.redact(str(exc))}")
         down = [f"{h.name} is down ({h.down_reason})" for h in self.hosts if not h.up]
         need = f" with {launch.gpus} free GPU(s)" if launch.gpus else ""
+        if not any(h.up for h in self.hosts):  # nowhere to go: the engine holds the trials
+            raise BackendUnreachable("no SSH host is up: " + "; ".join(errors + down))
         raise RunnerUnavailable(
             f"no SSH host{need} could take the trial: " + "; ".join(errors + down or ["all hosts are full"])
         )
@@ -153,7 +159,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
             except SshUnavailable as exc:
                 if not exc.ran:
                     raise
-                found = self._started_anyway(host, launch, rundir, exc)  # the host dropped mid-launch
+                found = started_anyway(host, launch, rundir, exc, self.redact, self.notices)  # dropped mid-launch
             else:
                 self._noisy_login(host)
                 rundir, pid, start, boot = sh.parse_started(out)
@@ -171,31 +177,6 @@ class SshRunner(AttemptRunner[SshAttempt]):
         host.next_poll = 0.0
         return {"host": host.name, "rundir": rundir, "pid": record.pid, "start": record.start,
                 "boot": record.boot, "started": att.started, "gpus": list(devices)}
-
-    def _started_anyway(self, host: Host, launch: Launch, rundir: str,
-                        dropped: SshUnavailable) -> tuple[str, sh.Record]:
-        """The connection failed after the launch script began: ask the host, on a fresh
-        connection, whether the trial started. If it did, it is followed as started (a race with
-        a drop is no reason to run it twice); if the host cannot say, the attempt goes on the
-        host's lost list, so that it is killed (after the start-time check) once the host
-        answers again, and the launch fails here with ``dropped``."""
-        why = self.redact(str(dropped))
-        try:
-            found = sh.parse_launched(host.client.run(sh.launched_script(rundir)))
-        except (SshUnavailable, SshCommandFailed, ValueError) as exc:
-            host.lost.append((rundir, None))
-            raise SshUnavailable(
-                f"{why} (during the launch of trial {launch.trial_id}; whether it started there could "
-                f"not be checked: {self.redact(str(exc))}; if it did, it is killed when the host answers "
-                "again)") from None
-        if found is None or found[0] == "other":
-            raise SshCommandFailed(f"the connection dropped before the trial started ({why})")
-        state, folder, record = found
-        self.notices.append(RunnerNotice(
-            f"SSH host {host.name}: the connection dropped during the launch of trial "
-            f"{launch.trial_id} ({why}), but the trial had started ({state}); it is followed as started",
-            {"host": host.name, "trial": launch.trial_id, "rundir": folder}))
-        return folder, record
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         host = next((h for h in self.hosts if h.name == handle.get("host")), None)
@@ -356,6 +337,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
                                            remove=not self.config.keep_remote_files)
             msg += f"; killed what was left of {cleaned} trial(s) lost while it was down"
             host.lost = [t for t in host.lost if t not in host.probing]
+            host.lost_at = {r: at for r, at in host.lost_at.items() if any(r == t[0] for t in host.lost)}
             host.probing = []
         return [RunnerNotice(self.redact(msg), {"host": host.name}), *refused]
 

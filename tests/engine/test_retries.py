@@ -115,3 +115,31 @@ def test_the_views_show_the_retries(store, workdir):
     text = out.export_text()
     assert "retried 3 times in 3 trials" in text and "trial 1 (1x, now succeeded): exited with code 3" in text
     assert [r["retries"] for r in trial_records(state)] == [1, 1, 1]
+
+
+class OneHeld(LocalRunner):
+    """A local runner with one attempt lost somewhere that may still run: it holds a slot."""
+
+    def held(self):
+        return 1
+
+
+def test_a_lost_attempt_that_may_still_run_keeps_its_slot(store, workdir):
+    from ..lifecycle.invariants import most_running
+
+    cmd = f"{sys.executable} -c \"import time, hpo; time.sleep(0.3); hpo.report(loss={{{{ x }}}})\""
+    gid = make(store, workdir, spec(cmd, concurrency=2))
+    state = Engine(store, gid, poll_interval=0.01, runner=OneHeld(LocalRunner.parse_config({}, "runner"))).run()
+    assert state.status == "succeeded"
+    assert most_running(list(store.read(gid))) == 1  # 2 slots, one held by the lost attempt
+
+
+def test_an_ssh_host_holds_its_lost_attempts_until_lost_after():
+    from hpo.plugins.runners._ssh_hosts import Host
+
+    host = Host.__new__(Host)
+    host.lost, host.lost_at = [], {}
+    host.lose("/runs/g/1-1", None)
+    assert host.held(lost_after=300) == 1 and host.held(lost_after=0) == 0
+    host.lost = []  # the host came back and the probe killed it
+    assert host.held(lost_after=300) == 0
