@@ -39,6 +39,11 @@ def parse_gpu_list(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
+class GpuDriverError(GpuError):
+    """``nvidia-smi`` is there but cannot list the GPUs (no driver loaded, a driver/library
+    mismatch): nothing GPU can start on this machine until that is fixed."""
+
+
 def query_nvidia_smi(executable: str = "nvidia-smi", timeout: float = 20.0) -> list[str] | None:
     """The GPU indices ``nvidia-smi`` lists, or None when it is not installed."""
     path = shutil.which(executable)
@@ -49,10 +54,10 @@ def query_nvidia_smi(executable: str = "nvidia-smi", timeout: float = 20.0) -> l
             [path, *NVIDIA_SMI_QUERY], capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GpuError(f"running {path} failed: {exc}") from None
+        raise GpuDriverError(f"running {path} failed: {exc}") from None
     if out.returncode != 0:
         detail = (out.stderr or out.stdout).strip().splitlines()
-        raise GpuError(
+        raise GpuDriverError(
             f"{path} {' '.join(NVIDIA_SMI_QUERY)} exited with {out.returncode}: "
             f"{detail[-1] if detail else 'no output'} (set {GPUS_ENV} or the runner's `gpus` "
             "option to name the devices yourself)"

@@ -29,7 +29,8 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch
 from hpo.runkit.attempt import AttemptRunner
 from hpo.runkit.exits import EXIT_FILE, read_exit_file
-from hpo.runkit.gpus import MachineGpus, visible_devices_env
+from hpo.runkit.gpus import GpuDriverError, MachineGpus, visible_devices_env
+from hpo.runkit.machines import BackendUnreachable
 from hpo.runkit.process import ProcessAttempt, reap_forgotten, spawn, wrapper_argv, wrappers_of
 from hpo.runkit.procs import ProcessRecord, kill_recorded
 from hpo.runkit.env import trial_environment
@@ -92,7 +93,10 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         env = trial_environment(base_env())
         for key, value in launch.env.items():
             env[os.fsencode(key)] = os.fsencode(value)
-        pool = self.gpus.get(launch.gpus)
+        try:
+            pool = self.gpus.get(launch.gpus)
+        except GpuDriverError as exc:  # no GPU can start here for now: the engine holds the trials
+            raise BackendUnreachable(f"the GPU driver does not answer: {exc}") from None
         devices = pool.acquire(launch.key, launch.gpus) if pool is not None else ()
         if pool is not None:
             for key, value in visible_devices_env(devices).items():

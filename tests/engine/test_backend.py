@@ -86,3 +86,21 @@ def test_an_unreachable_dask_scheduler_holds_the_trials_then_pauses(store, workd
     assert of_type(store, gid, "TrialFinished") == []  # none failed one by one
     (notice,) = of_type(store, gid, "RunnerNoticed")
     assert "cannot reach its backend" in notice.message
+
+
+def test_a_gpu_driver_that_does_not_answer_holds_the_trials_then_pauses(store, workdir, monkeypatch):
+    """nvidia-smi is there but the driver is not: the GPU trials wait instead of failing."""
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the "
+                   "NVIDIA driver.' >&2\nexit 9\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.delenv("HPO_GPUS", raising=False)
+    text = spec(backend_wait=1.5).replace("  backend_wait: 1.5\n", "  backend_wait: 1.5\n  gpus: 1\n")
+    gid = make(store, workdir, text)
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "stopped", state.reason
+    assert "GPU driver does not answer" in state.reason and "could not communicate" in state.reason
+    assert of_type(store, gid, "TrialFinished") == []
