@@ -58,10 +58,7 @@ def write_spec(tmp_path: Path, body: str, name: str = "spec.yaml") -> Path:
     return path
 
 
-@pytest.fixture
-def slow_grid(tmp_path: Path) -> Path:
-    """Six shell trials of ~1 s each, two at a time."""
-    return write_spec(tmp_path, """
+SLOW_GRID = """
         name: slow
         settings:
           concurrency: 2
@@ -69,5 +66,18 @@ def slow_grid(tmp_path: Path) -> Path:
           matrix:
             x: {range: [1, 7, 1]}
         run:
-          cmd: echo "@hpo step=1 score={{ x }}"; sleep 1; echo "@hpo step=2 score={{ x }}"
-        """)
+          cmd: echo "@hpo step=1 score={{ x }}"; sleep SLEEP; echo "@hpo step=2 score={{ x }}"
+        """
+
+
+@pytest.fixture
+def slow_grid(tmp_path: Path) -> Path:
+    """Six shell trials of ~1 s each, two at a time."""
+    return write_spec(tmp_path, SLOW_GRID.replace("SLEEP", "1"))
+
+
+@pytest.fixture
+def slower_grid(tmp_path: Path) -> Path:
+    """The same with ~4 s trials: an `hpo stop` (a new Python process, slow to start on a loaded
+    machine) still finds them running."""
+    return write_spec(tmp_path, SLOW_GRID.replace("SLEEP", "4"))

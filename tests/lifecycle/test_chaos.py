@@ -45,15 +45,15 @@ def engine_process(tmp_path, *args, fault=None):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def group_exists(tmp_path) -> bool:
+def count(tmp_path, type_: str) -> int:
     db = tmp_path / ".hpo" / "hpo.db"
     if not db.exists():
-        return False
+        return 0
     try:
         conn = sqlite3.connect(db)
-        return conn.execute("SELECT COUNT(*) FROM events WHERE type='GroupCreated'").fetchone()[0] > 0
+        return conn.execute("SELECT COUNT(*) FROM events WHERE type=?", (type_,)).fetchone()[0]
     except sqlite3.Error:
-        return False
+        return 0
 
 
 def suggestions(state):
@@ -71,12 +71,12 @@ def test_chaos_kill_9_and_resume(tmp_path):
 
     rng = random.Random(1234)
     plan = ["suggested:3", None, "started:2", "collected:5", None, "suggested:2", None]
-    proc = engine_process(tmp_path, "run", str(spec_path), "--seed", "7", fault=plan[0])
+    proc, engines = engine_process(tmp_path, "run", str(spec_path), "--seed", "7", fault=plan[0]), 0
     kills = 0
     for fault in plan[1:]:
         if fault is None or proc.poll() is None:  # a random moment (or the fault has not fired)
-            while not group_exists(tmp_path) and proc.poll() is None:
-                time.sleep(0.02)  # a kill before the group exists would leave nothing to resume
+            while count(tmp_path, "EngineStarted") <= engines and proc.poll() is None:
+                time.sleep(0.02)  # a kill before the engine took the group would test nothing
             deadline = time.monotonic() + rng.uniform(0.5, 2.5)
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.02)
@@ -89,6 +89,7 @@ def test_chaos_kill_9_and_resume(tmp_path):
         kills += 1
         if state_of(tmp_path, "chaos").status == "succeeded":
             break  # the kill landed after the engine had recorded the end of the group
+        engines = count(tmp_path, "EngineStarted")
         proc = engine_process(tmp_path, "resume", "chaos", fault=fault)
     else:
         rc = proc.wait(timeout=120)
@@ -134,6 +135,6 @@ def test_chaos_kill_9_and_resume(tmp_path):
         elif type_ == "EngineStarted":
             pending_at_crash |= seen_suggested
     assert pending_at_crash, "no kill landed between a suggestion and its launch"
-    # some kills hit an engine still starting up (before it took the lease); most hit a live one
+    # every random kill waited for its engine to take the group: each killed engine started
     started = conn.execute("SELECT COUNT(*) FROM events WHERE type='EngineStarted'").fetchone()[0]
     assert started >= 4

@@ -92,8 +92,8 @@ def test_a_live_remote_lease_refuses(tmp_path, slow_grid):
     assert socket.gethostname() != "elsewhere"
 
 
-def test_hpo_stop_from_another_terminal_then_resume(tmp_path, slow_grid):
-    engine = spawn(tmp_path, "run", str(slow_grid))
+def test_hpo_stop_from_another_terminal_then_resume(tmp_path, slower_grid):
+    engine = spawn(tmp_path, "run", str(slower_grid))
     wait_for(lambda: launched(tmp_path) >= 3)
     stop = run_hpo(tmp_path, "stop", "slow", "--reason", "lunch break")
     assert stop.returncode == 0, stop.stderr
@@ -112,8 +112,8 @@ def test_hpo_stop_from_another_terminal_then_resume(tmp_path, slow_grid):
         assert done.trials[t.trial_id].attempts == t.attempts + 1
 
 
-def test_hpo_stop_one_trial(tmp_path, slow_grid):
-    engine = spawn(tmp_path, "run", str(slow_grid))
+def test_hpo_stop_one_trial(tmp_path, slower_grid):
+    engine = spawn(tmp_path, "run", str(slower_grid))
     wait_for(lambda: launched(tmp_path) >= 1)
     assert run_hpo(tmp_path, "stop", "slow", "--trial", "1").returncode == 0
     assert engine.wait(timeout=120) == 0

@@ -121,23 +121,20 @@ def test_a_dask_worker_killed_mid_group_is_retried_elsewhere(store, tmp_path, da
     once than the concurrency."""
     import os
     import signal
-    import time
 
     killed = []
 
     def kill_a_worker(stored, state):
-        if killed:
+        # at a trial's first report: it is under way (its second comes 3 s later)
+        if killed or stored.type != "MetricReported" or stored.event.step != 1:
             return
-        for t in state.running():
-            pid_file = tmp_path / f"worker-{t.trial_id}.pid"
-            if pid_file.exists() and pid_file.read_text().strip():
-                time.sleep(0.2)  # the trial is under way on that worker
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the nanny starts a new one
-                killed.append(t.trial_id)
-                return
+        pid_file = tmp_path / f"worker-{stored.event.trial_id}.pid"
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the nanny starts a new one
+        killed.append(stored.event.trial_id)
 
     runner = dask_kit(tmp_path, dask_cluster.scheduler_address).spec_section(grace_period=1.0)
-    cmd = f"echo $PPID > {tmp_path}/worker-{{{{ x }}}}.pid; sleep 1; echo @hpo score={{{{ x }}}}"
+    cmd = (f"echo $PPID > {tmp_path}/worker-{{{{ x }}}}.pid; echo @hpo step=1 score=0; sleep 3; "
+           "echo @hpo step=2 score={{ x }}")
     gid, state = run_group(store, tmp_path, runner, cmd, n=4, concurrency=2, listeners=[kill_a_worker])
     assert killed, "no worker was killed"
     assert state.status == "succeeded", state.reason
