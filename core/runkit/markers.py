@@ -26,7 +26,8 @@ container ends with the attempt.
 
 Cost: a pass over the process table takes a few milliseconds for a few hundred processes, so it
 is never made per tick: a runner's :class:`Sweeps` make one when an attempt ends, at most one per
-second (what attempts ending faster left is killed together, within the second).
+second (what attempts ending faster left is killed together, within the second), and a starting
+engine makes one for the attempts its predecessor ended (``hpo.engine.recovery``).
 """
 
 from __future__ import annotations
