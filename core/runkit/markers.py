@@ -10,12 +10,12 @@ every process of this user that carries its token (:func:`kill_marked`). The tok
 from the launch, never stored, so an engine that died and came back finds the processes of the
 attempts its predecessor started just as well.
 
-Why not a subreaper or a cgroup: an engine that is a child subreaper (``PR_SET_CHILD_SUBREAPER``) sees escaped
-processes only while it lives, and becomes the parent of every orphan of every other part of
-it (SSH control masters, a Dask cluster's processes) that it would then have to reap without
-stealing a status that ``subprocess`` waits for; a cgroup per attempt needs a delegated cgroup
-tree that few machines give a user. The marker works on Linux and macOS (psutil reads it), as
-long as the engine lives or comes back.
+Why not a subreaper or a cgroup: an engine that is a child subreaper
+(``PR_SET_CHILD_SUBREAPER``) sees escaped processes only while it lives, and becomes the parent
+of every orphan of every other part of it (SSH control masters, a Dask cluster's processes) that
+it would then have to reap without stealing a status that ``subprocess`` waits for; a cgroup per
+attempt needs a delegated cgroup tree that few machines give a user. The marker works on Linux
+and macOS (psutil reads it), as long as the engine lives or comes back.
 
 Limits, stated plainly: a process started with an emptied environment (``env -i``) and ``setsid``
 carries no marker and escapes; so does a process that only forks (no ``exec``) from a process
@@ -24,10 +24,12 @@ whose environment the kernel shows without the marker (a ``python`` runner objec
 another user are never looked at. Untrusted code belongs in the ``docker`` runner, whose
 container ends with the attempt.
 
-Cost: a pass over the process table takes a few milliseconds for a few hundred processes, so it
-is never made per tick: a runner's :class:`Sweeps` make one when an attempt ends, at most one per
-second (what attempts ending faster left is killed together, within the second), and a starting
-engine makes one for the attempts its predecessor ended (``hpo.engine.recovery``).
+Cost: a pass over the process table reads every process's environment: about 7 ms with 110
+processes and 55 ms with 610 on a loaded 2-core machine (benchmarks/marker_sweep.py). So it is
+never made per tick: a runner's :class:`Sweeps` make one when an attempt ends, at most one a
+second and at most 5% of the time (what attempts ending faster left is killed together, a moment
+later), and a starting engine makes one for the attempts its predecessor ended
+(``hpo.engine.recovery``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from hpo.trial import ATTEMPT_TOKEN_ENV
 __all__ = ["ATTEMPT_TOKEN_ENV", "Sweeps", "attempt_token", "kill_marked", "kill_where", "marked",
            "parse_token", "token_in"]
 MAX_ROUNDS = 20  # passes of kill_where: each finds what the processes it killed forked meanwhile
-SWEEP_INTERVAL = 1.0  # seconds: a runner's sweeps make at most one pass over the processes per interval
+SWEEP_INTERVAL = 1.0  # seconds: a runner's Sweeps make at most one pass per interval
+SWEEP_SHARE = 0.05  # and spend at most this share of the runner's time on them
 
 
 def attempt_token(group_id: str, trial_id: int, attempt: int) -> str:
@@ -120,18 +123,20 @@ def kill_marked(tokens: Collection[str | None]) -> int:
 class Sweeps:
     """A runner's sweeps: what each ended attempt left is killed by its marker.
 
-    A sweep is a pass over the whole process table (a few milliseconds), so a runner makes at
-    most one per ``interval``: an attempt's leftovers are killed at once when it ends, unless a
-    pass ran less than ``interval`` ago; then by the first :meth:`due` after that (the runner
-    calls it on every poll), together with those of the attempts that ended meanwhile. Trials
-    that end seconds apart are each swept at once; a flood of short trials costs one pass a
-    second. :meth:`flush` sweeps what is left now (the runner is closing).
+    A sweep is a pass over the whole process table (milliseconds for a hundred processes, tens of
+    them for several hundred: benchmarks/marker_sweep.py), so a runner makes one at most every
+    ``interval`` seconds, and spends at most ``share`` of its time on them: an attempt's
+    leftovers are killed at once when it ends, unless the last pass was too recent; then by the
+    first :meth:`due` after that (the runner calls it on every poll), together with those of the
+    attempts that ended meanwhile. Trials that end seconds apart are each swept at once; a flood
+    of short trials costs one pass a second. :meth:`flush` sweeps what is left now (the runner is
+    closing). ``Sweeps(interval=0, share=1)`` sweeps at once, every time.
     """
 
-    def __init__(self, interval: float = SWEEP_INTERVAL):
-        self.interval = interval
+    def __init__(self, interval: float = SWEEP_INTERVAL, share: float = SWEEP_SHARE):
+        self.interval, self.share = interval, share
         self.pending: set[str] = set()
-        self.last = -float("inf")  # monotonic time the last pass ended
+        self.next_at = -float("inf")  # monotonic time before which no pass is due
 
     def ended(self, token: str | None) -> None:
         """The attempt marked ``token`` ended: kill what it left, now or when a pass is due."""
@@ -140,13 +145,15 @@ class Sweeps:
         self.due()
 
     def due(self) -> None:
-        """Sweep what is pending if the last pass is ``interval`` old."""
-        if self.pending and time.monotonic() - self.last >= self.interval:
+        """Sweep what is pending if a pass is due."""
+        if self.pending and time.monotonic() >= self.next_at:
             self.flush()
 
     def flush(self) -> None:
         """Sweep what is pending now."""
         if self.pending:
             tokens, self.pending = self.pending, set()
+            start = time.monotonic()
             kill_marked(tokens)
-            self.last = time.monotonic()
+            end = time.monotonic()
+            self.next_at = end + max(self.interval, (end - start) * (1 - self.share) / self.share)

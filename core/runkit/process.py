@@ -115,14 +115,15 @@ class ProcessAttempt(Attempt):
 
     ``child``: this process started it (and reaps it). ``exit_file``: where the attempt writes
     its exit status (``trial_dir/exit_code`` by default), the only way to learn the status of
-    an attempt found again after a crash. ``sweeps``: the runner's :class:`~hpo.runkit.markers.Sweeps`,
-    which kill what the attempt left outside its group when it ends (without: at once).
+    an attempt found again after a crash. ``sweeps``: the runner's
+    :class:`~hpo.runkit.markers.Sweeps`, which kill what the attempt left outside its group when
+    it ends (without: at once).
     """
 
     def __init__(self, launch: Launch, record: ProcessRecord, *, child: bool,
                  exit_file: Path | None = None, sweeps: Sweeps | None = None, **kw: Any):
         super().__init__(launch, **kw)
-        self.sweeps = sweeps or Sweeps(interval=0)
+        self.sweeps = sweeps or Sweeps(interval=0, share=1)
         self.record = record
         self.child = child
         self.exit_file = exit_file or launch.trial_dir / EXIT_FILE

@@ -298,7 +298,8 @@ def test_another_users_process_is_never_killed():
 
 def test_sweeps_pass_over_the_processes_at_most_once_per_interval():
     """A runner's sweeps kill an ended attempt's leftovers at once, unless a pass ran less than
-    the interval ago: then at the first due() after it, or when the runner closes (flush)."""
+    the interval ago: then at the first due() after it, or when the runner closes (flush); and
+    a pass that took long keeps the next one away for longer (a bounded share of the time)."""
     group = uuid.uuid4().hex[:12]
     tokens = [attempt_token(group, trial, 1) for trial in (1, 2, 3)]
     first, second, third = (_marked_sleeper(token) for token in tokens)
@@ -310,7 +311,7 @@ def test_sweeps_pass_over_the_processes_at_most_once_per_interval():
         sweeps.ended(tokens[1])
         sweeps.due()
         assert second.poll() is None  # a pass ran a moment ago: it waits for the next
-        sweeps.last -= 60
+        sweeps.next_at -= 60
         sweeps.due()
         assert second.wait(timeout=10) == -signal.SIGKILL
         sweeps.ended(tokens[2])
@@ -326,3 +327,29 @@ def test_sweeps_pass_over_the_processes_at_most_once_per_interval():
 def test_a_token_names_one_attempt_of_one_group():
     assert parse_token(attempt_token("0123456789ab", 12, 3)) == ("0123456789ab", 12, 3)
     assert [parse_token(t) for t in ("", "g", "g:1", "g:x:1", ":1:1", "g:1:-1")] == [None] * 6
+
+
+def test_a_long_pass_keeps_the_next_one_away_for_longer(monkeypatch):
+    import hpo.runkit.markers as markers
+
+    clock = [100.0]
+    monkeypatch.setattr(markers.time, "monotonic", lambda: clock[0])
+
+    def slow_pass(tokens):
+        clock[0] += 0.5  # a pass over a big process table
+        return 0
+
+    monkeypatch.setattr(markers, "kill_marked", slow_pass)
+    sweeps = Sweeps(interval=1.0, share=0.05)
+    sweeps.ended("g:1:1")
+    assert sweeps.pending == set() and sweeps.next_at == pytest.approx(100.5 + 0.5 * 19)  # 5% of the time
+    clock[0] += 5
+    sweeps.ended("g:2:1")
+    assert sweeps.pending == {"g:2:1"}  # not due before 110
+    clock[0] += 5
+    sweeps.due()
+    assert sweeps.pending == set()
+    once = Sweeps(interval=0, share=1)
+    once.ended("g:3:1")
+    once.ended("g:4:1")
+    assert once.pending == set()  # each at once
