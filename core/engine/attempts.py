@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hpo.contracts.runner import Launch
+from hpo.runkit.markers import attempt_token
 from hpo.spec import GroupSpec
 from hpo.spec.secrets import is_secret_name, mask, resolve
 from hpo.spec.template import TemplateError, render
 from hpo.eventlog.state import GroupState, TrialState
-from hpo.trial import CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV, TRIAL_ID_ENV
+from hpo.trial import (ATTEMPT_TOKEN_ENV, CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV,
+                       TRIAL_ID_ENV)
 
 
 class LaunchPlanner:
@@ -80,6 +82,8 @@ class LaunchPlanner:
             PARAMS_ENV: json.dumps(values), TRIAL_ID_ENV: str(tr.trial_id), GROUP_ID_ENV: group_id,
             TRIAL_DIR_ENV: str(trial_dir), CHECKPOINT_DIR_ENV: str(ckpt), "HPO_ATTEMPT": str(attempt),
             **self._env(),
+            # last: the marker that finds what the attempt leaves running is the engine's alone
+            ATTEMPT_TOKEN_ENV: attempt_token(group_id, tr.trial_id, attempt),
         }
         try:
             command = render(spec.run.cmd, {**values, **builtins})

@@ -6,7 +6,10 @@ group). Started by this runner, it is our child: its status comes from ``waitpid
 reaped only after what is left of its group was killed, so its pid cannot be reused meanwhile.
 Found again after a crash (:meth:`ProcessAttempt.find`), its status comes from the exit-status
 file it writes, and its liveness from its :class:`~hpo.runkit.procs.ProcessRecord`: a zombie is
-not alive, and a pid that now names another process is neither followed nor signalled.
+not alive, and a pid that now names another process is neither followed nor signalled. When it
+ends, or is found gone, what it left is killed: its process group, and every process that
+carries its marker (:mod:`hpo.runkit.markers`), which is how a ``setsid`` or double-forked
+descendant is found.
 
 :data:`WRAPPER` is ``/bin/sh`` code that runs a trial's command and records its exit status in
 the attempt folder; :func:`wrapper_argv` is the command line that runs it, :func:`spawn` starts
@@ -28,6 +31,7 @@ import psutil
 from hpo.contracts.runner import Launch
 from hpo.runkit.attempt import Attempt
 from hpo.runkit.exits import EXIT_FILE, VANISHED, read_exit_file
+from hpo.runkit.markers import Sweeps, kill_marked, token_in
 from hpo.runkit.procs import GONE, RUNNING, ZOMBIE, ProcessRecord
 
 # $1: the user's command, $2: the attempt's folder (absolute), $3: the workdir. The wrapper opens
@@ -111,12 +115,15 @@ class ProcessAttempt(Attempt):
 
     ``child``: this process started it (and reaps it). ``exit_file``: where the attempt writes
     its exit status (``trial_dir/exit_code`` by default), the only way to learn the status of
-    an attempt found again after a crash.
+    an attempt found again after a crash. ``sweeps``: the runner's
+    :class:`~hpo.runkit.markers.Sweeps`, which kill what the attempt left outside its group when
+    it ends (without: at once).
     """
 
     def __init__(self, launch: Launch, record: ProcessRecord, *, child: bool,
-                 exit_file: Path | None = None, **kw: Any):
+                 exit_file: Path | None = None, sweeps: Sweeps | None = None, **kw: Any):
         super().__init__(launch, **kw)
+        self.sweeps = sweeps or Sweeps(interval=0, share=1)
         self.record = record
         self.child = child
         self.exit_file = exit_file or launch.trial_dir / EXIT_FILE
@@ -137,11 +144,13 @@ class ProcessAttempt(Attempt):
     @classmethod
     def find(cls, launch: Launch, handle: dict[str, Any], offset: int, **kw: Any) -> ProcessAttempt | None:
         """The attempt a handle made by :meth:`handle` names, found again after a crash; None
-        when it is gone (what is left of its group is killed, unless the pid is another's)."""
+        when it is gone (what is left of its group is killed, unless the pid is another's, and
+        so is every process that carries its marker)."""
         record = ProcessRecord.from_handle(handle)
         exit_file = kw.pop("exit_file", None) or launch.trial_dir / EXIT_FILE
         if record is None:  # a finished attempt adopted by its folder: no process to follow
             if not handle.get("finished") or read_exit_file(exit_file) is None:
+                kill_marked([token_in(launch.env)])
                 return None
             record = ProcessRecord(0)
         if read_exit_file(exit_file) is None:
@@ -149,6 +158,7 @@ class ProcessAttempt(Attempt):
             if state != RUNNING:
                 if state in (ZOMBIE, GONE):
                     record.signal_group(signal.SIGKILL)
+                kill_marked([token_in(launch.env)])
                 return None
         started = handle.get("started")
         return cls(launch, record, child=False, exit_file=exit_file, offset=offset,
@@ -215,12 +225,14 @@ class ProcessAttempt(Attempt):
         return self.code
 
     def release(self) -> None:
-        """Kill what is left of the group (nothing of the trial outlives it), then reap."""
+        """Kill what is left of the group, reap, then have every process that carries the
+        attempt's marker (those that left the group) killed: nothing of the trial outlives it."""
         self._signal_group(signal.SIGKILL)
         if self.child and not self.reaped:
             self.reaped = reap(self.record.pid, block=True)
         if self.popen is not None and self.popen.returncode is None:
             self.popen.returncode = self.code if self.code is not None else -signal.SIGKILL
+        self.sweeps.ended(token_in(self.launch.env))
 
     def kill(self) -> None:
         """SIGKILL the whole attempt now and reap it (the runner is closing)."""

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.errors import SpecError
+from hpo.trial import ATTEMPT_TOKEN_ENV
 
 SECRET_TOKENS = frozenset({"TOKEN", "KEY", "PASSWORD", "SECRET"})
 MASK = "***"
@@ -45,6 +46,10 @@ def check_env(raw: Any, path: str, warnings: list[str]) -> None:
         return  # the model names what is wrong with it
     for name, value in raw.items():
         where = f"{path}.{name}"
+        if name == ATTEMPT_TOKEN_ENV:
+            raise SpecError(
+                f"{ATTEMPT_TOKEN_ENV} is set by the engine for each attempt (the marker by which what a "
+                "trial leaves running is found and killed when it ends); remove it from run.env", where)
         if isinstance(value, dict):
             ref = value.get("from_env")
             if set(value) != {"from_env"} or not isinstance(ref, str) or not ENV_NAME.match(ref):

@@ -20,6 +20,7 @@ TRIAL_ID_ENV = "HPO_TRIAL_ID"
 GROUP_ID_ENV = "HPO_GROUP_ID"
 TRIAL_DIR_ENV = "HPO_TRIAL_DIR"
 CHECKPOINT_DIR_ENV = "HPO_CHECKPOINT_DIR"
+ATTEMPT_TOKEN_ENV = "HPO_ATTEMPT_TOKEN"  # the attempt's marker (hpo.runkit.markers)
 
 
 def params() -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.contracts.hookspecs import hookimpl
-from hpo.contracts.runner import Launch
+from hpo.contracts.runner import Launch, Message
 from hpo.runkit.attempt import AttemptRunner
 from hpo.runkit.exits import EXIT_FILE, read_exit_file
 from hpo.runkit.gpus import GpuDriverError, MachineGpus, visible_devices_env
@@ -34,6 +34,7 @@ from hpo.runkit.machines import BackendUnreachable
 from hpo.runkit.process import ProcessAttempt, reap_forgotten, spawn, wrapper_argv, wrappers_of
 from hpo.runkit.procs import ProcessRecord, kill_recorded
 from hpo.runkit.env import trial_environment
+from hpo.runkit.markers import Sweeps, kill_marked, token_in
 
 from ._local_wrapper import base_env
 
@@ -80,6 +81,7 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         super().__init__(config)
         self._wake: tuple[int, int] | None = None  # a pipe the fallback watcher threads write to
         self.gpus = MachineGpus(config.gpus)
+        self.sweeps = Sweeps()  # what ended attempts left outside their groups
         # wait() returns as soon as a trial we started exits (pidfd, else a watcher thread), so
         # the engine need not poll fast to notice exits
         self.wakes_on_exit = _HAS_PIDFD or hasattr(os, "waitid")
@@ -112,7 +114,7 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         reap_forgotten()
         pid, popen = spawn(wrapper_argv(launch, self.config.shell), env)
         att = LocalAttempt(launch, ProcessRecord.of(pid), child=True,
-                           grace_period=self.config.grace_period)
+                           grace_period=self.config.grace_period, sweeps=self.sweeps)
         att.popen, att.pidfd = popen, _open_pidfd(pid)
         if att.pidfd is None:
             self._watch(att)
@@ -140,6 +142,11 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
 
         threading.Thread(target=watch, daemon=True).start()
 
+    def poll(self) -> list[Message]:
+        out = super().poll()
+        self.sweeps.due()  # what attempts that ended in a burst left, once a pass is due
+        return out
+
     def wait(self, timeout: float) -> None:
         """Sleep up to ``timeout``, waking as soon as one of our trials exits."""
         fds = [a.pidfd for a in self.attempts.values() if a.pidfd is not None]
@@ -158,7 +165,8 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
                 pass
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
-        att = LocalAttempt.find(launch, handle, offset, grace_period=self.config.grace_period)
+        att = LocalAttempt.find(launch, handle, offset, grace_period=self.config.grace_period,
+                                sweeps=self.sweeps)
         if att is None:
             return False
         if att.exit_status() is None:
@@ -181,6 +189,7 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         for wrapper in wrappers_of(os.path.abspath(d)):
             wrapper.signal_group(signal.SIGKILL)
         kill_recorded(d / "pid")  # written by hpo versions before the wrapper opened its own logs
+        kill_marked([token_in(launch.env)])  # and what it left outside its group
         for name in ("stdout.log", "stderr.log", "exit_code", "exit_code.tmp", "pid"):
             (d / name).unlink(missing_ok=True)
 
@@ -192,6 +201,7 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
             att.kill() if stop_running else att.detach()
             att.close_pidfd()
         self.attempts.clear()
+        self.sweeps.flush()
         self.gpus.reset()
 
 

@@ -35,6 +35,7 @@ from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.process import ProcessAttempt, reap_forgotten
 from hpo.runkit.procs import ProcessRecord, kill_recorded
 from hpo.runkit.env import trial_environment
+from hpo.runkit.markers import Sweeps, kill_marked, token_in
 from hpo.api.objective import (
     ObjectiveError,
     TrialStopped,
@@ -45,7 +46,7 @@ from hpo.api.objective import (
     trial_from_env,
 )
 from hpo.trial.protocol import format_report
-from hpo.contracts.runner import Exited, Launch
+from hpo.contracts.runner import Exited, Launch, Message
 from hpo.trial import PARAMS_ENV
 
 
@@ -140,6 +141,7 @@ class PythonRunner(AttemptRunner[Attempt]):
     def __init__(self, config: PythonConfig):
         super().__init__(config)
         self._imported: Callable[..., Any] | None = None
+        self.sweeps = Sweeps()  # what ended attempts' processes left outside their groups
 
     # -- starting --------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class PythonRunner(AttemptRunner[Attempt]):
             finally:
                 os._exit(code)
         att = ForkedAttempt(launch, ProcessRecord.of(pid), child=True, exit_file=paths["exit"],
-                            grace_period=self.config.grace_period)
+                            grace_period=self.config.grace_period, sweeps=self.sweeps)
         paths["pid"].write_text(att.record.dumps())
         self.attempts[launch.key] = att
         return {"backend": "process", **att.handle()}
@@ -210,15 +212,21 @@ class PythonRunner(AttemptRunner[Attempt]):
         if handle.get("backend") != "process":
             return False  # a thread died with its engine
         att = ForkedAttempt.find(launch, handle, offset, exit_file=attempt_paths(launch.trial_dir)["exit"],
-                                 grace_period=self.config.grace_period)
+                                 grace_period=self.config.grace_period, sweeps=self.sweeps)
         if att is None:
             return False
         self.attempts[launch.key] = att
         return True
 
+    def poll(self) -> list[Message]:
+        out = super().poll()
+        self.sweeps.due()  # what attempts that ended in a burst left, once a pass is due
+        return out
+
     def discard(self, launch: Launch) -> None:
         paths = attempt_paths(launch.trial_dir)
         kill_recorded(paths["pid"])
+        kill_marked([token_in(launch.env)])  # what it left outside its group
         for path in paths.values():
             path.unlink(missing_ok=True)
 
@@ -231,6 +239,7 @@ class PythonRunner(AttemptRunner[Attempt]):
             else:
                 att.detach()
         self.attempts.clear()
+        self.sweeps.flush()
 
 def _child(fn: Callable, params: dict, launch: Launch, metric: str | None) -> int:
     """The forked process of one attempt: redirect output, call the objective, record the end."""

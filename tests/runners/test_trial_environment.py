@@ -5,10 +5,12 @@ variables and ``run.env`` do; and the database is created readable by its owner 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,10 @@ ENGINE_ONLY = {"HPO_DB": "/somewhere/hpo.db", "HPO_ENGINE_ONLY": "x"}
 PROBE = 'echo "@hpo db=${HPO_DB+1}0 engine=${HPO_ENGINE_ONLY+1}0 trial=${HPO_TRIAL_ID+1}0 mine=${MINE+1}0"'
 WANTED = {"db": 0.0, "engine": 0.0, "trial": 10.0, "mine": 10.0}
 LAUNCH_ENV = {"HPO_TRIAL_ID": "1", "MINE": "yes"}
+# the trial's own variables: exactly what docs/trial-contract.md lists
+TRIAL_VARIABLES = {"HPO_PARAMS", "HPO_TRIAL_ID", "HPO_GROUP_ID", "HPO_ATTEMPT", "HPO_TRIAL_DIR",
+                   "HPO_CHECKPOINT_DIR", "HPO_ATTEMPT_TOKEN"}
+CONTRACT = Path(__file__).parents[2] / "docs" / "trial-contract.md"
 
 
 def seen(runner, tmp_path) -> dict:
@@ -42,6 +48,12 @@ def test_trial_environment_drops_the_engine_variables_only():
     env = {"PATH": "/bin", "HPO_DB": "x", "HPO_GPUS": "0", "HPOX": "kept", "MY_HPO_DB": "kept"}
     assert trial_environment(env) == {"PATH": "/bin", "HPOX": "kept", "MY_HPO_DB": "kept"}
     assert trial_environment({b"HPO_DB": b"x", b"HOME": b"/h"}) == {b"HOME": b"/h"}
+
+
+def test_the_contract_lists_the_trials_own_variables():
+    section = CONTRACT.read_text().split("## The trial's environment", 1)[1].split("\n## ", 1)[0]
+    own = section.split("the trial's own variables:", 1)[1].split("\n- ", 1)[0]
+    assert set(re.findall(r"`(HPO_[A-Z_]+)`", own)) == TRIAL_VARIABLES
 
 
 def test_local_runner(engine_env, tmp_path):
@@ -121,8 +133,7 @@ def test_a_group_run_by_the_engine(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (dump,) = list(db.parent.glob("groups/*/trials/1/attempt-1/env.txt"))
     names = {line.split("=", 1)[0] for line in dump.read_text().splitlines() if "=" in line}
-    assert {n for n in names if n.startswith("HPO_")} == {
-        "HPO_PARAMS", "HPO_TRIAL_ID", "HPO_GROUP_ID", "HPO_ATTEMPT", "HPO_TRIAL_DIR", "HPO_CHECKPOINT_DIR"}
+    assert {n for n in names if n.startswith("HPO_")} == TRIAL_VARIABLES
     assert "MINE" in names and "PATH" in names
     assert str(db) not in dump.read_text()
     for path in (db, db.with_name("hpo.db-wal")):
