@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from hpo.contracts.runner import Exited, Launch
 from hpo.errors import HpoError
@@ -144,13 +144,15 @@ class _Limited(io.RawIOBase):
         return len(data)
 
 
-def unpack(source: IO[bytes] | bytes, folder: Path, limit: int = DEFAULT_LIMIT, where: str = "") -> int:
+def unpack(source: IO[bytes] | bytes, folder: Path, limit: int = DEFAULT_LIMIT, where: str = "",
+           before_swap: Callable[[], None] = lambda: None) -> int:
     """Replace ``folder``'s contents with the tar stream ``source``; the stream's size.
 
     The archive is unpacked beside the folder first (tarfile's ``data`` filter: no absolute
     paths, no ``..``, no devices, no links out of it) and swapped in only once complete, so a
-    broken or oversized transfer leaves the folder as it was. An empty archive leaves no folder
-    where there was none.
+    broken or oversized transfer leaves the folder as it was; so does one that ``before_swap``
+    (called once the archive is read: did its sender end well?) raises for. An empty archive
+    leaves no folder where there was none.
     """
     if isinstance(source, bytes):
         source = io.BytesIO(source)
@@ -161,6 +163,7 @@ def unpack(source: IO[bytes] | bytes, folder: Path, limit: int = DEFAULT_LIMIT, 
         with tarfile.open(fileobj=counted, mode="r|") as tar:
             tar.extractall(incoming, filter="data")
         counted.read()  # the rest of the stream (tar's padding): counted, and the sender not blocked
+        before_swap()
     except CheckpointTooLarge:
         shutil.rmtree(incoming, ignore_errors=True)
         raise
@@ -168,6 +171,9 @@ def unpack(source: IO[bytes] | bytes, folder: Path, limit: int = DEFAULT_LIMIT, 
         shutil.rmtree(incoming, ignore_errors=True)
         raise CheckpointTransferFailed(f"the checkpoint archive from {where or 'the trial'} "
                                        f"could not be unpacked: {exc}") from None
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
     if not any(incoming.iterdir()) and not folder.exists():
         incoming.rmdir()
         return counted.count
