@@ -60,6 +60,9 @@ class Exited:
     # lost to the infrastructure, not ended by the trial: its worker or host was lost, or it
     # failed before its command ran. The engine runs such an attempt again (``run.max_retries``)
     lost: bool = False
+    # what the runner measured as the attempt ended (JSON data, recorded in TrialFinished), e.g.
+    # ``checkpoint_fetched``: the bytes and seconds its checkpoint folder took to come back
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

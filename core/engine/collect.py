@@ -6,6 +6,7 @@ stoppers, which judge the curves just recorded.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,7 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
                 output_tail=engine.planner.mask(m.output_tail),
-                resumable=resumable and status == "stopped",
+                resumable=resumable and status == "stopped", details=_json(m.details),
             ), lost=m.lost is True)
             batch += [finished] if again is None else [finished, again]
         elif isinstance(m, Rejected):
@@ -96,6 +97,11 @@ def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:
     if metric in names:
         return ""
     return missing_metric_reason(metric, names, m.output_tail)
+
+
+def _json(details: dict) -> dict:
+    """An exit's details as JSON data (anything JSON cannot hold as its text)."""
+    return json.loads(json.dumps(details, default=str)) if details else {}
 
 
 def _plain(details: dict) -> dict:

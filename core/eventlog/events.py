@@ -119,7 +119,11 @@ class MetricReported(Event):
 
 
 class TrialFinished(Event):
-    """An attempt ended: succeeded, failed (non-zero exit, signal, timeout) or stopped."""
+    """An attempt ended: succeeded, failed (non-zero exit, signal, timeout) or stopped.
+    ``details``: what the runner measured as it ended it (``checkpoint_fetched``: the bytes and
+    seconds its checkpoint folder took to come back, see :mod:`hpo.runkit.checkpoints`)."""
+
+    SCHEMA: ClassVar[int] = 2
 
     type: Literal["TrialFinished"] = "TrialFinished"
     trial_id: int
@@ -130,6 +134,7 @@ class TrialFinished(Event):
     reason: str = ""
     output_tail: str = ""
     resumable: bool = False  # interrupted by a pause: ``hpo resume`` runs it again
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrialRetried(Event):
@@ -245,6 +250,7 @@ UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     # 0.2.0 logs: neither the trial a failure concerned nor the plugin's traceback was kept
     ("PluginFailed", 1): lambda d: {**d, "trial_id": None, "traceback": ""},
     ("EngineStarted", 2): lambda d: {**d, "environment": None},  # 0.2 logs: no versions recorded
+    ("TrialFinished", 1): lambda d: {**d, "details": {}},  # before 0.2.9: nothing measured at the end
 }
 
 

@@ -88,7 +88,49 @@ def _tail(path: str, limit: int) -> tuple[int, bytes]:
         return 0, b""
 
 
-def run_trial(spec: dict) -> dict:
+def _untar(data: bytes, folder: str) -> None:
+    import io
+    import tarfile
+
+    os.makedirs(folder, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(folder, filter="data")
+        else:  # an older Python: the engine wrote this archive
+            tar.extractall(folder)
+
+
+def _tar(folder: str, limit: int) -> bytes:
+    """The folder's contents as tar bytes; ValueError when over ``limit``."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            tar.add(os.path.join(folder, name), arcname=name)
+            if buffer.tell() > limit:
+                break
+    if buffer.tell() > limit:
+        raise ValueError(f"its checkpoint folder holds more than the runner's checkpoint_limit of "
+                         f"{limit} bytes (at least {buffer.tell()}); it does not travel with the trial: "
+                         "raise checkpoint_limit, or save less")
+    return buffer.getvalue()
+
+
+def _checkpoint_back(result: dict, folder: str | None, limit: int) -> None:
+    """Put the checkpoint folder (``folder``) in the task's result, or why it is not there."""
+    if folder is None:
+        return
+    began = time.monotonic()
+    try:
+        result["checkpoint"] = _tar(folder, limit)
+    except (ValueError, OSError) as exc:
+        result["checkpoint_error"] = str(exc)
+    result["checkpoint_seconds"] = time.monotonic() - began
+
+
+def run_trial(spec: dict, checkpoint: bytes | None = None) -> dict:
     from distributed import Variable, get_worker
 
     worker = get_worker()
@@ -113,12 +155,18 @@ def run_trial(spec: dict) -> dict:
         result_var.set(result)
         return result
     env = {**spec["inherit"](os.environ), **spec["env"]}  # hpo.runkit.env.trial_environment
+    command, ckpt = spec["command"], None
+    if checkpoint is not None:  # the engine's checkpoint folder, copied here (see _dask_checkpoints)
+        ckpt = os.path.join(folder, "checkpoints")
+        _untar(checkpoint, ckpt)
+        env["HPO_CHECKPOINT_DIR"] = ckpt
+        command = command.replace(spec["checkpoint"]["here"], ckpt)
     if managed:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
     try:
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", WRAPPER, "hpo-trial", spec["command"], str(os.getpid())],
+                ["/bin/sh", "-c", WRAPPER, "hpo-trial", command, str(os.getpid())],
                 cwd=spec["workdir"], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 start_new_session=True,
             )
@@ -134,6 +182,7 @@ def run_trial(spec: dict) -> dict:
             _kill_group(proc.pid)
             proc.wait()
         _release_gpus(worker, key)
+    _checkpoint_back(result, ckpt, spec.get("checkpoint", {}).get("limit", 0))
     result_var.set(result)
     shutil.rmtree(folder, ignore_errors=True)
     return result

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
+
+from hpo.runkit.checkpoints import DEFAULT_LIMIT
 
 
 def _no_option_injection(value: str | None) -> str | None:
@@ -61,6 +63,12 @@ class SshConfig(BaseModel):
     lost_after: float = Field(300.0, ge=0, description=(
         "seconds a trial lost with its host keeps its slot (it may still run there) unless the "
         "host comes back first and it is killed"))
+    copy_checkpoints: bool = Field(True, description=(
+        "send the trial's checkpoint folder to the host before it starts and fetch it back after "
+        "(false: the hosts share the engine's filesystem, and the trial writes there directly)"))
+    checkpoint_limit: ByteSize = Field(ByteSize(DEFAULT_LIMIT), description=(
+        "the largest checkpoint folder that travels (bytes, or e.g. 500MiB); a larger one fails its trial"))
+    checkpoint_timeout: float = Field(600.0, gt=0, description="seconds one checkpoint transfer may take")
     ssh: str = Field("ssh", description="the OpenSSH client executable")
     ssh_options: dict[str, str] = Field(default_factory=dict, description="extra `-o Key=Value` options")
 

@@ -15,12 +15,15 @@ import time
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
 from hpo.runkit import env as runkit_env
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, Message, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
+from hpo.runkit.checkpoints import DEFAULT_LIMIT
+
+from . import _dask_checkpoints as ckpt
 from hpo.runkit.gpus import detect_gpus
 from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
 
@@ -39,6 +42,8 @@ class DaskConfig(BaseModel):
     orphan_timeout: float = Field(60.0, gt=0, description="kill a trial no engine followed this long")
     connect_timeout: float = Field(30.0, gt=0)
     env: dict[str, str] = Field(default_factory=dict, description="variables for every trial")
+    copy_checkpoints: bool = Field(True, description="send the checkpoint folder with the task, fetch it back in its result")
+    checkpoint_limit: ByteSize = Field(ByteSize(DEFAULT_LIMIT), description="the largest checkpoint folder that travels")
 
 
 class DaskAttempt(Attempt):
@@ -49,6 +54,7 @@ class DaskAttempt(Attempt):
         super().__init__(launch, **kw)
         self.task, self.runner = task, runner
         self.future: Any = None  # None after a reattach: the result variable tells the end
+        self.checkpoint: tuple = (None, None)  # what fetching its checkpoint back did
         self.queue: Any = None
         self.epoch = 0
         self.fetched = 0
@@ -176,6 +182,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
             raise RunnerUnavailable(
                 f"the trial needs {launch.gpus} GPU(s) but no Dask worker declares that many "
                 "(start workers with --resources GPU=N, and HPO_GPUS or nvidia-smi on them)")
+        data, placing, sent = ckpt.send(launch, self.config.copy_checkpoints, self.config.checkpoint_limit)
         key = f"{launch.group_id}-{launch.trial_id}-{launch.attempt}"
         names = _names(key)
         att = DaskAttempt(launch, key, self, grace_period=self.config.grace_period)
@@ -186,15 +193,16 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         distributed.Variable(names["result"], client=client).set(None)
         spec = {"names": names, "command": launch.command, "workdir": str(launch.workdir),
                 "env": {**launch.env, **self.config.env}, "inherit": runkit_env.trial_environment,
-                "gpus": launch.gpus,
+                "gpus": launch.gpus, "checkpoint": placing,
                 "orphan_timeout": self.config.orphan_timeout}
         from ._dask_task import run_trial
 
         resources = {"GPU": launch.gpus} if launch.gpus else None
-        att.future = client.submit(run_trial, spec, key=f"hpo-{key}", pure=False, resources=resources)
+        extra = [] if data is None else [client.scatter(data, hash=False)]
+        att.future = client.submit(run_trial, spec, *extra, key=f"hpo-{key}", pure=False, resources=resources)
         distributed.fire_and_forget(att.future)  # the trial may outlive this engine (reattach)
         self.attempts[launch.key] = att
-        return {"key": key, "scheduler": client.scheduler.address}
+        return {"key": key, "scheduler": client.scheduler.address, **sent}
 
     def _queue_name(self, att: DaskAttempt) -> str:
         return f"hpo-out-{att.task}-{self._id}-{att.epoch}"
@@ -258,6 +266,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         att.read_queue()
         if result.get("status") == "exited":
             att.mirror(result.get("stdout_tail_start", 0), result.get("stdout_tail", b""))
+            att.checkpoint = ckpt.fetch(att.launch, result, self.config.checkpoint_limit)
         att.stderr.write_bytes(result.get("stderr_tail", b""))
         if result.get("status") != "exited":  # the worker, not the trial: it runs again
             att.lost = True
@@ -279,6 +288,9 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
             return None
         att.next_check = now + 0.25
         return self._dask().Variable(_names(att.task)["result"], client=self._client).get(timeout=5)
+
+    def finish(self, att: DaskAttempt, code: int | str | None) -> list[Message]:
+        return ckpt.with_fetched(super().finish(att, code), att.checkpoint)
 
     def released(self, att: DaskAttempt) -> None:
         distributed = self._dask()

@@ -43,7 +43,8 @@ class DockerConfig(BaseModel):
     env_passthrough: list[str] = Field(default_factory=list, description="names passed from the engine's environment")
     network: str | None = Field(None, description="`--network` (none, host, bridge or a network name)")
     workdir: str | None = Field(None, description="the command's folder in the container (default: the engine's)")
-    mount_workdir: bool = Field(True, description="mount the workdir, trial and checkpoint folders at their paths")
+    mount_workdir: bool = Field(True, description="mount the workdir at its path (the attempt's and "
+                                "checkpoint folders are always mounted at theirs)")
     user: str | None = None
     init: bool = Field(True, description="run tini as PID 1 (forwards a stop's SIGTERM to the whole trial)")
     run_options: list[str] = Field(default_factory=list, description="extra `docker run` arguments")
@@ -161,9 +162,11 @@ class DockerRunner(AttemptRunner[DockerAttempt]):
         return {"container": container, "name": name, "started": att.started, "gpus": list(devices)}
 
     def _mounts(self, launch: Launch) -> list[str]:
-        if not self.config.mount_workdir:
-            return []
-        folders = [Path(launch.workdir)]
+        """The folders bind-mounted at their own paths: the attempt's and the checkpoint folder
+        (so the trial continues the checkpoint the engine keeps, its parent's with hyperband's
+        ``resume``, and what it saves stays with the engine), and the workdir unless
+        ``mount_workdir: false``."""
+        folders = [Path(launch.workdir)] if self.config.mount_workdir else []
         for key in (TRIAL_DIR_ENV, CHECKPOINT_DIR_ENV):
             if launch.env.get(key):
                 Path(launch.env[key]).mkdir(parents=True, exist_ok=True)

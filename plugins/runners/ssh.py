@@ -35,6 +35,7 @@ from hpo.runkit.machines import BackendUnreachable, Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
 
 from . import _remote_sh as sh
+from . import _ssh_checkpoints as ckpt
 from ._ssh import SshClient, SshCommandFailed, SshOptions, SshTarget, SshUnavailable
 from ._ssh_config import SshConfig
 from ._ssh_hosts import Host, SshAttempt, detect_gpus, kill_report, login_notice, run_twice, started_anyway
@@ -142,13 +143,21 @@ class SshRunner(AttemptRunner[SshAttempt]):
             f"no SSH host{need} could take the trial: " + "; ".join(errors + down or ["all hosts are full"])
         )
 
-    def _start_on(self, host: Host, launch: Launch) -> dict[str, Any]:
-        devices = host.machine.take(launch.key, launch.gpus)
+    def _start_on(self, host: Host, engines: Launch) -> dict[str, Any]:
+        c, devices = self.config, host.machine.take(engines.key, engines.gpus)
+        rundir = f"{c.rundir}/{engines.group_id}/{engines.trial_id}-{engines.attempt}"
+        try:  # the trial's checkpoint folder goes first, to a folder of its own on the host
+            launch, sent = ckpt.send(host.client, engines, rundir, c.checkpoint_limit, c.checkpoint_timeout) \
+                if c.copy_checkpoints else (engines, {})
+        except BaseException as exc:
+            host.machine.release(engines.key)
+            if isinstance(exc, SshCommandFailed):
+                raise RunnerUnavailable(f"on {host.name}: {self.redact(str(exc))}") from None
+            raise
         env = {**launch.env, **host.env}
         if host.machine.gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
         env.update({n: os.environ[n] for n in self.config.env_passthrough if n in os.environ})
-        rundir = f"{self.config.rundir}/{launch.group_id}/{launch.trial_id}-{launch.attempt}"
         host.groups.add(f"{self.config.rundir}/{launch.group_id}")
         python_dir = os.path.dirname(host.cfg.python) if host.cfg.python else None
         script = sh.launch_script(rundir, host.cfg.workdir or str(launch.workdir), env, launch.command,
@@ -171,12 +180,12 @@ class SshRunner(AttemptRunner[SshAttempt]):
             host.machine.release(launch.key)
             raise
         rundir, record = found
-        att = self._attempt(launch, host, rundir, record=record)
+        att = self._attempt(engines, host, rundir, record=record, checkpoint=sent)
         att.stdout.write_bytes(b"")
         self.attempts[launch.key] = att
         host.next_poll = 0.0
         return {"host": host.name, "rundir": rundir, "pid": record.pid, "start": record.start,
-                "boot": record.boot, "started": att.started, "gpus": list(devices)}
+                "boot": record.boot, "started": att.started, "gpus": list(devices), **sent}
 
     def reattach(self, launch: Launch, handle: dict[str, Any], offset: int) -> bool:
         host = next((h for h in self.hosts if h.name == handle.get("host")), None)
@@ -203,7 +212,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         with open(mirror, "ab") as fh:
             fh.truncate(min(size, offset))
         att = self._attempt(launch, host, rundir, fetched=min(size, offset), offset=offset,
-                            started=float(handle.get("started", time.time())), record=record)
+                            started=float(handle.get("started", time.time())), record=record, checkpoint=handle)
         devices = handle.get("gpus") or []
         if devices and not self._gpus_known(host, len(devices)):
             return False
@@ -228,9 +237,10 @@ class SshRunner(AttemptRunner[SshAttempt]):
         for name in ("stdout.log", "stderr.log"):
             (launch.trial_dir / name).unlink(missing_ok=True)
 
-    def _attempt(self, launch: Launch, host: Host, rundir: str, **kw: Any) -> SshAttempt:
+    def _attempt(self, launch: Launch, host: Host, rundir: str, checkpoint: dict = {}, **kw: Any) -> SshAttempt:
         att = SshAttempt(launch, host, rundir, grace_period=self.config.grace_period, **kw)
         att.redact = self.redact
+        att.checkpoint = checkpoint.get("checkpoint_sent", {}).get("path")  # fetched back at the end
         return att
 
     # -- polling ---------------------------------------------------------------------------
@@ -322,9 +332,11 @@ class SshRunner(AttemptRunner[SshAttempt]):
         att.host.machine.release(att.launch.key)
 
     def finish(self, att: SshAttempt, code: int | str | None) -> list[Message]:
-        if not self.config.keep_remote_files:
+        c = self.config
+        if not c.keep_remote_files:
             att.host.trash.append(att.rundir)
-        return super().finish(att, code)
+        return ckpt.fetch_back(att.host.client, att.checkpoint, att.launch, super().finish(att, code),
+                               c.checkpoint_limit, c.checkpoint_timeout)
 
     def _host_back(self, host: Host, raw: bytes) -> list[Message]:
         """The host answered the probe, which also killed what was left of the trials lost with

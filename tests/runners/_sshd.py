@@ -5,12 +5,16 @@ Each server: a fresh ed25519 host key, key-only auth for root with a fresh clien
 network namespace (a veth pair with addresses from 198.18.0.0/15, the range RFC 2544 reserves
 for benchmarking, so it never collides with a real network), which makes it a second host with
 its own address that dies for real: :meth:`SshServer.kill_host` kills every process in the
-namespace, trials included, like a machine that lost power.
+namespace, trials included, like a machine that lost power. A server given ``private``
+folders lives in its own mount namespace with an empty tmpfs over each: a host whose filesystem
+differs from the engine's (it cannot see what the engine keeps there, nor the engine what it
+writes there).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -74,8 +78,10 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 class SshServer:
     def __init__(self, keys: Keys, folder: Path, address: str = "127.0.0.1", port: int | None = None,
-                 netns: str | None = None, env: dict[str, str] | None = None):
+                 netns: str | None = None, env: dict[str, str] | None = None,
+                 private: list[Path] | None = None):
         self.keys, self.folder, self.address, self.netns = keys, folder, address, netns
+        self.private = private or []
         self.env = env or {}  # set for every session (SetEnv), e.g. BASH_ENV: an rc file bash reads
         self.port = port or (22 if netns else free_port(address))
         self.proc: subprocess.Popen | None = None
@@ -84,7 +90,12 @@ class SshServer:
         self.log = folder / "sshd.log"
 
     def _prefix(self) -> list[str]:
-        return ["ip", "netns", "exec", self.netns] if self.netns else []
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        if self.private:
+            mounts = "".join(f"mount -t tmpfs hpo-private {shlex.quote(str(p))} && " for p in self.private)
+            prefix += ["unshare", "--mount", "--propagation", "private", "--",
+                       "sh", "-c", mounts + 'exec "$@"', "sh"]
+        return prefix
 
     def start(self) -> "SshServer":
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory

@@ -103,3 +103,21 @@ def test_a_missing_image_or_daemon_is_a_clear_error(kit, tmp_path, dockerd):
     with pytest.raises(RunnerUnavailable, match="docker run"):
         r.start(make_launch(tmp_path, "true", trial_id=2))
     assert os.path.exists(dockerd.socket)
+
+
+@pytest.mark.parametrize("mount_workdir", [True, False])
+def test_a_child_container_sees_its_parents_checkpoint_through_the_mount(make, tmp_path, dockerd, mount_workdir):
+    r = make(mount_workdir=mount_workdir)
+    ckpt = tmp_path / "trials" / "1" / "checkpoints"
+    script = ('c="$HPO_CHECKPOINT_DIR"; s=0; [ -f "$c/steps" ] && s=$(cat "$c/steps"); '
+              'echo "@hpo trained_from=$s"; echo "$1" > "$c/steps"')
+    found = []
+    for trial, steps in ((1, 3), (2, 9)):
+        launch = make_launch(tmp_path, f"sh -c '{script}' trial {steps}", trial_id=trial,
+                             env={"HPO_CHECKPOINT_DIR": str(ckpt)})
+        r.start(launch)
+        msgs = drain(r)
+        assert exits(msgs)[0].status == "succeeded", exits(msgs)[0].reason
+        found += [m.metrics["trained_from"] for m in msgs if isinstance(m, Reported)]
+    assert found == [0, 3]  # the second container read what the first saved in the engine's folder
+    assert (ckpt / "steps").read_text().strip() == "9"
