@@ -167,24 +167,43 @@ def peak_running(store, gid) -> int:
     return peak
 
 
-@pytest.mark.slow
-def test_a_grid_of_4_at_concurrency_2_on_slurm_workers(tmp_path, slurm):
-    spec = {"settings": {"concurrency": 2, "matrix": {"x": {"values": [1, 2, 3, 4]}}},
-            "run": {"cmd": "echo @hpo score={{ x }} job=$SLURM_JOB_ID; sleep 1"},
-            "runner": {"kind": "dask", **options()}}
+def run_group(tmp_path, cmd: str, runner_options: dict, values=(1, 2, 3, 4)):
+    spec = {"settings": {"concurrency": 2, "matrix": {"x": {"values": list(values)}}},
+            "run": {"cmd": cmd}, "runner": {"kind": "dask", **runner_options}}
     text = json.dumps(spec)
     store = EventStore(tmp_path / ".hpo" / "hpo.db")
     try:
         gid = create_group(store, parse_spec(text, source=str(tmp_path / "spec.yaml")), seed=0,
                            source=text, source_path=str(tmp_path / "spec.yaml"))
         state = Engine(store, gid, poll_interval=0.05).run()
-        assert state.status == "succeeded", state.reason
-        trials = [state.trials[i] for i in sorted(state.trials)]
-        assert [t.status for t in trials] == ["succeeded"] * 4
-        assert [t.metrics["score"] for t in trials] == [1.0, 2.0, 3.0, 4.0]
-        assert all(t.metrics["job"] > 0 for t in trials)  # each ran inside a Slurm job
-        assert len({t.metrics["job"] for t in trials}) <= 2  # one of the two worker jobs
-        assert peak_running(store, gid) == 2
+        return state, [s.event for s in store.read(gid)], peak_running(store, gid)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_a_grid_of_4_at_concurrency_2_on_slurm_workers(tmp_path, slurm):
+    state, _, peak = run_group(tmp_path, "echo @hpo score={{ x }} job=$SLURM_JOB_ID; sleep 1", options())
+    assert state.status == "succeeded", state.reason
+    trials = [state.trials[i] for i in sorted(state.trials)]
+    assert [t.status for t in trials] == ["succeeded"] * 4
+    assert [t.metrics["score"] for t in trials] == [1.0, 2.0, 3.0, 4.0]
+    assert all(t.metrics["job"] > 0 for t in trials)  # each ran inside a Slurm job
+    assert len({t.metrics["job"] for t in trials}) <= 2  # one of the two worker jobs
+    assert peak == 2
     assert slurm.jobs(JOB) == []  # the group ended: its worker jobs are cancelled and gone
+
+
+@pytest.mark.slow
+def test_a_preempted_job_is_retried_and_the_group_succeeds(tmp_path, slurm):
+    """Trial 1's first attempt cancels its own worker job, as preemption would."""
+    cmd = ('if [ "$HPO_ATTEMPT" = 1 ] && [ {{ x }} = 1 ]; then scancel "$SLURM_JOB_ID"; sleep 60; fi; '
+           "echo @hpo score={{ x }}")
+    state, events, peak = run_group(tmp_path, cmd, options(), values=(1, 2))
+    assert state.status == "succeeded", state.reason
+    assert [state.trials[i].status for i in (1, 2)] == ["succeeded", "succeeded"]
+    assert state.trials[1].attempts == 2 and state.trials[2].attempts == 1
+    (retried,) = [e for e in events if e.type == "TrialRetried"]
+    assert retried.trial_id == 1 and "was lost" in retried.reason, retried
+    assert peak <= 2
+    assert slurm.jobs(JOB) == []
