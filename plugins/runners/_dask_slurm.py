@@ -33,13 +33,16 @@ RESCALE_EVERY = 5.0  # seconds between two scale() calls that replace ended work
 _WALLTIME = re.compile(r"\d+-\d+(:\d\d){0,2}|\d+(:\d\d){0,2}")
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([kmgtp]i?b?|b)?", re.IGNORECASE)
 
-# What sbatch says when it refuses a job, and the option that asked for it
+# What sbatch says when it refuses a job, and the options that may have asked for it
 _REFUSALS = [
-    (re.compile(r"partition", re.I), "queue"),
-    (re.compile(r"account", re.I), "account"),
-    (re.compile(r"memory|--mem\b", re.I), "memory"),
-    (re.compile(r"time limit|invalid time", re.I), "walltime"),
-    (re.compile(r"cpu|processors", re.I), "cores"),
+    (re.compile(r"partition", re.I), ("queue",)),
+    (re.compile(r"account", re.I), ("account",)),
+    (re.compile(r"generic resource|gres", re.I), ("job_extra_directives",)),
+    # more CPUs or memory than any node of the partition has
+    (re.compile(r"node configuration", re.I), ("cores", "memory", "job_extra_directives")),
+    (re.compile(r"memory|--mem\b", re.I), ("memory",)),
+    (re.compile(r"time limit|invalid time", re.I), ("walltime",)),
+    (re.compile(r"cpu|processors", re.I), ("cores",)),
 ]
 
 
@@ -55,7 +58,7 @@ class SlurmOptions(BaseModel):
     queue: str | None = Field(None, validation_alias=AliasChoices("queue", "partition"),
                               description="the partition (sbatch -p); `partition` works too")
     account: str | None = Field(None, description="sbatch -A")
-    cores: int = Field(1, ge=1, description="CPUs per job; each worker runs cores/processes trials at once")
+    cores: int = Field(1, ge=1, description="CPUs per job: its workers run that many trials at once")
     processes: int = Field(1, ge=1, description="worker processes per job")
     memory: str = Field("1GB", description="memory per job, e.g. 4GB (sbatch --mem)")
     walltime: str = Field("01:00:00", description="time limit per job, e.g. 04:00:00 or 1-00:00:00")
@@ -206,8 +209,6 @@ def check_script(script: str, slurm: SlurmOptions, path: str) -> None:
 
 
 def _culprit(said: str, slurm: SlurmOptions, path: str) -> str:
-    """The option sbatch's complaint is about, with its value (else every #SBATCH option)."""
-    for pattern, name in _REFUSALS:
-        if pattern.search(said):
-            return f"check {path}.{name}: {getattr(slurm, name)!r}"
-    return f"check {path}.job_extra_directives: {slurm.job_extra_directives!r}"
+    """The options sbatch's complaint is about, with their values (else the extra directives)."""
+    names = next((names for pattern, names in _REFUSALS if pattern.search(said)), ("job_extra_directives",))
+    return "check " + ", ".join(f"{path}.{name}: {getattr(slurm, name)!r}" for name in names)

@@ -9,8 +9,9 @@ socket with a fresh key, then ``slurmctld`` and ``slurmd`` in the foreground, an
 run beside them and beside another test run. Client commands (``sbatch``, ``squeue``) find it
 through ``SLURM_CONF``, which the fixture sets for the test session.
 
-Run by hand: ``python tests/runners/_slurm.py`` starts one and prints the ``SLURM_CONF`` line to
-export; Ctrl-C stops it.
+Run by hand: ``python -c "from tests.runners._slurm import main; main()"`` from the repository
+root starts one and prints the ``SLURM_CONF`` line to export; Ctrl-C stops it. The daemons die
+with the process that started them (``PR_SET_PDEATHSIG``), so a killed test run leaves none.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ._sshd import die_with_parent
 
 PARTITION = "hpo"
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel")
@@ -107,7 +111,7 @@ class Slurm:
     def _spawn(self, *cmd: str) -> subprocess.Popen:
         log = open(self.folder / f"{Path(cmd[0]).name}.out", "ab")
         proc = subprocess.Popen(list(cmd), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                env=self.env, start_new_session=True)
+                                env=self.env, start_new_session=True, preexec_fn=die_with_parent)
         log.close()
         self.procs.append(proc)
         return proc
@@ -184,12 +188,13 @@ class Slurm:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-if __name__ == "__main__":
+def main() -> None:
     why = slurm_missing()
     if why:
         raise SystemExit(why)
     cluster = Slurm().start()
-    print(f"export SLURM_CONF={cluster.conf}   # Ctrl-C stops it")
+    print(f"export SLURM_CONF={cluster.conf}   # Ctrl-C stops it", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         signal.pause()
     except KeyboardInterrupt:

@@ -122,14 +122,22 @@ def test_trials_run_in_the_worker_jobs_and_no_job_outlives_the_runner(tmp_path, 
     assert slurm.jobs(JOB) == []
 
 
-def test_an_unknown_partition_is_an_error_that_names_the_option(tmp_path, slurm):
-    r = runner(options(queue="no-such-partition"))
+@pytest.mark.parametrize("slurm_options, says", [
+    ({"queue": "no-such-partition"}, ["runner.slurm.queue: 'no-such-partition'", "invalid partition"]),
+    ({"memory": "100000GB"}, ["runner.slurm.memory: '100000GB'", "node configuration is not available"]),
+    ({"job_extra_directives": ["--gres=gpu:1"]},
+     ["runner.slurm.job_extra_directives: ['--gres=gpu:1']", "Invalid generic resource"]),
+])
+def test_an_option_sbatch_refuses_is_an_error_that_names_it(tmp_path, slurm, slurm_options, says):
+    r = runner(options(**slurm_options))
+    refusals = []
     try:
-        for _ in range(2):  # the second start does not submit again: the spec must change first
+        for _ in range(2):
             with pytest.raises(RunnerUnavailable) as err:
                 r.start(make_launch(tmp_path, "true"))
-            said = str(err.value)
-            assert "runner.slurm.queue: 'no-such-partition'" in said and "invalid partition" in said
+            refusals.append(err.value)
+        assert all(s in str(refusals[0]) for s in says), str(refusals[0])
+        assert refusals[1] is refusals[0]  # not checked again: the spec must change first
     finally:
         r.close(stop_running=True)
     assert slurm.jobs() == []
