@@ -1,7 +1,8 @@
 """The Dask runner: each trial attempt is a task on a Dask cluster that runs the shell command.
 
-``runner: {kind: dask, scheduler: tcp://host:8786 | local, n_workers: 2}``; needs the optional
-extra ``hpo-groups[dask]`` (``dask[distributed]``). The task (:mod:`._dask_task`, shipped to the
+``runner: {kind: dask, scheduler: tcp://host:8786 | local | slurm, n_workers: 2}``; needs the
+optional extra ``hpo-groups[dask]`` (``dask[distributed]``), and ``hpo-groups[slurm]`` for workers
+started as Slurm jobs (:mod:`._dask_slurm`). The task (:mod:`._dask_task`, shipped to the
 workers by value) runs the command in a new session and streams its stdout back through a
 ``distributed.Queue``; the runner mirrors it to the attempt's local ``stdout.log`` and parses
 protocol lines from there, so offsets are stdout byte offsets like every other runner's. Stops
@@ -22,10 +23,11 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, Message, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.checkpoints import DEFAULT_LIMIT
-
-from . import _dask_checkpoints as ckpt
 from hpo.runkit.gpus import detect_gpus
 from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
+
+from . import _dask_checkpoints as ckpt
+from ._dask_slurm import SbatchRefused, SlurmOptions, SlurmWorkers, check_options
 
 INSTALL_HINT = "the dask runner needs Dask: pip install 'hpo-groups[dask]'"
 
@@ -33,7 +35,7 @@ INSTALL_HINT = "the dask runner needs Dask: pip install 'hpo-groups[dask]'"
 class DaskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scheduler: str = Field("local", description="a scheduler address (tcp://host:8786) or `local`")
+    scheduler: str = Field("local", description="a scheduler address (tcp://host:8786), `local` or `slurm`")
     n_workers: int = Field(2, ge=1, description="workers of the `local` cluster (one process each)")
     gpus: list[int | str] | None = Field(
         None, description="`local` only: GPUs of the first worker (default: HPO_GPUS / nvidia-smi)")
@@ -44,6 +46,7 @@ class DaskConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="variables for every trial")
     copy_checkpoints: bool = Field(True, description="send the checkpoint folder with the task, fetch it back in its result")
     checkpoint_limit: ByteSize = Field(ByteSize(DEFAULT_LIMIT), description="the largest checkpoint folder that travels")
+    slurm: SlurmOptions | None = Field(None, description="`slurm` only: the worker jobs")
 
 
 class DaskAttempt(Attempt):
@@ -93,10 +96,17 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
     name = "dask"
     Config = DaskConfig
 
+    @classmethod
+    def parse_config(cls, options: dict[str, Any], path: str) -> DaskConfig:
+        config = super().parse_config(options, path)
+        check_options(options or {}, config.scheduler, config.slurm, path)
+        return config
+
     def __init__(self, config: DaskConfig):
         super().__init__(config)
         self._client = None
         self._cluster = None
+        self._refused: RunnerUnavailable | None = None  # sbatch refused the worker jobs
         self._id = uuid.uuid4().hex[:12]
         self._beat, self._beat_at = 0, 0.0
 
@@ -109,9 +119,11 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
             raise RunnerUnavailable(INSTALL_HINT) from None
         return distributed
 
-    def client(self, gpus_needed: int = 0):
+    def client(self, gpus_needed: int = 0, launch: Launch | None = None):
         if self._client is not None:
             return self._client
+        if self._refused is not None:  # the spec must change first: do not submit again
+            raise self._refused
         distributed = self._dask()
         import cloudpickle
 
@@ -122,6 +134,9 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         if self.config.scheduler == "local":
             self._cluster = self._local_cluster(distributed, gpus_needed)
             address = self._cluster.scheduler_address
+        elif self.config.scheduler == "slurm":
+            self._cluster = self._slurm_cluster(launch)
+            address = self._cluster.scheduler_address
         else:
             address = self.config.scheduler
         try:
@@ -130,6 +145,18 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
             raise BackendUnreachable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self._heartbeat(force=True)
         return self._client
+
+    def _slurm_cluster(self, launch: Launch | None) -> SlurmWorkers:
+        """Worker jobs through dask-jobqueue; their logs go to the group's folder by default."""
+        import tempfile
+        from pathlib import Path
+
+        group_folder = launch.trial_dir.parents[2] if launch else Path(tempfile.gettempdir())
+        try:
+            return SlurmWorkers(self.config.slurm, group_folder / "slurm")
+        except SbatchRefused as exc:
+            self._refused = exc
+            raise
 
     def _local_cluster(self, distributed, gpus_needed: int):
         """``n_workers`` worker processes; the first one holds this machine's GPUs, if any."""
@@ -168,7 +195,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
     def can_start(self, launch: Launch) -> bool:
         if not launch.gpus:
             return True
-        self.client(launch.gpus)
+        self.client(launch.gpus, launch)
         sizes = self._gpu_workers()
         if not any(s >= launch.gpus for s in sizes):
             return True  # no worker could ever take it: start() fails it with the reason
@@ -177,7 +204,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
 
     def start(self, launch: Launch) -> dict[str, Any]:
         distributed = self._dask()
-        client = self.client(launch.gpus)
+        client = self.client(launch.gpus, launch)
         if launch.gpus and not any(s >= launch.gpus for s in self._gpu_workers()):
             raise RunnerUnavailable(
                 f"the trial needs {launch.gpus} GPU(s) but no Dask worker declares that many "
@@ -220,7 +247,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
             return False
         distributed = self._dask()
         try:
-            client = self.client(launch.gpus)
+            client = self.client(launch.gpus, launch)
         except RunnerUnavailable as exc:
             self.notices.append(RunnerNotice(str(exc)))
             return False
@@ -257,6 +284,8 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         if self._client is None:
             return self.take_notices()
         self._heartbeat()
+        if isinstance(self._cluster, SlurmWorkers):
+            self._cluster.keep_scaled()
         return super().poll()
 
     def exit_status(self, att: DaskAttempt) -> int | str | None:

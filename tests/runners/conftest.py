@@ -1,4 +1,4 @@
-"""Fixtures for the runner tests: throwaway sshd servers, helpers to drive a runner by hand."""
+"""Fixtures for the runner tests: throwaway sshd, dockerd and Slurm, helpers to drive a runner by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from hpo.contracts.runner import Exited, Launch
 
 from ._dockerd import Dockerd, dockerd_missing
+from ._slurm import Slurm, slurm_missing
 from ._sshd import Keys, NetNamespace, SshServer, required, sshd_missing
 
 
@@ -154,3 +155,22 @@ def dockerd():
         skip_or_fail("docker", f"dockerd cannot run containers here: {exc}")
     yield daemon
     daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A single-node Slurm of this machine (its own slurmctld, slurmd and munged); ``sbatch``
+    and ``squeue`` find it through ``SLURM_CONF``, set for the session."""
+    why = slurm_missing()
+    if why:
+        skip_or_fail("slurm", why)
+    cluster = Slurm()
+    try:
+        cluster.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        cluster.stop()
+        skip_or_fail("slurm", f"the throwaway Slurm did not start: {exc}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLURM_CONF", str(cluster.conf))
+        yield cluster
+    cluster.stop()
