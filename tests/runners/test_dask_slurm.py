@@ -210,8 +210,11 @@ def test_a_preempted_job_is_retried_and_the_group_succeeds(tmp_path, slurm):
     state, events, peak = run_group(tmp_path, cmd, options(), values=(1, 2))
     assert state.status == "succeeded", state.reason
     assert [state.trials[i].status for i in (1, 2)] == ["succeeded", "succeeded"]
-    assert state.trials[1].attempts == 2 and state.trials[2].attempts == 1
-    (retried,) = [e for e in events if e.type == "TrialRetried"]
-    assert retried.trial_id == 1 and "was lost" in retried.reason, retried
+    # trial 1 lost its job; trial 2 too when Dask had placed it in the same job
+    assert state.trials[1].attempts == 2 and state.trials[2].attempts in (1, 2)
+    retried = [e for e in events if e.type == "TrialRetried"]
+    assert retried[0].trial_id == 1 or 1 in {e.trial_id for e in retried}
+    assert {e.trial_id for e in retried} == {t for t in (1, 2) if state.trials[t].attempts == 2}
+    assert all("was lost" in e.reason or "cancelled" in e.reason for e in retried), retried
     assert peak <= 2
     assert slurm.jobs(JOB) == []

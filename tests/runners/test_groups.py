@@ -141,6 +141,7 @@ def test_a_dask_worker_killed_mid_group_is_retried_elsewhere(store, tmp_path, da
     assert all(t.status == "succeeded" for t in state.trials.values())
     assert [t.metrics["score"] for t in sorted(state.trials.values(), key=lambda t: t.trial_id)] == [1, 2, 3, 4]
     retried = [s.event for s in store.read(gid) if s.type == "TrialRetried"]
-    assert [e.trial_id for e in retried] == killed and "was lost" in retried[0].reason
+    assert [e.trial_id for e in retried] == killed
+    assert "was lost" in retried[0].reason or "cancelled" in retried[0].reason  # Dask's word for it
     assert state.trials[killed[0]].attempts == 2
     assert peak_running(store, gid) <= 2
