@@ -139,7 +139,7 @@ class SlurmWorkers:
             "job_script_prologue": slurm.job_script_prologue, "worker_extra_args": slurm.worker_extra_args,
             "interface": slurm.interface, "local_directory": slurm.local_directory,
             "log_directory": slurm.log_directory or str(log_directory),
-            "scheduler_options": {"dashboard_address": ":0"}, "silence_logs": 40,
+            "scheduler_options": {"dashboard_address": ":0", "allowed_failures": 0}, "silence_logs": 40,
         }
         if slurm.python:
             kwargs["python"] = slurm.python

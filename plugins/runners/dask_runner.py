@@ -165,16 +165,19 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         devices: list[str] = []
         if gpus_needed or self.config.gpus is not None or "HPO_GPUS" in os.environ:
             devices = detect_gpus(self.config.gpus)
+        # allowed_failures 0: Dask never runs a dead worker's task again; the engine retries the
+        # trial as a new attempt in the log instead (run.max_retries)
         if not devices:
             return distributed.LocalCluster(n_workers=self.config.n_workers, threads_per_worker=1,
-                                            processes=True, dashboard_address=":0", silence_logs=40)
+                                            processes=True, dashboard_address=":0", silence_logs=40,
+                                            scheduler_kwargs={"allowed_failures": 0})
         workers = {}
         for i in range(self.config.n_workers):
             options: dict[str, Any] = {"nthreads": 1, "silence_logs": 40, "env": {"HPO_GPUS": ""}}
             if i == 0 and devices:
                 options.update(resources={"GPU": len(devices)}, env={"HPO_GPUS": ",".join(devices)})
             workers[f"hpo-{i}"] = {"cls": distributed.Nanny, "options": options}
-        scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": ":0"}}
+        scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": ":0", "allowed_failures": 0}}
         return distributed.SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
 
     def _heartbeat(self, force: bool = False) -> None:
@@ -311,6 +314,8 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
                 return fut.result()
             if fut.status in ("error", "cancelled", "lost"):
                 exc = fut.exception() if fut.status == "error" else fut.status
+                if type(exc).__name__ == "KilledWorker":  # allowed_failures 0: its worker died
+                    return {"status": "lost", "reason": f"the Dask worker running it was lost ({exc})"}
                 return {"status": "error", "reason": f"the Dask task failed: {exc!r}"}
             return None
         if now < att.next_check:
