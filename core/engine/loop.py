@@ -105,6 +105,7 @@ class Engine:
         """
         if launches and self.slots.unrecorded:
             events = self.slots.take_unrecorded() + list(events)
+        self.faults.before_append(events)
         while True:
             try:
                 stored = self.store.append(self.group_id, events, self.state.version,
@@ -114,6 +115,7 @@ class Engine:
                     raise
                 self.sync()
                 continue
+            self.faults.after_append(events)
             self.integrity.wrote(stored)
             for s in stored:
                 self._apply(s)
