@@ -7,6 +7,7 @@ stoppers, which judge the curves just recorded.
 from __future__ import annotations
 
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Reported, RunnerNotice
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from hpo.engine.loop import Engine
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGKILL)  # what a stop sends
 
 
 def collect(engine: Engine, resumable: bool = False) -> bool:
@@ -55,6 +57,8 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
                     status, reason = "failed", missing
+            elif status == "failed" and _killed_as_decided(state, m):
+                status, reason = "stopped", state.trials[m.trial_id].stop_decision["reason"]
             batch.append(ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
@@ -69,6 +73,19 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                                               details=_plain(m.details)))
                 last_notice = message
     return batch
+
+
+def _killed_as_decided(state, m: Exited) -> bool:
+    """Whether a stop's signal (SIGTERM, then SIGKILL) ended an attempt the log says was being
+    stopped: the engine that sent it died before recording the exit, and the runner that
+    reattached the attempt found only its exit status, not why it came."""
+    tr = state.trials.get(m.trial_id)
+    if tr is None or tr.stop_decision is None or tr.attempts != m.attempt:
+        return False
+    sig = m.signal
+    if sig is None and m.exit_code is not None and m.exit_code > 128:
+        sig = m.exit_code - 128  # as a shell reports death by a signal
+    return sig in STOP_SIGNALS
 
 
 def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:

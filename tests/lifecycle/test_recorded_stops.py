@@ -70,6 +70,13 @@ def test_a_stop_recorded_but_not_sent_is_carried_out_on_resume(tmp_path):
     _ends_stopped_as_decided(tmp_path)
 
 
+def test_an_attempt_that_died_of_the_stop_is_recorded_stopped_on_resume(tmp_path):
+    _run_until_killed(tmp_path, "before:TrialFinished:2")  # trial 1 ended; trial 2 died of the SIGTERM
+    exit_file = Path(state_of(tmp_path, "g").trials[2].trial_dir) / "exit_code"
+    assert exit_file.read_text() == f"{128 + signal.SIGTERM}\n"  # the wrapper's record of its end
+    _ends_stopped_as_decided(tmp_path)
+
+
 def test_an_attempt_lost_while_being_stopped_is_not_run_again(tmp_path):
     _run_until_killed(tmp_path, "after:Stopped:1")
     pid = state_of(tmp_path, "g").trials[2].handle["pid"]
