@@ -11,6 +11,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Reported, RunnerNotice
+from hpo.engine.decided_stops import decided_stop
 from hpo.eventlog import events as ev
 from hpo.trial.outcome import missing_metric_reason
 
@@ -57,8 +58,8 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
                     status, reason = "failed", missing
-            elif status == "failed" and _killed_as_decided(state, m):
-                status, reason = "stopped", state.trials[m.trial_id].stop_decision["reason"]
+            elif status == "failed" and (decided := _killed_as_decided(state, m)):
+                status, reason = "stopped", decided
             batch.append(ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
@@ -75,17 +76,17 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
     return batch
 
 
-def _killed_as_decided(state, m: Exited) -> bool:
-    """Whether a stop's signal (SIGTERM, then SIGKILL) ended an attempt the log says was being
-    stopped: the engine that sent it died before recording the exit, and the runner that
-    reattached the attempt found only its exit status, not why it came."""
+def _killed_as_decided(state, m: Exited) -> str | None:
+    """The recorded stop's reason when a stop's signal (SIGTERM, then SIGKILL) ended an attempt
+    the log says was being stopped: the engine that sent it died before recording the exit, and
+    the runner that reattached the attempt found only its exit status, not why it came."""
     tr = state.trials.get(m.trial_id)
-    if tr is None or tr.stop_decision is None or tr.attempts != m.attempt:
-        return False
+    if tr is None or tr.attempts != m.attempt:
+        return None
     sig = m.signal
     if sig is None and m.exit_code is not None and m.exit_code > 128:
         sig = m.exit_code - 128  # as a shell reports death by a signal
-    return sig in STOP_SIGNALS
+    return decided_stop(state, tr) if sig in STOP_SIGNALS else None
 
 
 def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:

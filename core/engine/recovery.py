@@ -4,13 +4,19 @@ The engine before it may have crashed or been killed: each attempt still running
 (the runner follows its process again from the recorded output offset); an attempt whose
 process is gone is recorded as interrupted (stopped, resumable), so the slot filler launches the
 trial again as a new attempt, within the concurrency and the runner's room.
+
+A stop the log records (:mod:`~hpo.engine.decided_stops`) but did not see through was being
+carried out when the engine died, maybe before the runner was told: it is carried out now. A
+reattached attempt is stopped, a lost one is recorded stopped and not run again, and after a
+group stop the trials that never started are closed, as the stop itself does.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hpo.contracts.searcher import RUNNING
+from hpo.contracts.searcher import PENDING, RUNNING
+from hpo.engine.decided_stops import decided_stop
 from hpo.eventlog import events as ev
 
 if TYPE_CHECKING:
@@ -18,28 +24,30 @@ if TYPE_CHECKING:
 
 
 def recover(engine: Engine) -> None:
-    """Reattach the trials that still run; mark the others interrupted, to run again.
-
-    A trial whose stop the log records (``Stopped``) but whose end it does not was being stopped
-    when the engine died, maybe before the runner was told: the stop is carried out now, and a
-    trial lost that way is not run again.
-    """
-    for tr in sorted(engine.state.trials.values(), key=lambda t: t.trial_id):
+    """Reattach the trials that still run; mark the others interrupted, to run again."""
+    state = engine.state
+    for tr in sorted(state.trials.values(), key=lambda t: t.trial_id):
         if tr.status != RUNNING:
             continue
         launch = engine.launch_spec(tr, tr.attempts)
-        decided = tr.stop_decision
+        decided = decided_stop(state, tr)
         if engine.runner.reattach(launch, tr.handle, tr.offset):
             engine.append([ev.TrialReattached(trial_id=tr.trial_id, attempt=tr.attempts)])
             if decided is not None:
-                engine.runner.stop(tr.trial_id, tr.attempts, decided["reason"])
+                engine.runner.stop(tr.trial_id, tr.attempts, decided)
         elif decided is not None:
             engine.append([ev.TrialFinished(
                 trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
-                reason=f"{decided['reason']} (the attempt was lost with the engine while being stopped)",
+                reason=f"{decided} (the attempt was lost with the engine while being stopped)",
             )])
         else:
             engine.append([ev.TrialFinished(
                 trial_id=tr.trial_id, attempt=tr.attempts, status="stopped", resumable=True,
                 reason="the attempt was lost with the engine (process gone); running it again",
             )])
+    stop = state.group_stop
+    if stop is not None:
+        for tr in sorted(state.trials.values(), key=lambda t: t.trial_id):
+            if tr.status == PENDING:
+                engine.append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
+                                                reason=f"never started: the group stopped: {stop.reason}")])

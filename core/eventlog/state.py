@@ -233,7 +233,9 @@ class GroupState:
         if e.plan is not None:
             self.plan = e.plan
         self.status, self.reason, self.finished_at = "running", "", None
-        self.stop_group_requested, self.group_stop = None, None
+        self.stop_group_requested = None
+        if self.group_stop is not None and self.group_stop.group_status == "stopped":
+            self.group_stop = None  # a pause ends at resume; any other group stop ends the group
 
     def _on_LeaseRenewed(self, e: ev.LeaseRenewed, t: float) -> None:
         if self.engine and self.engine["engine_id"] == e.engine_id:

@@ -57,7 +57,7 @@ SPEC = """
         x: {uniform: [0, 1]}
     declarations: {pause: PAUSE}
     stopping:
-      - {kind: threshold, margin: 0.05}
+      - RULE
     run:
       cmd: PYTHON train.py
     """
@@ -79,11 +79,19 @@ FIRST_KILL = {"TrialReattached": "after:TrialLaunched:4"}
 PAUSE = {"LeaseRenewed": 0.4}
 
 
+TRIAL_RULE = "{kind: threshold, margin: 0.05}"
+# a group stop, for Stopped's second case: the first report at or below 0.35 (trial 8 or 9 of
+# 14 with this seed) ends the search and stops the trials still running
+GROUP_RULE = "{kind: early_stopping, entries: [{metric: loss, value: 0.35, optimization: minimize}]}"
+
+
 def _cases():
     for name in ev.EVENT_TYPES:
         for when in ("before", "after"):
             marks = [pytest.mark.skip(reason=CANNOT_WRITE[name])] if name in CANNOT_WRITE else []
-            yield pytest.param(name, when, marks=marks, id=f"{when}-{name}")
+            yield pytest.param(name, when, TRIAL_RULE, marks=marks, id=f"{when}-{name}")
+            if name == "Stopped":
+                yield pytest.param(name, when, GROUP_RULE, id=f"{when}-{name}-group")
 
 
 def _engine(tmp_path, *args, fault=None):
@@ -130,11 +138,11 @@ def _landed(tmp_path, pid: int, event_type: str, when: str, n: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("event_type, when", list(_cases()))
-def test_a_kill_before_or_after_an_append_keeps_every_invariant(tmp_path, event_type, when):
+@pytest.mark.parametrize("event_type, when, rule", list(_cases()))
+def test_a_kill_before_or_after_an_append_keeps_every_invariant(tmp_path, event_type, when, rule):
     (tmp_path / "train.py").write_text(TRAIN)
     spec = (SPEC.replace("PYTHON", sys.executable).replace("CONCURRENCY", str(CONCURRENCY))
-            .replace("PAUSE", str(PAUSE.get(event_type, 0.04))))
+            .replace("PAUSE", str(PAUSE.get(event_type, 0.04))).replace("RULE", rule))
     spec_path = write_spec(tmp_path, spec)
     run = ("run", str(spec_path), "--seed", "3")
     n = NTH.get(event_type, 1)
@@ -153,7 +161,10 @@ def test_a_kill_before_or_after_an_append_keeps_every_invariant(tmp_path, event_
     resume_to_the_end(tmp_path, "g")
     state = state_of(tmp_path, "g")
     assert state.status == "succeeded", state.reason
-    assert len(state.trials) == 14
+    if rule == GROUP_RULE:
+        assert state.group_stop.policy == "early_stopping" and len(state.trials) < 14
+    else:
+        assert len(state.trials) == 14
     check_invariants(tmp_path / ".hpo" / "hpo.db", "g", CONCURRENCY)
     for t in state.trials.values():  # every finished trial has its own values
         assert t.status in ("succeeded", "stopped"), (t.trial_id, t.status, t.reason)

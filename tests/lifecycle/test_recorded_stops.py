@@ -25,7 +25,7 @@ p = hpo.params()
 time.sleep(p["x"])
 for step in range(1, 21):
     hpo.report(step=step, loss=(p["x"] - 0.3) ** 2)
-    time.sleep(0.25 if p["x"] > 0.5 else 0.01)
+    time.sleep(p.get("step_pause", 0.25 if p["x"] > 0.5 else 0.01))
 """
 
 SPEC = """
@@ -42,13 +42,36 @@ SPEC = """
     """
 
 
-def _run_until_killed(tmp_path, fault: str) -> None:
+# one GPU slot for two trials: trial 2 waits, pending; trial 1's first report (loss 0) meets the
+# early-stopping entry, which ends the search, stops trial 1 and closes trial 2
+GROUP_STOP_SPEC = """
+    name: g
+    settings:
+      concurrency: 2
+      metric: {name: loss, optimization: minimize}
+      matrix:
+        x: {values: [0.3, 0.9]}
+    declarations: {step_pause: 0.25}
+    early_stopping:
+      - {metric: loss, value: 0.01, optimization: minimize}
+    runner: {kind: local, gpus: [0]}
+    run:
+      cmd: PYTHON train.py
+      gpus: 1
+    """
+
+
+def _killed(tmp_path, fault: str, spec: str = SPEC) -> None:
     (tmp_path / "train.py").write_text(TRAIN)
-    spec_path = write_spec(tmp_path, SPEC.replace("PYTHON", sys.executable))
+    spec_path = write_spec(tmp_path, spec.replace("PYTHON", sys.executable))
     env = {**os.environ, "HPO_DB": str(tmp_path / ".hpo" / "hpo.db"), "HPO_FAULT": fault}
     proc = subprocess.run([sys.executable, "-m", "hpo", "run", str(spec_path), "--plain"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+def _run_until_killed(tmp_path, fault: str) -> None:
+    _killed(tmp_path, fault)
     tr = state_of(tmp_path, "g").trials[2]
     assert tr.status == "running" and tr.stop_decision["policy"] == "threshold"
 
@@ -91,3 +114,18 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_group_stop_outlives_the_crash(tmp_path):
+    _killed(tmp_path, "after:Stopped:1", GROUP_STOP_SPEC)  # recorded; nothing stopped or closed
+    state = state_of(tmp_path, "g")
+    assert state.group_stop.policy == "early_stopping"
+    assert [state.trials[1].status, state.trials[2].status] == ["running", "pending"]
+    resume_to_the_end(tmp_path, "g")
+    state = state_of(tmp_path, "g")
+    assert state.status == "succeeded" and state.reason == state.group_stop.reason
+    t1, t2 = state.trials[1], state.trials[2]
+    assert t1.status == "stopped" and t1.last_step < 20, (t1.status, t1.last_step)
+    assert t1.reason == f"the group stopped: {state.group_stop.reason}"
+    assert t2.status == "stopped" and t2.attempts == 0 and t2.reason.startswith("never started")
+    check_invariants(tmp_path / ".hpo" / "hpo.db", "g", 2)  # the stop decided once, nothing launched after it
