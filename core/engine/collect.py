@@ -11,7 +11,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Reported, RunnerNotice
-from hpo.engine.decided_stops import decided_stop
+from hpo.engine.decided_stops import DecidedStop, decided_stop
 from hpo.eventlog import events as ev
 from hpo.trial.outcome import missing_metric_reason
 
@@ -53,18 +53,17 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
             reported.setdefault((m.trial_id, m.attempt), set()).update(
                 k for k, v in m.metrics.items() if v is not None)
         elif isinstance(m, Exited):
-            status, reason = m.status, m.reason
+            status, reason, again = m.status, m.reason, resumable and m.status == "stopped"
             if status == "succeeded":
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
                     status, reason = "failed", missing
-            elif status == "failed" and (decided := _killed_as_decided(state, m)):
-                status, reason = "stopped", decided
+            elif status == "failed" and (decided := _killed_as_decided(state, m)) is not None:
+                status, reason, again = "stopped", decided.reason, decided.resumable
             batch.append(ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
-                output_tail=engine.planner.mask(m.output_tail),
-                resumable=resumable and status == "stopped",
+                output_tail=engine.planner.mask(m.output_tail), resumable=again,
             ))
         elif isinstance(m, RunnerNotice):
             message = engine.planner.mask(m.message)
@@ -76,10 +75,10 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
     return batch
 
 
-def _killed_as_decided(state, m: Exited) -> str | None:
-    """The recorded stop's reason when a stop's signal (SIGTERM, then SIGKILL) ended an attempt
-    the log says was being stopped: the engine that sent it died before recording the exit, and
-    the runner that reattached the attempt found only its exit status, not why it came."""
+def _killed_as_decided(state, m: Exited) -> DecidedStop | None:
+    """The recorded stop when a stop's signal (SIGTERM, then SIGKILL) ended an attempt the log
+    says was being stopped: the engine that sent it died before recording the exit, and the
+    runner that reattached the attempt found only its exit status, not why it came."""
     tr = state.trials.get(m.trial_id)
     if tr is None or tr.attempts != m.attempt:
         return None

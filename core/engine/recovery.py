@@ -8,7 +8,8 @@ trial again as a new attempt, within the concurrency and the runner's room.
 A stop the log records (:mod:`~hpo.engine.decided_stops`) but did not see through was being
 carried out when the engine died, maybe before the runner was told: it is carried out now. A
 reattached attempt is stopped, a lost one is recorded stopped and not run again, and after a
-group stop the trials that never started are closed, as the stop itself does.
+group stop the trials that never started are closed, as the stop itself does. A pause is not
+carried out: resuming undoes it.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ def recover(engine: Engine) -> None:
             continue
         launch = engine.launch_spec(tr, tr.attempts)
         decided = decided_stop(state, tr)
+        if decided is not None and decided.resumable:
+            decided = None  # a pause, which this resume undoes
         if engine.runner.reattach(launch, tr.handle, tr.offset):
             engine.append([ev.TrialReattached(trial_id=tr.trial_id, attempt=tr.attempts)])
             if decided is not None:
-                engine.runner.stop(tr.trial_id, tr.attempts, decided)
+                engine.runner.stop(tr.trial_id, tr.attempts, decided.reason)
         elif decided is not None:
             engine.append([ev.TrialFinished(
                 trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
-                reason=f"{decided} (the attempt was lost with the engine while being stopped)",
+                reason=f"{decided.reason} (the attempt was lost with the engine while being stopped)",
             )])
         else:
             engine.append([ev.TrialFinished(

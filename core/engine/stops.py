@@ -60,10 +60,10 @@ class Stops:
               evidence: dict | None = None) -> None:
         """Stop every running trial (to run again on resume) and end the group as ``stopped``."""
         eng = self.engine
-        for tid, attempt in set(eng.runner.running()):
-            eng.runner.stop(tid, attempt, reason)
         eng.append([ev.Stopped(scope="group", reason=reason, policy=policy, group_status="stopped",
                                evidence={"requested_by": requested_by, **(evidence or {})})])
+        for tid, attempt in set(eng.runner.running()):
+            eng.runner.stop(tid, attempt, reason)
         deadline = time.monotonic() + 30
         while eng.runner.running() and time.monotonic() < deadline:
             collect(eng, resumable=True)

@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import resume_to_the_end, state_of, wait_for, write_spec
+import pytest
+
+from .conftest import resume_to_the_end, run_hpo, state_of, wait_for, write_spec
 from .invariants import check_invariants
 
 # trial 1 (x=0.3) reports first; trial 2 (x=0.9) reports 0.6 s later, 0.36 behind: the threshold
@@ -129,3 +131,45 @@ def test_a_group_stop_outlives_the_crash(tmp_path):
     assert t1.reason == f"the group stopped: {state.group_stop.reason}"
     assert t2.status == "stopped" and t2.attempts == 0 and t2.reason.startswith("never started")
     check_invariants(tmp_path / ".hpo" / "hpo.db", "g", 2)  # the stop decided once, nothing launched after it
+
+
+PAUSE_SPEC = """
+    name: g
+    settings:
+      concurrency: 2
+      metric: {name: loss, optimization: minimize}
+      matrix:
+        x: {values: [0.3, 0.9]}
+    declarations: {step_pause: 0.25}
+    run:
+      cmd: PYTHON train.py
+    """
+
+
+@pytest.mark.parametrize("fault", ["before:Stopped:1", "after:Stopped:1", "before:TrialFinished:1"])
+def test_a_pause_cut_short_by_a_crash_loses_no_trial(tmp_path, fault):
+    """`hpo stop` pauses the group; the engine dies before (after) recording the pause, or after
+    its SIGTERM ended the trials but before their ends were written: resume runs them to the end."""
+    (tmp_path / "train.py").write_text(TRAIN)
+    spec_path = write_spec(tmp_path, PAUSE_SPEC.replace("PYTHON", sys.executable))
+    env = {**os.environ, "HPO_DB": str(tmp_path / ".hpo" / "hpo.db"), "HPO_FAULT": fault}
+    engine = subprocess.Popen([sys.executable, "-m", "hpo", "run", str(spec_path), "--plain"], cwd=tmp_path,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    wait_for(lambda: _both_reported(tmp_path), timeout=60)
+    assert run_hpo(tmp_path, "stop", "g").returncode == 0
+    assert engine.wait(timeout=60) == -signal.SIGKILL, engine.stderr.read()
+    resume_to_the_end(tmp_path, "g")
+    state = state_of(tmp_path, "g")
+    assert state.status == "succeeded", state.reason
+    for t in state.trials.values():
+        assert t.status == "succeeded" and t.last_step == 20, (t.trial_id, t.status, t.reason)
+    check_invariants(tmp_path / ".hpo" / "hpo.db", "g", 2)
+
+
+def _both_reported(tmp_path) -> bool:
+    try:
+        trials = state_of(tmp_path, "g").trials
+    except Exception:  # the group is not created yet
+        return False
+    return len(trials) == 2 and all(t.reports for t in trials.values())
