@@ -32,7 +32,7 @@ from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
-from hpo.engine.signals import SignalInterrupt, pause_on_signals
+from hpo.engine.signals import SignalInterrupt, held, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
 from hpo.engine.suggest import confirm_exhausted
@@ -108,17 +108,18 @@ class Engine:
         self.faults.before_append(events)
         while True:
             try:
-                stored = self.store.append(self.group_id, events, self.state.version,
-                                           expected_head=self.integrity.expected_head())
+                with held():  # an interrupt waits until what is written is folded
+                    stored = self.store.append(self.group_id, events, self.state.version,
+                                               expected_head=self.integrity.expected_head())
+                    self.faults.after_append(events)
+                    self.integrity.wrote(stored)
+                    for s in stored:
+                        self._apply(s)
             except ConcurrencyError:
                 if not retry:
                     raise
                 self.sync()
                 continue
-            self.faults.after_append(events)
-            self.integrity.wrote(stored)
-            for s in stored:
-                self._apply(s)
             return stored
 
     def sync(self) -> None:
