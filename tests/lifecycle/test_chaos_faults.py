@@ -4,8 +4,9 @@ append of every event type a group run writes, then `hpo resume` to the end.
 The types come from the event vocabulary (``hpo.eventlog.events.EVENT_TYPES``), so a new type is
 covered as soon as it exists; only the types a group run cannot write are skipped, each with the
 reason. Each run is a hyperband group with ``resume: true`` and a trial stopping rule at
-concurrency 2 (real `hpo` processes, real trials, one real SQLite file), and is checked against
-the invariants of docs/lifecycle.md "Guarantees" (tests/lifecycle/invariants.py).
+concurrency 2 (real `hpo` processes, real trials, one real SQLite file); ``Stopped`` is also
+run with a group stop (an early-stopping entry met mid-search). Each is checked against the
+invariants of docs/lifecycle.md "Guarantees" (tests/lifecycle/invariants.py).
 """
 
 import os

@@ -2,9 +2,10 @@
 
 A stopping rule's decision is written (``Stopped``) before the runner is told; an engine killed
 between the two, or after the trial died of the stop's SIGTERM but before its exit was written,
-leaves the next engine a running trial with a recorded decision. Real `hpo` processes and
-trials, the kills placed by ``HPO_FAULT`` (tests/lifecycle/test_chaos_faults.py runs every
-such point on a larger group).
+leaves the next engine a running trial with a recorded decision. The same for a group stop,
+which outlives the crash, and for a pause, which resume undoes without losing the trials it had
+stopped. Real `hpo` processes and trials, the kills placed by ``HPO_FAULT``
+(tests/lifecycle/test_chaos_faults.py runs every such point on a larger group).
 """
 
 import os
