@@ -129,3 +129,27 @@ def test_only_the_store_queries_the_events_table():
     offenders = [p.relative_to(ROOT).as_posix() for top in ("core", "plugins") for p in _modules(top)
                  if p not in store and sql.search(p.read_text())]
     assert offenders == []
+
+
+def _code_strings(path: Path) -> list[str]:
+    """The string constants of a module's code, docstrings left out."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_only_the_faults_module_knows_the_fault_points():
+    """``HPO_FAULT`` is read, and the engine killed, in core/engine/faults.py alone; the engine
+    only calls its points, and nothing outside the engine imports it."""
+    faults = ROOT / "core" / "engine" / "faults.py"
+    files = [p for top in ("core", "plugins") for p in _modules(top) if p != faults]
+    reads = [p.relative_to(ROOT).as_posix() for p in files if any("HPO_FAULT" in s for s in _code_strings(p))]
+    kills = [p.relative_to(ROOT).as_posix() for p in files if "SIGKILL" in p.read_text()
+             and re.search(r"os\.kill\(\s*os\.getpid\(\)", p.read_text())]
+    importers = [p.relative_to(ROOT).as_posix() for p in files if "hpo.engine.faults" in _imported_names(p)]
+    assert reads == [] and kills == []
+    assert importers and all(name.startswith("core/engine/") for name in importers), importers

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Rejected, Reported, RunnerNotice
+from hpo.engine.decided_stops import DecidedStop, decided_stop
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import MAX_REJECTED_EXAMPLES
 from hpo.engine.retries import retry
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from hpo.engine.loop import Engine
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGKILL)  # what a stop sends
 
 
 def collect(engine: Engine, resumable: bool = False) -> bool:
@@ -53,18 +56,20 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
             reported.setdefault((m.trial_id, m.attempt), set()).update(
                 k for k, v in m.metrics.items() if v is not None)
         elif isinstance(m, Exited):
-            status, reason = m.status, m.reason
+            status, reason, again = m.status, m.reason, resumable and m.status == "stopped"
             if status == "succeeded":
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
                     status, reason = "failed", missing
-            finished, again = retry(engine, ev.TrialFinished(
+            elif status == "failed" and (decided := _killed_as_decided(state, m)) is not None:
+                status, reason, again = "stopped", decided.reason, decided.resumable
+            finished, retried = retry(engine, ev.TrialFinished(
                 trial_id=m.trial_id, attempt=m.attempt, status=status, exit_code=m.exit_code,
                 signal=m.signal, reason=engine.planner.mask(reason),
-                output_tail=engine.planner.mask(m.output_tail),
-                resumable=resumable and status == "stopped", details=_json(m.details),
+                output_tail=engine.planner.mask(m.output_tail), resumable=again,
+                details=_json(m.details),
             ), lost=m.lost is True)
-            batch += [finished] if again is None else [finished, again]
+            batch += [finished] if retried is None else [finished, retried]
         elif isinstance(m, Rejected):
             if m.count > 0:
                 batch.append(ev.ReportsRejected(
@@ -78,6 +83,19 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                                               details=_plain(m.details)))
                 last_notice = message
     return batch
+
+
+def _killed_as_decided(state, m: Exited) -> DecidedStop | None:
+    """The recorded stop when a stop's signal (SIGTERM, then SIGKILL) ended an attempt the log
+    says was being stopped: the engine that sent it died before recording the exit, and the
+    runner that reattached the attempt found only its exit status, not why it came."""
+    tr = state.trials.get(m.trial_id)
+    if tr is None or tr.attempts != m.attempt:
+        return None
+    sig = m.signal
+    if sig is None and m.exit_code is not None and m.exit_code > 128:
+        sig = m.exit_code - 128  # as a shell reports death by a signal
+    return decided_stop(state, tr) if sig in STOP_SIGNALS else None
 
 
 def _missing_metric(state, m: Exited, this_poll: set[str]) -> str:

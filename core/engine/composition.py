@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hpo.engine.faults import Faults
 from hpo.eventlog import events as ev
 from hpo.errors import PluginError, SpecError
 from hpo.contracts.registry import Registry, default_registry
@@ -133,5 +134,8 @@ def create_group(
         seed=int(seed),
         origin=origin,
     )
+    faults = Faults()  # a crash right before or after the group is created, for the chaos tests
+    faults.before_append([event])
     store.append(group_id, [event], 0)
+    faults.after_append([event])
     return group_id

@@ -33,7 +33,7 @@ from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
-from hpo.engine.signals import SignalInterrupt, critical, pause_on_signals
+from hpo.engine.signals import SignalInterrupt, held, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops
 from hpo.engine.suggest import confirm_exhausted
@@ -107,20 +107,19 @@ class Engine:
         """
         if launches and self.slots.unrecorded:
             events = self.slots.take_unrecorded() + list(events)
+        self.faults.before_append(events)
         while True:
-            with critical():  # a signal waits until the write and its record here are whole
-                try:
+            try:
+                with held():  # an interrupt waits until what is written is folded
                     stored = self.store.append(self.group_id, events, self.state.version,
                                                expected_head=self.integrity.expected_head())
-                except ConcurrencyError:
-                    stored = None
-                    if not retry:
-                        raise
-                if stored is not None:
+                    self.faults.after_append(events)
                     self.integrity.wrote(stored)
                     for s in stored:
                         self._apply(s)
-            if stored is None:
+            except ConcurrencyError:
+                if not retry:
+                    raise
                 self.sync()
                 continue
             return stored
@@ -130,7 +129,7 @@ class Engine:
         :class:`~hpo.errors.LogFileGone` if the database file is no longer there,
         :class:`~hpo.errors.LogTampered` if what they appended is not theirs to write."""
         self.log_file.check()
-        with critical():
+        with held():
             rows = self.store.read_chained(self.group_id, self.state.version)
             for s in self.integrity.others(rows):
                 self._apply(s)

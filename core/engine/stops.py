@@ -17,6 +17,7 @@ from hpo.contracts import guard
 from hpo.contracts.searcher import RUNNING
 from hpo.contracts.stopper import StopDecision
 from hpo.engine.collect import collect
+from hpo.engine.decided_stops import LET_FINISH
 from hpo.engine.stop_view import stop_view
 from hpo.errors import PluginError
 from hpo.eventlog import events as ev
@@ -59,10 +60,10 @@ class Stops:
               evidence: dict | None = None) -> None:
         """Stop every running trial (to run again on resume) and end the group as ``stopped``."""
         eng = self.engine
-        for tid, attempt in set(eng.runner.running()):
-            eng.runner.stop(tid, attempt, reason)
         eng.append([ev.Stopped(scope="group", reason=reason, policy=policy, group_status="stopped",
                                evidence={"requested_by": requested_by, **(evidence or {})})])
+        for tid, attempt in set(eng.runner.running()):
+            eng.runner.stop(tid, attempt, reason)
         deadline = time.monotonic() + 30
         while eng.runner.running() and time.monotonic() < deadline:
             collect(eng, resumable=True)
@@ -121,7 +122,7 @@ class Stops:
         eng = self.engine
         evidence = dict(d.evidence)
         if not d.stop_running:
-            evidence["running_trials"] = "allowed to finish"
+            evidence["running_trials"] = LET_FINISH
         eng.append([ev.Stopped(scope="group", reason=d.reason, policy=d.policy,
                                group_status=d.group_status, evidence=evidence)])
         for tr in eng.state.running() if d.stop_running else []:

@@ -18,8 +18,9 @@ from hpo.eventlog.migrations import migrate, pending_migrations
 from hpo.eventlog.state import GroupState, pickled_without_curves
 from hpo.eventlog.store import EventStore
 
-FORMAT = 6  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices;
-# 4: the curves in their own column; 5: TrialState.rejected; 6: TrialState.retries
+FORMAT = 7  # 2: GroupState.plan, TrialState.attempt_started_at; 3: GroupState.notices;
+# 4: the curves in their own column; 5: TrialState.rejected; 6: TrialState.retries; 7: a group
+# stop (not a pause) outlives an engine's crash
 EVERY = 20_000  # write a new snapshot once this many events were folded past the last one
 
 

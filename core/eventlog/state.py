@@ -152,6 +152,9 @@ class GroupState:
     stop_group_requested: ev.StopRequested | None = None
     stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
     group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
+    # the attempts a pause was stopping when its engine died, (trial, attempt) -> its reason: one
+    # that then dies of the pause's signal was interrupted, to run again
+    pause_cut: dict[tuple[int, int], str] = field(default_factory=dict)
     exhausted: str | None = None  # the searcher's reason, once it has nothing more to suggest
     plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)  # the runner's, newest last (at most 20)
@@ -237,8 +240,14 @@ class GroupState:
         self.engines += 1
         if e.plan is not None:
             self.plan = e.plan
+        stop, self.pause_cut = self.group_stop, {}
+        if stop is not None and stop.group_status == "stopped":
+            self.group_stop = None  # a pause ends at resume; any other group stop ends the group
+            if self.status == "running":  # its engine died before the pause ended the group
+                self.pause_cut = {(tid, tr.attempts): stop.reason for tid, tr in self.trials.items()
+                                  if tr.status == RUNNING}
         self.status, self.reason, self.finished_at = "running", "", None
-        self.stop_group_requested, self.group_stop = None, None
+        self.stop_group_requested = None
 
     def _on_LeaseRenewed(self, e: ev.LeaseRenewed, t: float) -> None:
         if self.engine and self.engine["engine_id"] == e.engine_id:

@@ -42,6 +42,17 @@ def state_of(tmp_path: Path, group: str) -> GroupState:
         store.close()
 
 
+def resume_to_the_end(tmp_path: Path, group: str, tries: int = 4) -> None:
+    """`hpo resume` until the group has ended (succeeded or failed)."""
+    for _ in range(tries):
+        if state_of(tmp_path, group).status in ("succeeded", "failed"):
+            return
+        proc = run_hpo(tmp_path, "resume", group, "--plain")
+        assert proc.returncode in (0, 1), proc.stderr
+    assert state_of(tmp_path, group).status in ("succeeded", "failed"), (
+        f"the group did not finish after {tries} resumes")
+
+
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

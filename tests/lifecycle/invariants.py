@@ -23,6 +23,7 @@ def check_invariants(db: Path, group: str, concurrency: int) -> dict:
         assert ids == list(range(1, len(ids) + 1)), f"trial ids not each once and in order: {ids}"
         _no_report_twice(events)
         _finished_once(events)
+        _group_stop_kept(events)
         conn = sqlite3.connect(db)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.close()
@@ -78,3 +79,18 @@ def _finished_once(events) -> None:
             if e.status == "succeeded":
                 assert e.trial_id not in succeeded, f"trial {e.trial_id} succeeded twice"
                 succeeded.add(e.trial_id)
+
+
+def _group_stop_kept(events) -> None:
+    """A group stop the log records (other than a pause, which resume undoes) ends the group:
+    decided once, and no attempt launched after it."""
+    stop = None  # the Stored group stop in force
+    for s in events:
+        e = s.event
+        if s.type == "Stopped" and e.scope == "group":
+            assert stop is None, (f"the group stop at seq {s.seq} decided again what seq {stop.seq} "
+                                  f"had: {e.reason}")
+            stop = s if e.group_status != "stopped" else None
+        elif s.type == "TrialLaunched" and stop is not None:
+            raise AssertionError(f"trial {e.trial_id} launched (seq {s.seq}) after the group stopped "
+                                 f"(seq {stop.seq}: {stop.event.reason})")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .conftest import run_hpo, state_of, write_spec
+from .conftest import resume_to_the_end, run_hpo, state_of, write_spec
 from .invariants import check_invariants
 
 TRAIN = """
@@ -103,16 +103,6 @@ def _launched(tmp_path) -> int:
         return 0
 
 
-def _finish(tmp_path) -> None:
-    for _ in range(4):
-        state = state_of(tmp_path, "g")
-        if state.status in ("succeeded", "failed"):
-            return
-        proc = run_hpo(tmp_path, "resume", "g", "--plain")
-        assert proc.returncode in (0, 1), proc.stderr
-    raise AssertionError("the group did not finish after four resumes")
-
-
 def _kill_9_again_and_again(tmp_path, spec_path, kills: int, seed: int) -> int:
     rng = random.Random(seed)
     proc = _engine(tmp_path, "run", str(spec_path), "--seed", "3")
@@ -141,7 +131,7 @@ def _kill_9_again_and_again(tmp_path, spec_path, kills: int, seed: int) -> int:
 def test_kill_9_during_the_search_keeps_every_invariant(tmp_path, spec, concurrency):
     spec_path = _prepare(tmp_path, spec)
     kills = _kill_9_again_and_again(tmp_path, spec_path, kills=3, seed=len(spec))
-    _finish(tmp_path)
+    resume_to_the_end(tmp_path, "g")
     assert kills >= 2
     state = state_of(tmp_path, "g")
     assert state.status == "succeeded", state.reason
@@ -173,7 +163,7 @@ def test_stop_and_resume_races_keep_every_invariant(tmp_path, concurrency):
         proc = _engine(tmp_path, "resume", "g")
     if proc.poll() is None:
         proc.wait(timeout=120)
-    _finish(tmp_path)
+    resume_to_the_end(tmp_path, "g")
     state = state_of(tmp_path, "g")
     assert state.status == "succeeded" and len(state.trials) == 12
     assert all(t.status == "succeeded" and t.last_step == 5 for t in state.trials.values())
