@@ -28,6 +28,9 @@ CONCURRENCY = 2
 TRAIN = """
 import os, time
 import hpo
+print("@hpo loss=1_000", flush=True)  # a report line that does not parse: counted (ReportsRejected)
+if os.environ.get("HPO_TRIAL_ID") == "3" and os.environ.get("HPO_ATTEMPT") == "1":
+    raise SystemExit(3)  # trial 3's first attempt fails and runs again (retry_on: [exit])
 p = hpo.params()
 folder = hpo.checkpoint_dir()
 os.makedirs(folder, exist_ok=True)
@@ -42,8 +45,8 @@ while epoch < int(p["epochs"]):
     os.replace(saved + ".tmp", saved)
 """
 
-# 14 trials (hyperband's three brackets, promotions continuing from their checkpoints), about
-# 2 s; the threshold rule stops the few trials that start far behind the best (4 to 6)
+# 14 trials (hyperband's three brackets, promotions continuing from their checkpoints; each
+# prints a bad report line, and trial 3's first attempt fails and is retried), about 2 s; the threshold rule stops the few trials that start far behind the best (4 to 6)
 SPEC = """
     name: g
     settings:
@@ -61,6 +64,7 @@ SPEC = """
       - RULE
     run:
       cmd: PYTHON train.py
+      retry_on: [exit]
     """
 
 CANNOT_WRITE = {
@@ -72,12 +76,12 @@ CANNOT_WRITE = {
 }
 # n for the types a group appends many times, so the kill lands mid-group (14 suggestions,
 # launches and finishes, 13 to 17 report batches); 1 otherwise
-NTH = {"Suggested": 5, "TrialLaunched": 5, "TrialFinished": 5, "MetricReported": 5}
+NTH = {"Suggested": 5, "TrialLaunched": 5, "TrialFinished": 5, "MetricReported": 5, "ReportsRejected": 5}
 # only an engine that resumes a crashed one reattaches: the first engine is killed here, with
 # trials running, and the fault is set on the resume
 FIRST_KILL = {"TrialReattached": "after:TrialLaunched:4"}
-# the lease is renewed every 5 s (a third of 15 s): that group's trials are slower, so it runs about 7 s
-PAUSE = {"LeaseRenewed": 0.4}
+# the lease is renewed every 5 s (a third of 15 s): that group's trials are slower, so it runs about 10 s
+PAUSE = {"LeaseRenewed": 0.7}
 
 
 TRIAL_RULE = "{kind: threshold, margin: 0.05}"
