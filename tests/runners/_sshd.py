@@ -168,6 +168,19 @@ class SshServer:
         self.proc.wait()
         self.proc = None
 
+    def link(self, up: bool) -> None:
+        """Take the (namespaced) host's network link down or up again: a partition, with every
+        process on the host left running."""
+        if not self.netns:
+            raise RuntimeError("only a host in its own network namespace has a link to take down")
+        shown = subprocess.run(["ip", "netns", "exec", self.netns, "ip", "-o", "link", "show"],
+                               capture_output=True, text=True, check=True).stdout
+        names = [line.split(":")[1].strip().split("@")[0] for line in shown.splitlines()]
+        for name in names:
+            if name != "lo":
+                subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", name,
+                                "up" if up else "down"], capture_output=True, check=True)
+
     def kill_host(self) -> None:
         """Power off the (namespaced) host: every process in its namespace dies, sshd first."""
         self.stop()

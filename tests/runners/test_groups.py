@@ -145,3 +145,56 @@ def test_a_dask_worker_killed_mid_group_is_retried_elsewhere(store, tmp_path, da
     assert "was lost" in retried[0].reason or "cancelled" in retried[0].reason  # Dask's word for it
     assert state.trials[killed[0]].attempts == 2
     assert peak_running(store, gid) <= 2
+
+
+@pytest.mark.slow
+def test_a_host_partitioned_mid_group_and_back(store, tmp_path, sshd, second_host, known_hosts):
+    """The second host's link goes down while two trials run there (they keep running: a
+    partition), and comes back up later. Those trials are lost and run again on the first host,
+    every planned trial succeeds, none counts as failed, never more than the concurrency run at
+    once, and once the host answers again what the lost attempts left running there is killed."""
+    import threading
+    import time
+
+    from hpo.runkit import procs
+
+    if not second_host.netns:
+        pytest.skip("the second host has no network namespace (not root): no link to take down")
+    kit = ssh_kit(tmp_path, [sshd, second_host], known_hosts, slots=2)
+    runner = kit.spec_section(grace_period=1.0, connect_timeout=1, command_timeout=2, retry_down_after=1)
+    runner["hosts"][1]["name"] = "h2"
+    runner["hosts"][1]["env"] = {"ON_H2": "1"}
+    parted, pids = [], {}
+
+    def partition(stored, state):
+        if parted:
+            return
+        on_h2 = [t for t in state.running() if t.handle.get("host") == "h2"]
+        if len(on_h2) == 2 and all((tmp_path / f"pid-{t.trial_id}-1").exists() for t in on_h2):
+            parted.extend(t.trial_id for t in on_h2)
+            pids.update({t.trial_id: int((tmp_path / f"pid-{t.trial_id}-1").read_text()) for t in on_h2})
+            second_host.link(up=False)
+            threading.Timer(6.0, back).start()
+
+    def back():
+        (tmp_path / "back").touch()
+        second_host.link(up=True)
+
+    # on h2 before its return a trial sleeps 60 s (it would outlive the partition); otherwise 2 s,
+    # so the group lasts past the host's return
+    cmd = (f'echo $$ > {tmp_path}/pid-{{{{ x }}}}-$HPO_ATTEMPT; echo "@hpo step=1 score=0"; '
+           f'if [ -n "$ON_H2" ] && [ ! -e {tmp_path}/back ]; then sleep 60; else sleep 2; fi; '
+           'echo "@hpo step=2 score={{ x }}"')
+    gid, state = run_group(store, tmp_path, runner, cmd, n=10, listeners=[partition])
+    assert parted, "the second host never ran two trials at once"
+    assert state.status == "succeeded", state.reason
+    assert all(t.status == "succeeded" for t in state.trials.values())
+    retried = [s.event for s in store.read(gid) if s.type == "TrialRetried"]
+    assert sorted(e.trial_id for e in retried) == sorted(parted)
+    assert peak_running(store, gid) <= 4
+    notices = [s.event.message for s in store.read(gid) if s.type == "RunnerNoticed"]
+    assert any("h2 is reachable again" in n and "killed what was left of 2 trial(s)" in n for n in notices), notices
+    deadline = time.monotonic() + 15
+    while any(procs.alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(procs.alive(p) for p in pids.values()), "a lost attempt outlived the partition"
