@@ -155,14 +155,21 @@ class EventStore(ChainQueries):
     def _insert(self, group_id: str, first_version: int, encoded: Sequence[tuple[str, int, str]],
                 ts: str, prev: bytes) -> list[bytes]:
         """Insert a batch of ``(type, schema, payload)`` as versions ``first_version`` on, each
-        chained to the one before, the first to ``prev``; returns their hashes, in order."""
+        chained to the one before, the first to ``prev``; returns their hashes, in order.
+
+        Each hash is bound as a ``bytearray``: Python's sqlite3 binds a ``bytes`` value only
+        after looking for an adapter for its type (a dict lookup and two failed attribute
+        lookups, about 0.45 µs a row on Python 3.11, as much as computing the hash), while a
+        ``bytearray`` is bound at once. SQLite stores the same BLOB either way.
+        """
         hashes = links(prev, first_version, encoded, ts)
         writer = self.writer
         self.conn.executemany(
             "INSERT INTO events (group_id, version, type, schema, payload, ts, writer, hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(group_id, version, type_, schema, payload, ts, writer, digest)
-             for version, (type_, schema, payload), digest in zip(count(first_version), encoded, hashes)],
+             for version, (type_, schema, payload), digest
+             in zip(count(first_version), encoded, map(bytearray, hashes))],
         )
         return hashes
 
