@@ -10,8 +10,8 @@ without computing any (``stored_not_computed``): what storing the hash costs apa
 computing it.
 
 The shared machine makes absolute times noisy, so the variants are interleaved batch by batch
-(each append of 5,000 events timed on its own, the order alternating), each round into fresh
-files; a round's ratio is its two totals' ratio, and the figure is the median of the rounds'
+(each append, 5,000 events by default, timed on its own, the order alternating), each round into
+fresh files; a round's ratio is its two totals' ratio, and the figure is the median of the rounds'
 ratios with their spread.
 """
 
@@ -87,13 +87,14 @@ def _timed_append(store: EventStore, batch: list[ev.Event], version: int,
 
 def _spread(values: list[float]) -> dict:
     ordered = sorted(values)
-    q1, _, q3 = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else (ordered[0],) * 3
+    q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive") if len(ordered) > 1 else (ordered[0],) * 3
     return {"median": statistics.median(ordered), "min": ordered[0], "q1": q1, "q3": q3,
             "max": ordered[-1]}
 
 
-def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: bool = False) -> dict:
-    """Append ``events`` in batches of 5,000 with each variant, interleaved batch by batch."""
+def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: bool = False,
+            batch: int = BATCH) -> dict:
+    """Append ``events`` in batches of ``batch`` with each variant, interleaved batch by batch."""
     variants = {**VARIANTS, **(BREAKDOWN if breakdown else {})}
     totals: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for r in range(rounds):
@@ -102,17 +103,17 @@ def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: b
             stores[name] = cls(folder / f"{name}-{r}.db")
             stores[name].append("g", [ev.GroupCreated(group_id="g", name="g", spec={}, seed=1)], 0)
         spent = {name: [0.0, 0.0] for name in variants}
-        for b, i in enumerate(range(0, len(events), BATCH)):
+        for b, i in enumerate(range(0, len(events), batch)):
             order = list(variants) if (b + r) % 2 == 0 else list(reversed(variants))
             for name in order:
-                wall, cpu = _timed_append(stores[name], events[i:i + BATCH], 1 + i, variants[name][1])
+                wall, cpu = _timed_append(stores[name], events[i:i + batch], 1 + i, variants[name][1])
                 spent[name][0] += wall
                 spent[name][1] += cpu
         for name, store in stores.items():
             store.close()
             totals[name].append((spent[name][0], spent[name][1]))
     n, base = len(events), totals["unchained"]
-    out: dict = {"chain_vs_none_events": n, "chain_vs_none_rounds": rounds}
+    out: dict = {"chain_vs_none_events": n, "chain_vs_none_rounds": rounds, "chain_vs_none_batch": batch}
     for name in variants:
         if name == "unchained":
             continue

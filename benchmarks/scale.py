@@ -1,7 +1,7 @@
 """How the event log, state, status, suggestions and memory scale from 100 to 10,000 trials.
 
     python benchmarks/scale.py [--trials 100 1000 10000] [--reports 97]
-    python benchmarks/scale.py --chain-only [--rounds 15] [--breakdown]
+    python benchmarks/scale.py --chain-only [--rounds 15] [--breakdown] [--batch 5000]
 
 For each size it writes a synthetic but realistic log (every trial: Suggested, TrialLaunched,
 REPORTS metric reports, TrialFinished; ~100 events a trial, so 10,000 trials = 1,000,000 events)
@@ -148,11 +148,11 @@ def append_vs_raw(folder: Path, trials: int = 500, reports: int = 97, rounds: in
 
 
 def chain_vs_none(folder: Path, trials: int = 500, reports: int = 97, rounds: int = 15,
-                  breakdown: bool = False) -> dict:
+                  breakdown: bool = False, batch: int = chain_ingest.BATCH) -> dict:
     """Ingest with the hash chain against ingest without it (``benchmarks/chain_ingest.py``):
-    ``trials`` trials of ``reports`` reports, in batches of 5,000, the variants interleaved."""
+    ``trials`` trials of ``reports`` reports, in batches of ``batch``, the variants interleaved."""
     events = [e for t in range(1, trials + 1) for e in trial_events(t, reports)]
-    return chain_ingest.compare(folder, events, rounds=rounds, breakdown=breakdown)
+    return chain_ingest.compare(folder, events, rounds=rounds, breakdown=breakdown, batch=batch)
 
 
 def timed_status(db: Path) -> float:
@@ -277,10 +277,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15, help="rounds of the chain comparison")
     ap.add_argument("--breakdown", action="store_true",
                     help="with --chain-only: also a NULL-bound hash and a stored, uncomputed one")
+    ap.add_argument("--batch", type=int, default=chain_ingest.BATCH,
+                    help="with --chain-only: events per append (an engine appends a few at a time)")
     args = ap.parse_args()
     if args.chain_only:
         with tempfile.TemporaryDirectory() as tmp:
-            result = chain_vs_none(Path(tmp), rounds=args.rounds, breakdown=args.breakdown)
+            result = chain_vs_none(Path(tmp), rounds=args.rounds, breakdown=args.breakdown,
+                                   batch=args.batch)
         print(json.dumps(result))
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "chain.json").write_text(json.dumps(result, indent=2))
