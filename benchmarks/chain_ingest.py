@@ -5,9 +5,9 @@ computed and none written (its INSERT names the other columns, so the ``hash`` c
 NULL without a value bound for it). Binding a NULL is not free in Python's sqlite3: a ``None``
 is bound only after the module has looked for an adapter for its type, about 0.45 µs a row on
 Python 3.11, so a baseline that binds one is slower than an append without the chain.
-``--breakdown`` adds that baseline (``null_hash``) and a store that writes a constant hash
-without computing any (``stored_not_computed``): what storing the hash costs apart from
-computing it.
+``--breakdown`` adds that baseline (``null_hash``), a store that writes a constant hash
+without computing any (``stored_not_computed``: what storing the hash costs apart from computing
+it), and what binding a value costs by its type (:func:`binding_costs`).
 
 The shared machine makes absolute times noisy, so the variants are interleaved batch by batch
 (each append, 5,000 events by default, timed on its own, the order alternating), each round into
@@ -92,6 +92,27 @@ def _spread(values: list[float]) -> dict:
             "max": ordered[-1]}
 
 
+def binding_costs(rows: int = 2000, repeats: int = 150) -> dict:
+    """What binding one value costs Python's sqlite3, by the value's type: the best time per row
+    of ``executemany`` into an in-memory two-column table (a ``None`` or ``bytes`` value is
+    bound after a look for an adapter for its type; an ``int`` or ``bytearray`` at once)."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a, b)")
+    values = {"int": 0, "none": None, "bytes": bytes(32), "bytearray": bytearray(32)}
+    best = dict.fromkeys(values, float("inf"))
+    for _ in range(repeats):
+        for name, value in values.items():
+            batch = [(1, value)] * rows
+            start = time.perf_counter()
+            conn.executemany("INSERT INTO t VALUES (?, ?)", batch)
+            best[name] = min(best[name], time.perf_counter() - start)
+        conn.execute("DELETE FROM t")
+    conn.close()
+    return {f"bind_{name}_us_per_row": 1e6 * spent / rows for name, spent in best.items()}
+
+
 def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: bool = False,
             batch: int = BATCH) -> dict:
     """Append ``events`` in batches of ``batch`` with each variant, interleaved batch by batch."""
@@ -125,4 +146,4 @@ def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: b
     for name in variants:
         out[f"{name}_events_per_s"] = n / statistics.median(w for w, _ in totals[name])
         out[f"{name}_us_per_event_cpu"] = 1e6 * statistics.median(c for _, c in totals[name]) / n
-    return out
+    return {**out, **(binding_costs() if breakdown else {})}
