@@ -17,6 +17,7 @@ ratios with their spread.
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from itertools import count
@@ -117,6 +118,19 @@ def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: b
             batch: int = BATCH) -> dict:
     """Append ``events`` in batches of ``batch`` with each variant, interleaved batch by batch."""
     variants = {**VARIANTS, **(BREAKDOWN if breakdown else {})}
+    # the events and everything else built so far live through the run: kept out of the
+    # collector's full passes, which otherwise land in whichever append triggers one
+    gc.collect()
+    gc.freeze()
+    try:
+        out = _compare(folder, events, rounds, variants, batch)
+    finally:
+        gc.unfreeze()
+    return {**out, **(binding_costs() if breakdown else {})}
+
+
+def _compare(folder: Path, events: list[ev.Event], rounds: int, variants: dict[str, Variant],
+             batch: int) -> dict:
     totals: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for r in range(rounds):
         stores = {}
@@ -146,4 +160,4 @@ def compare(folder: Path, events: list[ev.Event], rounds: int = 15, breakdown: b
     for name in variants:
         out[f"{name}_events_per_s"] = n / statistics.median(w for w, _ in totals[name])
         out[f"{name}_us_per_event_cpu"] = 1e6 * statistics.median(c for _, c in totals[name]) / n
-    return {**out, **(binding_costs() if breakdown else {})}
+    return out
