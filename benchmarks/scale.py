@@ -1,6 +1,7 @@
 """How the event log, state, status, suggestions and memory scale from 100 to 10,000 trials.
 
     python benchmarks/scale.py [--trials 100 1000 10000] [--reports 97]
+    python benchmarks/scale.py --chain-only [--rounds 15] [--breakdown] [--batch 5000]
 
 For each size it writes a synthetic but realistic log (every trial: Suggested, TrialLaunched,
 REPORTS metric reports, TrialFinished; ~100 events a trial, so 10,000 trials = 1,000,000 events)
@@ -8,9 +9,9 @@ into a fresh SQLite file through ``EventStore.append`` in batches, and measures:
 
 - append throughput of batched metric reports vs raw ``sqlite3.executemany`` of the same rows
   (pre-encoded JSON) into the same schema on the same disk;
-- ingest with the hash chain vs without it (the same ``EventStore.append``, hashing left out),
-  interleaved in the same run, and the time to verify the whole chain (an engine's start,
-  ``hpo verify``);
+- ingest with the hash chain vs without it (the same ``EventStore.append``, with no hash
+  computed or written: ``benchmarks/chain_ingest.py``), interleaved batch by batch in the same
+  run, and the time to verify the whole chain (an engine's start, ``hpo verify``);
 - a full replay (read + fold of every event, no snapshot), both through the fast row path that
   replay, resume and status use, and decoding every event into its model;
 - ``hpo status`` (a fresh process, through the snapshot cache: cold = first call builds it,
@@ -36,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import chain_ingest
 from hpo.eventlog import chain
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
@@ -145,46 +147,12 @@ def append_vs_raw(folder: Path, trials: int = 500, reports: int = 97, rounds: in
     return {"append_vs_raw_wall": statistics.median(wall), "append_vs_raw_cpu": statistics.median(cpu)}
 
 
-def _append_all(path: Path, events: list[ev.Event], chain: bool) -> tuple[float, float]:
-    """Append ``events`` in batches of 5,000 into a fresh log; (wall, CPU) seconds. Without
-    ``chain`` the same ``EventStore.append`` runs with the hashing replaced by nothing (the
-    ``hash`` column left empty): the one difference the chain makes."""
-    import hpo.eventlog.store as store_module
-
-    real = store_module.links
-    if not chain:
-        store_module.links = lambda prev, first, encoded, ts: [None] * len(encoded)
-    try:
-        store = EventStore(path)
-        store.append("g", [ev.GroupCreated(group_id="g", name="g", spec={}, seed=1)], 0)
-        w0, c0 = time.perf_counter(), time.process_time()
-        for i in range(0, len(events), 5000):
-            store.append("g", events[i:i + 5000], 1 + i)
-        w1, c1 = time.perf_counter(), time.process_time()
-        store.close()
-    finally:
-        store_module.links = real
-    return w1 - w0, c1 - c0
-
-
-def chain_vs_none(folder: Path, trials: int = 500, reports: int = 97, rounds: int = 15) -> dict:
-    """Ingest with the hash chain against ingest without it, interleaved round by round into
-    fresh files: the medians of the per-round ratios (wall and CPU), and the ratio of the best
-    rounds (each side's least disturbed run: the figure that holds on a shared machine)."""
+def chain_vs_none(folder: Path, trials: int = 500, reports: int = 97, rounds: int = 15,
+                  breakdown: bool = False, batch: int = chain_ingest.BATCH) -> dict:
+    """Ingest with the hash chain against ingest without it (``benchmarks/chain_ingest.py``):
+    ``trials`` trials of ``reports`` reports, in batches of ``batch``, the variants interleaved."""
     events = [e for t in range(1, trials + 1) for e in trial_events(t, reports)]
-    plain, chained = [], []
-    for r in range(rounds):
-        plain.append(_append_all(folder / f"plain-{r}.db", events, chain=False))
-        chained.append(_append_all(folder / f"chained-{r}.db", events, chain=True))
-    return {
-        "chain_vs_none_events": len(events),
-        "chain_vs_none_wall": statistics.median(p[0] / c[0] for p, c in zip(plain, chained)),
-        "chain_vs_none_cpu": statistics.median(p[1] / c[1] for p, c in zip(plain, chained)),
-        "chain_vs_none_best_wall": min(p[0] for p in plain) / min(c[0] for c in chained),
-        "chain_vs_none_best_cpu": min(p[1] for p in plain) / min(c[1] for c in chained),
-        "chained_events_per_s": len(events) / min(c[0] for c in chained),
-        "unchained_events_per_s": len(events) / min(p[0] for p in plain),
-    }
+    return chain_ingest.compare(folder, events, rounds=rounds, breakdown=breakdown, batch=batch)
 
 
 def timed_status(db: Path) -> float:
@@ -306,10 +274,16 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=97)
     ap.add_argument("--chain-only", action="store_true",
                     help="only ingest with the hash chain against ingest without it")
+    ap.add_argument("--rounds", type=int, default=15, help="rounds of the chain comparison")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="with --chain-only: also a NULL-bound hash and a stored, uncomputed one")
+    ap.add_argument("--batch", type=int, default=chain_ingest.BATCH,
+                    help="with --chain-only: events per append (an engine appends a few at a time)")
     args = ap.parse_args()
     if args.chain_only:
         with tempfile.TemporaryDirectory() as tmp:
-            result = chain_vs_none(Path(tmp))
+            result = chain_vs_none(Path(tmp), rounds=args.rounds, breakdown=args.breakdown,
+                                   batch=args.batch)
         print(json.dumps(result))
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "chain.json").write_text(json.dumps(result, indent=2))

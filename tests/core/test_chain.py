@@ -243,6 +243,26 @@ def test_status_json_prints_the_head(tmp_path, store):
     assert past["head"]["hash"] == rows(store)[3][6].hex()
 
 
+def test_hashes_are_stored_as_blobs_without_sqlite3_looking_for_an_adapter(store):
+    """The append binds each hash directly: a bytes value would make sqlite3 look for an adapter
+    first, which cost as much as computing the hash (docs/benchmarks.md)."""
+    consulted = []
+    key = (bytes, sqlite3.PrepareProtocol)
+    sqlite3.register_adapter(bytes, lambda value: consulted.append(value) or value)
+    try:
+        stored = store.append("g", [report(1, step, 1.0 / step) for step in range(10, 20)], 10)
+    finally:
+        sqlite3.adapters.pop(key, None)
+    assert consulted == []
+    assert all(type(s.hash) is bytes and len(s.hash) == 32 for s in stored)
+    written = store.conn.execute(
+        "SELECT typeof(hash), hash FROM events WHERE group_id = 'g' AND version > 10 ORDER BY version"
+    ).fetchall()
+    assert written == [("blob", s.hash) for s in stored]
+    verdict = verify(store, "g")
+    assert verdict.ok and verdict.events == 20 and verdict.head == stored[-1].hash.hex()
+
+
 def test_an_append_onto_a_head_the_writer_did_not_write_is_refused(store):
     from hpo.errors import LogTampered
 
