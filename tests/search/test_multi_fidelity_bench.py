@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
@@ -15,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 import mf_curves  # noqa: E402
 import multi_fidelity  # noqa: E402
 from mf_driver import AshaJudge, run_searcher, run_stopped  # noqa: E402
+
+from hpo.contracts.stopper import StopView, TrialCurves  # noqa: E402
 
 GOOD = {"learning_rate_init": 2e-3, "alpha": 1e-6, "batch_size": 64, "hidden": 128}
 
@@ -63,3 +66,46 @@ def test_stopped_trials_free_their_slot_and_the_budget_cuts_the_rest():
     outcome = run_stopped(next_config, AshaJudge(81, 3), 0, budget, 4, 81)
     assert outcome.busy == budget and outcome.utilisation == pytest.approx(1.0)
     assert outcome.trials > budget / 81 + 4  # asha stopped most trials early
+
+
+class WholeGroupAsha(AshaJudge):
+    """The engine's call: ``decide`` with every trial's whole curve after every report."""
+
+    def report(self, trial, epoch, value, now):
+        self.curves[trial].append((epoch, value))
+        view = StopView(tuple(TrialCurves(t, self.status[t], {}, {"loss": tuple(c)})
+                              for t, c in self.curves.items() if c), self.metric, 0.0, now)
+        stopped = {d.trial_id for d in self.stopper.decide(view) if d.scope == "trial"}
+        for t in stopped:
+            self.status[t] = "stopped"
+        return stopped
+
+    def end(self, trial, status, value):
+        if self.status[trial] == "running":
+            self.status[trial] = status
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_cheap_asha_judge_stops_what_the_whole_group_call_stops(seed):
+    space = multi_fidelity.make_spec("random_search", {"n_experiments": 1}, mf_curves.MATRIX,
+                                     seed).matrix
+
+    def run(judge):
+        stops = []
+        report = judge.report
+
+        def logged(trial, epoch, value, now):
+            stopped = report(trial, epoch, value, now)
+            stops.append((trial, epoch, sorted(stopped)))
+            return stopped
+        judge.report = logged
+
+        def next_config(i):
+            rng = np.random.default_rng([seed, i + 1])
+            config = {n: p.sample(rng) for n, p in space.items()}
+            return config, config
+        outcome = run_stopped(next_config, judge, seed, 6 * 81, 4, 81)
+        return outcome, [s for s in stops if s[2]]
+    cheap, whole = run(AshaJudge(81, 3)), run(WholeGroupAsha(81, 3))
+    assert cheap == whole
+    assert len(whole[1]) > 20 and any(t not in s for t, _, s in whole[1])  # others were stopped
