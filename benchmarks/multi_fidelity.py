@@ -59,16 +59,21 @@ def random_asha(seed: int, budget: float, concurrency: int) -> Outcome:
 
 
 class OptunaJudge:
-    """An Optuna study with the HyperbandPruner, asked and told as trials start and report."""
+    """An Optuna study with the HyperbandPruner, asked and told as trials start and report.
 
-    def __init__(self, sampler: Any):
+    The pruner puts a trial in a bracket by a hash of the study's name and the trial's number,
+    so the study is named for the seed: an unnamed study gets a random name, and the same seed
+    would then give a different result on every run."""
+
+    def __init__(self, sampler: Any, seed: int):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_ITER,
                                                 reduction_factor=ETA)
-        self.study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner,
+                                         study_name=f"multi-fidelity-seed-{seed}")
         self.trials: dict[int, Any] = {}
 
     def ask(self, i: int):
@@ -106,7 +111,7 @@ def optuna_contender(sampler_name: str) -> Callable[..., Outcome]:
 
         sampler = (optuna.samplers.TPESampler(seed=seed) if sampler_name == "tpe"
                    else optuna.samplers.RandomSampler(seed=seed))
-        judge = OptunaJudge(sampler)
+        judge = OptunaJudge(sampler, seed)
         return run_stopped(judge.ask, judge, seed, budget, concurrency, MAX_ITER)
     return run
 

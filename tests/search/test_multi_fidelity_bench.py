@@ -109,3 +109,11 @@ def test_the_cheap_asha_judge_stops_what_the_whole_group_call_stops(seed):
     cheap, whole = run(AshaJudge(81, 3)), run(WholeGroupAsha(81, 3))
     assert cheap == whole
     assert len(whole[1]) > 20 and any(t not in s for t, _, s in whole[1])  # others were stopped
+
+
+@pytest.mark.parametrize("name", ["optuna-random+hb", "optuna-tpe+hb"])
+def test_an_optuna_contender_gives_the_same_result_for_the_same_seed(name):
+    budget = 4 * multi_fidelity.MAX_ITER
+    run = multi_fidelity.contenders(budget)[name]
+    first, again = run(5, budget, 4), run(5, budget, 4)
+    assert first == again and first.trials > 4
