@@ -16,11 +16,8 @@ from hpo.plugins.search.async_halving import (
     hpo_register_searchers,
     rung_resources,
 )
-from hpo.plugins.search.async_halving.rungs import (
-    default_min_resource,
-    expected_sizes,
-    rung_costs,
-)
+from hpo.plugins.search.async_halving.rungs import expected_sizes, rung_costs
+from hpo.plugins.search.hyperband.brackets import default_min_resource
 from hpo.spec import parse_spec
 
 

@@ -2,15 +2,15 @@
 
 Rung ``k`` (``0 <= k <= K``) trains for ``max_iter * eta^(k - K)``: the top rung is exactly
 ``max_iter`` and each rung below it gets ``1/eta`` of the next, as in the largest hyperband
-bracket. ``K`` is the largest integer with ``max_iter * eta^-K >= min_resource`` (by default the
+bracket. ``K`` is the largest integer with ``max_iter * eta^-K >= min_resource`` (None: the
 bottom rung is hyperband's smallest resource). The arithmetic is exact, and integer resources
 are rounded, not truncated, as in ``hpo.plugins.search.hyperband.brackets``.
 
-When the spec names no ``min_resource``, the bottom rung is the third from the top
-(:func:`default_min_resource`): on learning curves that cross, the lowest rungs rank by speed of
-learning rather than by where a configuration ends, and promoting from them spends most of the
-budget on configurations that never reach ``max_iter`` (docs/benchmarks.md, "Multi-fidelity at
-equal budget", measures it).
+When the spec names no ``min_resource``, the bottom rung is the third from the top (hyperband's
+``brackets.default_min_resource``): on learning curves that cross, the lowest rungs rank by
+speed of learning rather than by where a configuration ends, and promoting from them spends
+most of the budget on configurations that never reach ``max_iter`` (docs/benchmarks.md,
+"Multi-fidelity at equal budget", measures it).
 """
 
 from __future__ import annotations
@@ -44,32 +44,6 @@ def rung_resources(
         raise ValueError(f"the bottom rung would train for {float(m / e**top):g}, which rounds to "
                          "0 for an int resource; raise min_resource to at least 1")
     return out
-
-
-DEFAULT_RUNGS = 3
-
-
-def default_min_resource(
-    max_iter: int | float, eta: int | float, resource_type: ResourceType = "int",
-) -> int | float | None:
-    """A ``min_resource`` that gives the top ``DEFAULT_RUNGS`` rungs of hyperband's ladder, or
-    None (hyperband's smallest) when the ladder has no more rungs than that or is invalid (the
-    spec check then names the error). It is a value a spec could hold, so a group records it and
-    a later default never changes how the group resumes or replays."""
-    try:
-        if len(rung_resources(max_iter, eta, None, resource_type)) <= DEFAULT_RUNGS:
-            return None
-    except ValueError:
-        return None
-    exact_bottom = exact(max_iter) / exact(eta) ** (DEFAULT_RUNGS - 1)
-    bottom = float(exact_bottom)
-    # the first that reads back as a bound at or below the exact rung (floats may round up)
-    candidates = ([math.floor(exact_bottom)] if resource_type == "int" else []) + [
-        bottom, math.nextafter(bottom, 0.0)]
-    for low in candidates:
-        if low > 0 and len(rung_resources(max_iter, eta, low, resource_type)) == DEFAULT_RUNGS:
-            return low
-    return None
 
 
 def _resource(value: Fraction, resource_type: ResourceType) -> int | float:

@@ -32,9 +32,10 @@ from hpo.contracts.searcher import (
     Wait,
 )
 from hpo.errors import SpecError
+from hpo.plugins.search.hyperband.brackets import default_min_resource
 from hpo.plugins.search.hyperband.searcher import HyperbandConfig, check_resource
 
-from .rungs import default_min_resource, expected_sizes, rung_costs, rung_resources
+from .rungs import expected_sizes, rung_costs, rung_resources
 
 EPS = 1e-9  # float budgets: a trial that fits exactly is not refused for rounding
 
@@ -42,8 +43,8 @@ EPS = 1e-9  # float budgets: a trial that fits exactly is not refused for roundi
 class AsyncHalvingConfig(HyperbandConfig):
     """Hyperband's options (``max_iter``, ``eta``, ``resource``, ``resume``), the bottom rung
     and a budget: ``max_trials`` or ``max_resource`` (at least one). An omitted
-    ``min_resource`` is resolved to the bottom of the top three rungs
-    (:func:`.rungs.default_min_resource`), so the group records it; an explicit ``null`` keeps
+    ``min_resource`` is resolved to the bottom of the top three rungs (hyperband's
+    ``brackets.default_min_resource``), so the group records it; an explicit ``null`` keeps
     hyperband's smallest (every rung)."""
 
     min_resource: int | float | None = Field(None, gt=0)
