@@ -172,6 +172,8 @@ def table(results: dict[str, list[dict]]) -> str:
         full = statistics.median(r["full"] for r in rs)
         if name in PEERS and best_ours:
             target = "beaten" if medians[best_ours] < medians[name] else "**not beaten**"
+            wins = sum(a["final"] < b["final"] for a, b in zip(results[best_ours], rs))
+            target += f" (lower on {wins} of {len(rs)} seeds)"
         else:
             target = "best of ours" if name == best_ours else ""
         rows.append(f"| {name} | {m:.4f} ({lo:.4f}-{hi:.4f}) | {util:.3f} | {trials:g} | {full:g} | {target} |")
@@ -209,19 +211,28 @@ def main(argv: list[str]) -> int:
                         help="an option for one of ours, e.g. async_halving.min_resource=3 "
                              "(the value read as YAML); repeatable")
     parser.add_argument("--out", type=Path, default=RESULTS / "multi_fidelity.json")
+    parser.add_argument("--table", type=Path, metavar="RESULTS_JSON",
+                        help="print the table of a saved run instead of running")
     args = parser.parse_args(argv)
+    if args.table:
+        saved = json.loads(args.table.read_text())
+        print(saved["header"] if "header" in saved else "")
+        print(table(saved["results"]))
+        return 0
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     only = args.only.split(",") if args.only else None
     if only and set(only) - set(OURS + PEERS):
         parser.error(f"--only: unknown contenders {sorted(set(only) - set(OURS + PEERS))}; "
                      f"choose from {', '.join(OURS + PEERS)}")
     results = run_all(seeds, args.budget, args.concurrency, only, options_from(parser, args.set))
+    header = (f"budget {args.budget} x {MAX_ITER} epochs, concurrency {args.concurrency}, "
+              f"seeds {seeds[0]}-{seeds[-1]}, optimum {mf_curves.OPTIMUM:.3f}"
+              + "".join(f", {item}" for item in args.set) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                    "results": results}, indent=1, default=float))
-    print(f"budget {args.budget} x {MAX_ITER} epochs, concurrency {args.concurrency}, "
-          f"seeds {seeds[0]}-{seeds[-1]}, optimum {mf_curves.OPTIMUM:.3f}"
-          + "".join(f", {item}" for item in args.set) + "\n")
+                                    "header": header, "results": results}, indent=1,
+                                   default=float))
+    print(header)
     print(table(results))
     return 0
 

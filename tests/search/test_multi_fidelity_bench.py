@@ -4,6 +4,7 @@ slot-time, and the curve problem reports what a fresh trial would after a resume
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -117,3 +118,21 @@ def test_an_optuna_contender_gives_the_same_result_for_the_same_seed(name):
     run = multi_fidelity.contenders(budget)[name]
     first, again = run(5, budget, 4), run(5, budget, 4)
     assert first == again and first.trials > 4
+
+
+def test_the_command_runs_a_subset_with_options_and_reprints_a_saved_table(tmp_path, capsys):
+    out = tmp_path / "mf.json"
+    args = ["--seeds", "2", "--budget", "6", "--only", "async_halving,hyperband",
+            "--set", "async_halving.min_resource=27", "--out", str(out)]
+    assert multi_fidelity.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "async_halving.min_resource=27" in printed and "Target" not in printed  # a subset
+    saved = json.loads(out.read_text())
+    assert sorted(saved["results"]) == ["async_halving", "hyperband"]
+    # with min_resource 27 the searcher charges every new configuration 27 epochs
+    assert all(r["trials"] <= 6 * 81 / 27 for r in saved["results"]["async_halving"])
+    assert multi_fidelity.main(["--table", str(out)]) == 0
+    assert capsys.readouterr().out == printed
+    with pytest.raises(SystemExit):
+        multi_fidelity.main(["--set", "hyperband.eta=2"])  # only ours take options
+    assert "expected NAME.OPTION=VALUE" in capsys.readouterr().err
