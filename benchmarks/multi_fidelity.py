@@ -7,7 +7,7 @@ loss of any trial trained to ``max_iter``; slot utilisation is busy over availab
 
 Contenders (``max_iter`` 81, ``eta`` 3 everywhere, ``resume: true`` for ours):
 ``async_halving`` (budget ``max_resource``), ``bohb`` (brackets run as often as the budget
-allows), ``hyperband`` (run again with a new seed when it ends), random search with our ``asha``
+allows), both otherwise with their defaults, ``hyperband`` (run again with a new seed when it ends), random search with our ``asha``
 stopper, Optuna's RandomSampler and TPESampler with its HyperbandPruner.
 
 Run: ``cd benchmarks && python multi_fidelity.py --seeds 20`` (the table for docs/benchmarks.md;
