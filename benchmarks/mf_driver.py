@@ -89,35 +89,58 @@ def run_searcher(make: Callable[[int], Any], problem_seed: int, budget: float, c
 
 
 class AshaJudge:
-    """The ``asha`` stopper, called as the engine calls it after new reports."""
+    """The ``asha`` stopper, making the decisions the engine would make by calling ``decide``
+    with the whole group after every report, at a fraction of the cost.
+
+    A trial is judged at its rung (the highest rung step it has reported) against the values
+    recorded at that rung step, and with one report per epoch both change only when some trial
+    reports at a rung step. So ``decide`` is called only then, and sees only the trials that
+    have reached that rung: they hold the whole population of that rung and of every rung above
+    it, and trials below it, whose populations did not change, were kept last time and would be
+    kept again. Curves are cut to their rung steps, which give the same rung and the same value
+    at it. ``tests/search/test_multi_fidelity_bench.py`` checks the decisions against the
+    whole-group call.
+    """
 
     def __init__(self, max_iter: int, eta: int):
-        from hpo.plugins.stoppers.asha import Asha
+        from hpo.plugins.stoppers.asha import Asha, rungs_upto
         from hpo.spec.metric import MetricSpec
 
         config = Asha.parse_config({"min_resource": 1, "max_resource": max_iter,
                                     "reduction_factor": eta}, "stopping.asha")
         self.metric = MetricSpec(name="loss", optimization="minimize")
         self.stopper = Asha(config, self.metric)
-        self.curves: dict[int, list[tuple[int, float]]] = {}
+        self.rungs = set(rungs_upto(max_iter, config))
+        self.curves: dict[int, list[tuple[int, float]]] = {}  # rung steps only
         self.status: dict[int, str] = {}
+        self.seen: dict[int, TrialCurves] = {}  # what the stopper sees of each trial
 
     def start(self, trial: int, config: dict[str, Any]) -> None:
         self.curves[trial], self.status[trial] = [], "running"
 
     def report(self, trial: int, epoch: int, value: float, now: float) -> set[int]:
         """Record the report; the trials the stopper stops (any running one may be)."""
+        if epoch not in self.rungs:
+            return set()
         self.curves[trial].append((epoch, value))
-        view = StopView(tuple(TrialCurves(tid, self.status[tid], {}, {"loss": tuple(c)})
-                              for tid, c in self.curves.items() if c),
-                        self.metric, 0.0, now)
+        self._update(trial)
+        view = StopView(tuple(self.seen[t] for t, c in self.curves.items()
+                              if c and c[-1][0] >= epoch), self.metric, 0.0, now)
         stopped = {d.trial_id for d in self.stopper.decide(view) if d.scope == "trial"}
         for tid in stopped:
             self.status[tid] = "stopped"
+            self._update(tid)
         return stopped
 
     def end(self, trial: int, status: str, value: float | None) -> None:
-        self.status[trial] = status if self.status[trial] == "running" else self.status[trial]
+        if self.status[trial] == "running":
+            self.status[trial] = status
+            self._update(trial)
+
+    def _update(self, trial: int) -> None:
+        if self.curves[trial]:
+            self.seen[trial] = TrialCurves(trial, self.status[trial], {},
+                                           {"loss": tuple(self.curves[trial])})
 
 
 def run_stopped(next_config: Callable[[int], tuple[dict[str, Any], Any]], judge: Any,

@@ -17,12 +17,13 @@ from hpo.plugins.search.async_halving import (
     rung_resources,
 )
 from hpo.plugins.search.async_halving.rungs import expected_sizes, rung_costs
+from hpo.plugins.search.hyperband.brackets import default_min_resource
 from hpo.spec import parse_spec
 
 
 def make_spec(metric="minimize", matrix=None, **options):
     block = {"max_iter": 27, "eta": 3, "resource": {"name": "steps", "type": "int"},
-             "max_trials": 40}
+             "max_trials": 40, "min_resource": 1}  # every rung, 1 to 27
     block.update(options)
     block = {k: v for k, v in block.items() if v is not None}
     if metric:
@@ -84,6 +85,33 @@ def test_registers_through_the_hook():
 ])
 def test_rungs_end_at_max_iter_a_factor_eta_apart(args, expected):
     assert rung_resources(*args) == expected
+
+
+@pytest.mark.parametrize("args,low,rungs", [
+    ((81, 3), 9, [9, 27, 81]),
+    ((96, 3), 10, [11, 32, 96]),  # 96/9 rounds up to 11: the bound is the exact rung rounded down
+    ((1000, 4, "float"), 62.5, [62.5, 250.0, 1000.0]),
+    ((5.0, 1.2, "float"), pytest.approx(5 / 1.44), pytest.approx([5 / 1.44, 5 / 1.2, 5.0])),
+    ((9, 3), None, [1, 3, 9]),  # three rungs or fewer: every rung
+    ((1, 3), None, [1]),
+])
+def test_the_default_bottom_rung_keeps_the_top_three_rungs(args, low, rungs):
+    assert default_min_resource(*args) == low
+    assert rung_resources(*args[:2], default_min_resource(*args), *args[2:]) == rungs
+
+
+def test_an_omitted_min_resource_is_resolved_and_an_explicit_null_keeps_every_rung():
+    from hpo.engine.composition import with_resolved_options
+
+    spec = make_spec(max_iter=81, min_resource=None)  # the helper drops None: omitted
+    assert AsyncHalvingSearcher(spec, 0).plan().brackets[0]["rungs"][0]["resource"] == 9
+    assert with_resolved_options(spec).search.options["min_resource"] == 9  # the log records it
+    block = {"max_iter": 81, "resource": {"name": "steps"}, "max_trials": 40, "min_resource": None,
+             "metric": {"name": "loss", "optimization": "minimize"}}
+    explicit = parse_spec({"run": {"cmd": "train"}, "settings": {
+        "async_halving": block, "matrix": {"lr": {"uniform": [0.0, 1.0]}}}})
+    resources = [r["resource"] for r in AsyncHalvingSearcher(explicit, 0).plan().brackets[0]["rungs"]]
+    assert resources == [1, 3, 9, 27, 81]
 
 
 def test_float_rungs_and_costs():

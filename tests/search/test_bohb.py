@@ -49,7 +49,7 @@ def test_registers_through_the_hook():
 
 
 def test_iterations_repeat_hyperbands_brackets_with_ids_falling_in_run_order():
-    searcher = make(iterations=3)
+    searcher = make(iterations=3, min_resource=1)  # every bracket of hyperband's
     one = plan(27, 3)
     assert [b.s for b in searcher.brackets] == list(range(11, -1, -1))
     assert [b.rungs for b in searcher.brackets] == [b.rungs for b in one] * 3
@@ -64,9 +64,29 @@ def test_iterations_repeat_hyperbands_brackets_with_ids_falling_in_run_order():
         (i, s) for i in range(3) for s in (3, 2, 1, 0)]
 
 
+def test_an_omitted_min_resource_keeps_the_brackets_of_the_top_three_rungs_and_is_recorded():
+    from hpo.engine.composition import with_resolved_options
+
+    spec = make_spec(iterations=2)
+    searcher = BOHBSearcher(spec, 0)
+    assert searcher.config.min_resource == 3
+    assert with_resolved_options(spec).search.options["min_resource"] == 3
+    assert [[r.resource for r in b.rungs] for b in searcher.brackets] == [
+        [3, 9, 27], [9, 27], [27]] * 2
+    assert [b.rungs for b in searcher.brackets] == [b.rungs for b in plan(27, 3, "int", 3)] * 2
+    assert len(make(min_resource=None).brackets) == len(plan(27, 3)) == 4
+
+
+@pytest.mark.parametrize("value,message", [(50, "at most max_iter"), (0, "greater than 0")])
+def test_a_bad_min_resource_names_the_field(value, message):
+    with pytest.raises(SpecError) as err:
+        make(min_resource=value)
+    assert err.value.path == "settings.bohb.min_resource" and message in err.value.message
+
+
 def test_with_every_configuration_random_it_is_hyperband():
     hb, _ = simulate(HyperbandSearcher(make_spec("hyperband"), 5), 1000, objective=loss)
-    bohb, _ = simulate(make(seed=5, random_fraction=1.0), 1000, objective=loss)
+    bohb, _ = simulate(make(seed=5, random_fraction=1.0, min_resource=None), 1000, objective=loss)
     assert [t.params for t in bohb] == [t.params for t in hb]
     extra = {"s", "iteration", "model"}
     assert [{k: v for k, v in t.meta.items() if k not in extra} for t in bohb] == [t.meta for t in hb]

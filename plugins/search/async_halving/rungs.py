@@ -2,9 +2,15 @@
 
 Rung ``k`` (``0 <= k <= K``) trains for ``max_iter * eta^(k - K)``: the top rung is exactly
 ``max_iter`` and each rung below it gets ``1/eta`` of the next, as in the largest hyperband
-bracket. ``K`` is the largest integer with ``max_iter * eta^-K >= min_resource`` (by default the
+bracket. ``K`` is the largest integer with ``max_iter * eta^-K >= min_resource`` (None: the
 bottom rung is hyperband's smallest resource). The arithmetic is exact, and integer resources
 are rounded, not truncated, as in ``hpo.plugins.search.hyperband.brackets``.
+
+When the spec names no ``min_resource``, the bottom rung is the third from the top (hyperband's
+``brackets.default_min_resource``): on learning curves that cross, the lowest rungs rank by
+speed of learning rather than by where a configuration ends, and promoting from them spends
+most of the budget on configurations that never reach ``max_iter`` (docs/benchmarks.md,
+"Multi-fidelity at equal budget", measures it).
 """
 
 from __future__ import annotations

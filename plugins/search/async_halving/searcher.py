@@ -32,6 +32,7 @@ from hpo.contracts.searcher import (
     Wait,
 )
 from hpo.errors import SpecError
+from hpo.plugins.search.hyperband.brackets import default_min_resource
 from hpo.plugins.search.hyperband.searcher import HyperbandConfig, check_resource
 
 from .rungs import expected_sizes, rung_costs, rung_resources
@@ -41,11 +42,20 @@ EPS = 1e-9  # float budgets: a trial that fits exactly is not refused for roundi
 
 class AsyncHalvingConfig(HyperbandConfig):
     """Hyperband's options (``max_iter``, ``eta``, ``resource``, ``resume``), the bottom rung
-    and a budget: ``max_trials`` or ``max_resource`` (at least one)."""
+    and a budget: ``max_trials`` or ``max_resource`` (at least one). An omitted
+    ``min_resource`` is resolved to the bottom of the top three rungs (hyperband's
+    ``brackets.default_min_resource``), so the group records it; an explicit ``null`` keeps
+    hyperband's smallest (every rung)."""
 
     min_resource: int | float | None = Field(None, gt=0)
     max_trials: int | None = Field(None, ge=1)
     max_resource: int | float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _default_bottom_rung(self) -> "AsyncHalvingConfig":
+        if "min_resource" not in self.model_fields_set:
+            self.min_resource = default_min_resource(self.max_iter, self.eta, self.resource.type)
+        return self
 
     @model_validator(mode="after")
     def _a_budget(self) -> "AsyncHalvingConfig":

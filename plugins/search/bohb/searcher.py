@@ -18,22 +18,31 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from threadpoolctl import threadpool_limits
 
 from hpo.contracts.searcher import FAILED, SUCCEEDED, Plan, SearchHistory
 from hpo.errors import SpecError
 from hpo.spec.params import Numeric
 from hpo.plugins.search.bo.space import UNBOUNDED_KINDS, Encoder
-from hpo.plugins.search.hyperband.brackets import Bracket, plan_json
+from hpo.plugins.search.hyperband.brackets import (
+    Bracket,
+    default_min_resource,
+    plan,
+    plan_json,
+)
 from hpo.plugins.search.hyperband.searcher import HyperbandConfig, HyperbandSearcher
 
 from .kde import Axes, Density, propose
 
 
 class BOHBConfig(HyperbandConfig):
-    """Hyperband's options, how often its brackets run, and the model's (the paper's defaults)."""
+    """Hyperband's options, the smallest resource a bracket starts at, how often the brackets
+    run, and the model's (the paper's defaults). An omitted ``min_resource`` is resolved to the
+    bottom of the top three rungs (hyperband's ``brackets.default_min_resource``), so the group
+    records it; an explicit ``null`` keeps every bracket of hyperband's."""
 
+    min_resource: int | float | None = Field(None, gt=0)  # the paper's smallest budget
     iterations: int = Field(1, ge=1, le=100)  # times the whole set of brackets runs
     random_fraction: float = Field(1 / 3, ge=0, le=1)  # share of configurations drawn at random
     top_n_percent: float = Field(15, gt=0, lt=100)  # observations that make the good density
@@ -41,6 +50,12 @@ class BOHBConfig(HyperbandConfig):
     num_samples: int = Field(64, ge=1)  # candidates drawn from the good density per suggestion
     bandwidth_factor: float = Field(3, gt=0)  # widens the good density for drawing candidates
     min_bandwidth: float = Field(1e-3, gt=0)  # keeps the model exploring on a collapsed axis
+
+    @model_validator(mode="after")
+    def _default_min_resource(self) -> "BOHBConfig":
+        if "min_resource" not in self.model_fields_set:
+            self.min_resource = default_min_resource(self.max_iter, self.eta, self.resource.type)
+        return self
 
 
 class BOHBSearcher(HyperbandSearcher):
@@ -51,8 +66,14 @@ class BOHBSearcher(HyperbandSearcher):
 
     def __init__(self, spec: Any, seed: int):
         super().__init__(spec, seed)
-        one = self.brackets  # hyperband's, s_max first; ids stay unique and fall in run order
-        n, runs = len(one), self.config.iterations
+        cfg = self.config
+        try:  # hyperband's brackets from min_resource up, s_max first
+            one = plan(cfg.max_iter, cfg.eta, cfg.resource.type, cfg.min_resource)
+        except ValueError as exc:
+            field = "min_resource" if cfg.min_resource is not None else "eta"
+            raise SpecError(str(exc), f"{spec.search.path}.{field}") from None
+        # ids stay unique and fall in run order
+        n, runs = len(one), cfg.iterations
         self.brackets = [Bracket(s=(runs - 1 - i) * n + b.s, rungs=b.rungs)
                          for i in range(runs) for b in one]
         self.per_iteration = n

@@ -68,10 +68,17 @@ def _resource(value: Fraction, resource_type: ResourceType) -> int | float:
     return float(value)
 
 
-def plan(max_iter: int | float, eta: int | float, resource_type: ResourceType = "int") -> list[Bracket]:
-    """Every bracket of one Hyperband run, in run order (``s_max`` first)."""
+def plan(
+    max_iter: int | float, eta: int | float, resource_type: ResourceType = "int",
+    min_resource: int | float | None = None,
+) -> list[Bracket]:
+    """Every bracket of one Hyperband run, in run order (``s_max`` first). ``min_resource`` is
+    the paper's ``r_min`` (``s_max = floor(log_eta(max_iter / r_min))``); None means 1."""
     m, e = exact(max_iter), exact(eta)
-    top = s_max(max_iter, eta)
+    if min_resource is not None and not 0 < exact(min_resource) <= m:
+        raise ValueError(f"min_resource must be > 0 and at most max_iter ({max_iter}), "
+                         f"got {min_resource!r}")
+    top = s_max(max_iter if min_resource is None else m / exact(min_resource), eta)
     if top + 1 > MAX_BRACKETS:
         raise ValueError(
             f"max_iter {max_iter} with eta {eta} plans {top + 1} brackets (at most "
@@ -87,6 +94,34 @@ def plan(max_iter: int | float, eta: int | float, resource_type: ResourceType = 
         )
         brackets.append(Bracket(s=s, rungs=rungs))
     return brackets
+
+
+DEFAULT_RUNGS = 3
+
+
+def default_min_resource(
+    max_iter: int | float, eta: int | float, resource_type: ResourceType = "int",
+) -> int | float | None:
+    """A ``min_resource`` that keeps the top ``DEFAULT_RUNGS`` rungs of the ladder
+    ``max_iter * eta^-k`` (the default of ``async_halving`` and ``bohb``), or None (every rung)
+    when the ladder has no more rungs than that or the options are invalid (the spec check then
+    names the error). It is a value a spec could hold, so a group records it, and a later
+    default never changes how the group resumes or replays."""
+    try:
+        if s_max(max_iter, eta) + 1 <= DEFAULT_RUNGS:
+            return None
+    except ValueError:
+        return None
+    m = exact(max_iter)
+    exact_bottom = m / exact(eta) ** (DEFAULT_RUNGS - 1)
+    bottom = float(exact_bottom)
+    # the first that reads back as a bound at or below the exact rung (floats may round up)
+    candidates = ([math.floor(exact_bottom)] if resource_type == "int" else []) + [
+        bottom, math.nextafter(bottom, 0.0)]
+    for low in candidates:
+        if low > 0 and s_max(m / exact(low), eta) + 1 == DEFAULT_RUNGS:
+            return low
+    return None
 
 
 def planned_trials(brackets: list[Bracket]) -> int:
