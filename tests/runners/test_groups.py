@@ -13,6 +13,7 @@ from hpo.engine.composition import create_group
 from hpo.spec import parse_spec
 from hpo.eventlog.store import EventStore
 
+from .conftest import skip_or_fail
 from .kits import dask_kit, docker_kit, local_kit, ssh_kit
 
 KITS = ["local", "ssh", "dask", "docker"]
@@ -159,7 +160,7 @@ def test_a_host_partitioned_mid_group_and_back(store, tmp_path, sshd, second_hos
     from hpo.runkit import procs
 
     if not second_host.netns:
-        pytest.skip("the second host has no network namespace (not root): no link to take down")
+        skip_or_fail("netns", "the second host has no network namespace (not root): no link to take down")
     kit = ssh_kit(tmp_path, [sshd, second_host], known_hosts, slots=2)
     runner = kit.spec_section(grace_period=1.0, connect_timeout=1, command_timeout=2, retry_down_after=1)
     runner["hosts"][1]["name"] = "h2"

@@ -19,7 +19,7 @@ from hpo.plugins.runners.ssh import SshRunner
 from hpo.spec import parse_spec
 
 from ._sshd import SshServer
-from .conftest import drain, exits, make_launch
+from .conftest import drain, exits, make_launch, skip_or_fail
 
 TRAIN = textwrap.dedent("""
     import json, os, sys
@@ -54,7 +54,7 @@ def far_host(ssh_keys, tmp_path):
     try:
         server.start()
     except RuntimeError as exc:
-        pytest.skip(f"no private mount namespace for sshd here: {exc}")
+        skip_or_fail("netns", f"no private mount namespace for sshd here: {exc}")
     yield server, engine, remote
     server.stop()
 
