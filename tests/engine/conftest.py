@@ -36,3 +36,15 @@ def store(tmp_path: Path):
 
 def python_cmd(args: str = "") -> str:
     return f"{sys.executable} train.py {args}".strip()
+
+
+@pytest.fixture(autouse=True)
+def python_ctrl_c():
+    """Python's own Ctrl-C handler while a test runs: an imported library may have replaced it
+    (dask_jobqueue's runner module installs one that exits), and the engine leaves a caller's
+    own handler alone."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
