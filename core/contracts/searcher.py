@@ -178,6 +178,17 @@ class Searcher(ABC):
     # takes ``origin_trials``, the trial each config restarts, to put in its suggestions' meta
     # as ``origin_trial``); None: it has none
     configs_option: ClassVar[str | None] = None
+    # options added after groups began recording their resolved options, each with the value
+    # that keeps the behaviour from before it (nested blocks as nested dicts). A group's
+    # recorded options that lack one are read with this value when the searcher is rebuilt
+    # from the log, so a new option with a new default never changes an existing group.
+    recorded_defaults: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def options_from_log(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` as recorded in a group's log, with :attr:`recorded_defaults` filled in
+        where a key is missing."""
+        return _fill(dict(options), cls.recorded_defaults)
 
     @classmethod
     def extra_params(cls, config: BaseModel) -> tuple[str, ...]:
@@ -245,3 +256,12 @@ class Searcher(ABC):
     @abstractmethod
     def suggest(self, history: SearchHistory) -> Decision:
         """Return the next decision for the trial ``history.next_trial_id``. Must not mutate self."""
+
+
+def _fill(options: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    for key, value in defaults.items():
+        if key not in options:
+            options[key] = value
+        elif isinstance(value, dict) and isinstance(options[key], dict):
+            options[key] = _fill(dict(options[key]), value)
+    return options

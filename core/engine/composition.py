@@ -104,6 +104,20 @@ def with_resolved_options(spec: GroupSpec, registry: Registry | None = None) -> 
     return spec.model_copy(update={"search": spec.search.model_copy(update={"options": resolved})})
 
 
+def from_log(spec: GroupSpec, registry: Registry | None = None) -> GroupSpec:
+    """A group's recorded ``spec`` as its searcher must read it: options added since the group
+    was created take the value that keeps its old behaviour (``Searcher.recorded_defaults``).
+    Every path that rebuilds a searcher from a log (the engine, replay, plans) goes through it."""
+    try:
+        reg = (registry or default_registry()).get("searcher", spec.search.algorithm)
+    except PluginError:
+        return spec  # building the searcher names the missing plugin
+    options = reg.cls.options_from_log(spec.search.options)
+    if options == spec.search.options:
+        return spec
+    return spec.model_copy(update={"search": spec.search.model_copy(update={"options": options})})
+
+
 def new_group_id() -> str:
     return uuid.uuid4().hex[:12]
 

@@ -16,7 +16,7 @@ import yaml
 from hpo.eventlog import events as ev
 from hpo.errors import HpoError, SpecError
 from hpo.engine.compare import differences
-from hpo.engine.composition import build_searcher, create_group
+from hpo.engine.composition import build_searcher, create_group, from_log
 from hpo.engine.environment import changes as env_changes
 from hpo.engine.environment import environment
 from hpo.engine.names import free_name
@@ -76,7 +76,7 @@ def replay(store: EventStore, group_id: str, registry: Registry | None = None) -
                 state.apply(s)  # inherited from the origin group: checked there
                 continue
             if searcher is None:
-                spec = GroupSpec.from_json(state.spec)
+                spec = from_log(GroupSpec.from_json(state.spec), registry)
                 searcher, now = build_searcher(spec, state.seed, registry), environment(spec, registry)
             if state.version != e.seen_version:
                 raise HpoError(

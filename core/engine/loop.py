@@ -26,7 +26,7 @@ from hpo.engine.backend import Backend
 from hpo.engine.admit import Admission
 from hpo.engine.attempts import LaunchPlanner
 from hpo.engine.collect import collect
-from hpo.engine.composition import build_plugins
+from hpo.engine.composition import build_plugins, from_log
 from hpo.engine.faults import Faults
 from hpo.engine.integrity import Integrity
 from hpo.engine.lease import Lease, LeaseLost
@@ -70,7 +70,7 @@ class Engine:
         self.store, self.group_id = store, group_id
         self.registry = registry or default_registry()
         self.state = snapshots.load_state(store, group_id)
-        self.spec = GroupSpec.from_json(self.state.spec)
+        self.spec = from_log(GroupSpec.from_json(self.state.spec), self.registry)
         self.plugins = build_plugins(self.spec, self.state.seed, self.registry, runner=runner)
         self.searcher, self.runner = self.plugins.searcher, self.plugins.runner
         self.admission = Admission(self.searcher)

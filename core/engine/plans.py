@@ -34,13 +34,14 @@ def plan_of(state: GroupState, registry: Registry | None = None) -> Plan:
         return Plan.from_json(state.plan)
     if not state.spec:
         return Plan()
-    from hpo.engine.composition import build_searcher
+    from hpo.engine.composition import build_searcher, from_log
     from hpo.contracts.registry import default_registry
     from hpo.spec import GroupSpec
 
     try:
-        spec = GroupSpec.from_json(state.spec)
-        return plan_from(build_searcher(spec, state.seed, registry or default_registry()))
+        registry = registry or default_registry()
+        spec = from_log(GroupSpec.from_json(state.spec), registry)
+        return plan_from(build_searcher(spec, state.seed, registry))
     except Exception as exc:  # a view must work without the plugin that ran the group
         log.debug("no plan for group %s: %s", state.group_id, exc)
         return Plan()

@@ -6,6 +6,7 @@ import textwrap
 from pydantic import BaseModel
 
 from hpo.contracts.searcher import Exhausted, Searcher, Suggestion
+from hpo.engine.lifecycle import replay_check
 from hpo.engine.loop import Engine
 from hpo.testing import plugin_of, registered
 
@@ -71,3 +72,61 @@ def test_a_changed_default_does_not_change_an_existing_group(store, workdir):
     with registered(plugin_of(_searcher(default=5))):  # a later release changed the default
         state = Engine(store, gid, poll_interval=0.01).run()
     assert sorted(round(t.params["x"], 6) for t in state.trials.values()) == [0.1, 0.2, 0.3]
+
+
+def _searcher_with_new_option(default: int):
+    """The stepper of a later release: a new option, ``offset``, whose value before it existed
+    was 0 (its ``recorded_defaults``) and whose default for new groups is ``default``."""
+    base = _searcher(default=1)
+
+    class Config(BaseModel):
+        step: int = 1
+        offset: int = default
+
+    class Later(base):
+        recorded_defaults = {"offset": 0}
+
+        def suggest(self, history):
+            decision = super().suggest(history)
+            if isinstance(decision, Suggestion):
+                decision = Suggestion(params={"x": decision.params["x"] + self.config.offset})
+            return decision
+
+    Later.Config = Config
+    return Later
+
+
+def test_an_option_added_later_keeps_its_old_value_for_an_existing_group(store, workdir):
+    with registered(plugin_of(_searcher(default=1))):
+        gid = make(store, workdir, SPEC)  # recorded {"step": 1}: no offset yet
+    with registered(plugin_of(_searcher_with_new_option(default=5))):
+        state = Engine(store, gid, poll_interval=0.01).run()
+        assert replay_check(store, gid) == (3, [])
+        fresh = make(store, workdir, SPEC)
+        assert created_options(store, fresh) == {"step": 1, "offset": 5}
+        later = Engine(store, fresh, poll_interval=0.01).run()
+    assert sorted(round(t.params["x"], 6) for t in state.trials.values()) == [0.1, 0.2, 0.3]
+    assert sorted(round(t.params["x"], 6) for t in later.trials.values()) == [5.1, 5.2, 5.3]
+
+
+def test_bo_groups_from_before_its_newer_options_keep_their_model(store, workdir, monkeypatch):
+    import hpo.engine.composition as composition
+
+    resolve = composition.with_resolved_options
+
+    def as_before(spec, registry=None):  # what a release before these options recorded
+        spec = resolve(spec, registry)
+        gp = spec.search.options["utility_function"]["gaussian_process"]
+        for key in ("isotropic_term", "output_warping"):
+            gp.pop(key)
+        return spec
+
+    monkeypatch.setattr(composition, "with_resolved_options", as_before)
+    old = make(store, workdir, BO)
+    monkeypatch.undo()
+    new = make(store, workdir, BO)
+    gp_old = Engine(store, old).searcher.config.utility_function.gaussian_process
+    assert (gp_old.isotropic_term, gp_old.output_warping) == (False, "none")
+    recorded = created_options(store, new)["utility_function"]["gaussian_process"]
+    gp_new = Engine(store, new).searcher.config.utility_function.gaussian_process
+    assert recorded == gp_new.model_dump(mode="json")

@@ -36,6 +36,7 @@ def test_the_documented_defaults():
         "gaussian_process.kernel": gp.kernel, "gaussian_process.length_scale": gp.length_scale,
         "gaussian_process.nu": gp.nu, "gaussian_process.n_restarts_optimizer": gp.n_restarts_optimizer,
         "gaussian_process.isotropic_term": gp.isotropic_term,
+        "gaussian_process.output_warping": gp.output_warping,
     }
     for field, value in table.items():
         assert f"| `{field}` | {value if not isinstance(value, str) else f'`{value}`'} |" in DOC, field

@@ -29,6 +29,10 @@ class GaussianProcessConfig(BaseModel):
     # a second kernel term with one length scale shared by every input: a two-scale model that
     # refines much further on some problems, at about twice the fit time (docs/search/bo.md)
     isotropic_term: bool = False
+    # the targets as the GP sees them: "power" fits a power transform first, so a metric whose
+    # values span orders of magnitude (a few huge losses) does not flatten the rest; "none" is
+    # the model before this release (docs/search/bo.md, "Output warping")
+    output_warping: Literal["none", "power"] = "power"
 
 
 class UtilityFunctionConfig(BaseModel):

@@ -33,6 +33,10 @@ class BOSearcher(Searcher):
     Config = BOConfig
     needs_metric = True
     spec_keys = ("bo",)
+    # groups created before these options existed keep the model they were created with
+    recorded_defaults = {"utility_function": {"gaussian_process": {
+        "isotropic_term": False, "output_warping": "none",
+    }}}
 
     def check_spec(self, spec: Any) -> None:
         super().check_spec(spec)
@@ -116,10 +120,14 @@ class BOSearcher(Searcher):
         finite = np.isfinite(y)  # an infinite loss is read as the worst finite value, and so on
         if not finite.all():
             y = np.clip(y, *(np.min(y[finite]), np.max(y[finite])) if finite.any() else (0, 0))
-        std = float(np.std(y))
-        y = (y - float(np.mean(y))) / (std if std > 0 else 1.0)
         cfg = self.config.utility_function
         gpc = cfg.gaussian_process
+        if gpc.output_warping == "power":
+            from .warping import power
+
+            y = power(y)
+        std = float(np.std(y))
+        y = (y - float(np.mean(y))) / (std if std > 0 else 1.0)
         post = gp.fit(
             X, y, gpc.kernel, gpc.length_scale, gpc.nu, gpc.n_restarts_optimizer,
             self.derived_seed(trial_id), gpc.isotropic_term,
