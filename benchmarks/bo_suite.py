@@ -300,6 +300,32 @@ def print_summary(summary: dict, markdown: bool, console) -> None:
             console.print(f"{c}: median suggest ms at 50 observations: {text}")
 
 
+def timing(contenders, problems, seeds, trials, console) -> int:
+    """Median and slowest suggest time at 50 observations, per bo row and problem."""
+    from rich.table import Table
+    from suite_problems import SUITE
+
+    table = Table(title=f"suggest ms at 50 observations ({len(seeds)} seeds, one run at a time)")
+    table.add_column("problem")
+    table.add_column("params", justify="right")
+    rows = [c for c in contenders if c in VARIANTS]
+    for c in rows:
+        table.add_column(f"{c} median / slowest", justify="right")
+    worst = {c: 0.0 for c in rows}
+    for p in problems:
+        cells = []
+        for c in rows:
+            times = [run_one(c, p, s, trials)["suggest_ms_at_50"] for s in seeds]
+            worst[c] = max(worst[c], *times) if len(SUITE[p].matrix) <= 10 else worst[c]
+            cells.append(f"{np.median(times):.0f} / {max(times):.0f}")
+        table.add_row(p, str(len(SUITE[p].matrix)), *cells)
+    console.print(table)
+    for c in rows:
+        console.print(f"{c}: slowest suggest at 50 observations, problems of up to 10 parameters: "
+                      f"{worst[c]:.0f} ms (load average now {os.getloadavg()[0]:.1f})")
+    return 0
+
+
 def main(argv=None) -> int:
     from rich.console import Console
 
@@ -315,8 +341,14 @@ def main(argv=None) -> int:
     parser.add_argument("--cached", action="store_true",
                         help="run nothing: tabulate the contenders whose runs are all cached")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bo_suite.json")
+    parser.add_argument("--timing", action="store_true",
+                        help="only time bo rows' suggest at 50 observations, one run at a time "
+                             "(run it on an otherwise idle machine); nothing is cached")
     args = parser.parse_args(argv)
     console = Console(stderr=True)
+    if args.timing:
+        return timing(args.contenders.split(","), args.problems.split(","), parse_seeds(args.seeds),
+                      args.trials, console)
     contenders = args.contenders.split(",")
     for c in contenders:
         if c not in PEERS and c not in VARIANTS:
