@@ -28,11 +28,15 @@ REPORTS = "trap 'echo got INT >&2' INT;"
 def start(tmp_path: Path, traps: str, sleep: float) -> subprocess.Popen:
     (tmp_path / "s.yaml").write_text(SPEC.format(traps=traps, sleep=sleep))
     env = {**os.environ, "HPO_DB": str(tmp_path / "hpo.db")}
-    # its own process group, like a shell's foreground job: os.killpg is the terminal's Ctrl-C
+    # its own process group, like a shell's foreground job: os.killpg is the terminal's Ctrl-C.
+    # A foreground job also has Ctrl-C at its default, even when these tests run in a background
+    # job (`cmd &` in a script ignores SIGINT, the ignoring is inherited, and an engine leaves
+    # an ignored Ctrl-C ignored, as it should)
     return subprocess.Popen([sys.executable, "-c", "from hpo.cli import main; main()", "run",
                              str(tmp_path / "s.yaml"), "--plain"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_reports(tmp_path: Path, n: int, timeout: float = 30) -> None:
