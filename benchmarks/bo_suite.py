@@ -29,12 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from pathlib import Path
 
-# one thread per run: the runs go in parallel, and BLAS or torch threads on top of them
-# oversubscribe the cores (scikit-optimize's runs took ten times longer so)
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -78,15 +73,19 @@ def run_one(contender: str, problem_name: str, seed: int, trials: int) -> dict:
     import warnings
 
     from suite_problems import SUITE
+    from threadpoolctl import threadpool_limits
 
     warnings.filterwarnings("ignore")  # scikit-learn's convergence warnings, per evaluation
     problem = SUITE[problem_name]
     started = time.perf_counter()
-    if contender in PEERS:
-        values, params, suggest_s = _peer(contender, problem, seed, trials)
-        at50 = None
-    else:
-        values, params, suggest_s, at50 = _ours(contender, problem, seed, trials)
+    # one thread per run: the runs go in parallel, and BLAS or torch threads on top of them
+    # oversubscribe the cores (scikit-optimize's runs took several times longer so)
+    with threadpool_limits(limits=1):
+        if contender in PEERS:
+            values, params, suggest_s = _peer(contender, problem, seed, trials)
+            at50 = None
+        else:
+            values, params, suggest_s, at50 = _ours(contender, problem, seed, trials)
     return {
         "seed": seed,
         "values": values,
