@@ -32,7 +32,7 @@ def brackets_table(algorithm: str, plan: Plan) -> Table:
         for i, r in enumerate(rungs):
             promoted = str(rungs[i + 1]["n"]) if i + 1 < len(rungs) else "-"
             table.add_row(str(b["bracket"]) if i == 0 else "", str(i), str(r["n"]),
-                          f"{r['resource']:g}", promoted, f"{r['n'] * r['resource']:g}")
+                          f"{r['resource']:g}", promoted, f"{plan.rung_cost(rungs, i):g}")
         table.add_section()
     return table
 
@@ -40,8 +40,10 @@ def brackets_table(algorithm: str, plan: Plan) -> Table:
 def summary(algorithm: str, plan: Plan) -> str:
     if plan.brackets:
         n = len(plan.brackets)
+        continued = ("; promoted trials continue their parent's checkpoint and use only "
+                     "what their rung adds") if plan.continued else ""
         return (f"{n} bracket{'s' if n != 1 else ''}, {plan.planned} trials (rung executions), "
-                f"total {plan.resource or 'resource'}: {plan.total_resource():g}")
+                f"total {plan.resource or 'resource'}: {plan.total_resource():g}{continued}")
     if plan.planned is None:
         return f"{algorithm} does not say how many trials it plans: it runs until a stopping rule ends it"
     note = f" ({plan.note})" if plan.note else ""

@@ -130,27 +130,38 @@ class Plan:
     "resource": r}, ...]}, ...]`` in run order; the views match trials to rungs by the
     ``bracket`` and ``rung`` keys of their meta. ``resource`` names the param that carries the
     resource; ``note`` is one line on the settings behind the plan (``max_iter=81, eta=3``).
+    ``continued``: a promoted trial continues its parent's checkpoint (``resume: true``), so it
+    trains, and costs, only the resource its rung adds to the one below.
     """
 
     planned: int | None = None  # trials the algorithm plans in total, when it knows
     brackets: list[dict[str, Any]] = field(default_factory=list)
     resource: str | None = None
     note: str = ""
+    continued: bool = False
+
+    def rung_cost(self, rungs: list[dict[str, Any]], i: int) -> int | float:
+        """The resource rung ``i`` of a bracket uses: each of its trials trains its rung's
+        resource, or with ``continued`` only what it adds to the rung below."""
+        r = rungs[i]["resource"]
+        if self.continued and i > 0:
+            r = r - rungs[i - 1]["resource"]
+        return rungs[i]["n"] * r
 
     def total_resource(self) -> int | float | None:
-        """The resource every planned rung execution gets, summed (None without brackets)."""
+        """The resource every planned rung execution uses, summed (None without brackets)."""
         if not self.brackets:
             return None
-        return sum(r["n"] * r["resource"] for b in self.brackets for r in b["rungs"])
+        return sum(self.rung_cost(b["rungs"], i) for b in self.brackets for i in range(len(b["rungs"])))
 
     def to_json(self) -> dict[str, Any]:
         return {"planned": self.planned, "brackets": self.brackets, "resource": self.resource,
-                "note": self.note}
+                "note": self.note, "continued": self.continued}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Plan":
         return cls(data.get("planned"), list(data.get("brackets") or []), data.get("resource"),
-                   data.get("note") or "")
+                   data.get("note") or "", bool(data.get("continued")))
 
 
 class EmptyConfig(BaseModel):

@@ -68,7 +68,23 @@ def test_any_algorithm_shows_its_plan(spec_file):
     assert result.output.strip() == "bo plans 12 trials"
     data = json.loads(CliRunner().invoke(cli, ["plan", spec_file(BO), "--json"]).output)
     assert data == {"algorithm": "bo", "planned": 12, "brackets": [], "resource": None, "note": "",
-                    "total_resource": None}
+                    "total_resource": None, "continued": False}
+
+
+def test_with_resume_a_promoted_rung_uses_only_what_it_adds(spec_file):
+    """``resume: true``: a promoted trial continues its parent's checkpoint, so the plan charges
+    each rung its resource minus the rung below's, not the whole of it."""
+    path = spec_file((HB % 3).replace("resume: False", "resume: True"))
+    data = json.loads(CliRunner().invoke(cli, ["plan", path, "--json"]).output)
+    assert data["continued"] is True
+    b4 = next(b for b in data["brackets"] if b["bracket"] == 4)
+    assert [(r["n"], r["resource"]) for r in b4["rungs"]] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
+    # 81*1 + 27*(3-1) + 9*(9-3) + 3*(27-9) + 1*(81-27), against 405 charged in full
+    table = CliRunner().invoke(cli, ["plan", path]).output
+    used = [line.split("│")[-2].strip() for line in table.splitlines() if line.count("│") == 7][:5]
+    assert used == ["81", "54", "54", "54", "54"]
+    assert data["total_resource"] < 1902
+    assert "promoted trials continue their parent's checkpoint" in table
 
 
 def test_plan_reports_spec_errors_with_exit_2(spec_file):

@@ -110,7 +110,7 @@ class AsyncHalvingSearcher(Searcher):
                                                    ("max_resource", cfg.max_resource)) if v)
         rungs = [{"n": n, "resource": r} for n, r in zip(self.sizes(), self.resources)]
         return Plan(self.planned_trials(), [{"bracket": 0, "rungs": rungs}], cfg.resource.name,
-                    f"max_iter={cfg.max_iter}, eta={cfg.eta}, {budget}, rung sizes estimated")
+                    f"max_iter={cfg.max_iter}, eta={cfg.eta}, {budget}, rung sizes estimated", cfg.resume)
 
     def continues(self, meta: dict[str, Any]) -> int | None:
         """With ``resume: true``, a promoted trial continues its parent's checkpoint."""

@@ -95,7 +95,7 @@ class BOHBSearcher(HyperbandSearcher):
     def plan(self) -> Plan:
         cfg = self.config
         return Plan(self.planned_trials(), plan_json(self.brackets)["brackets"], cfg.resource.name,
-                    f"max_iter={cfg.max_iter}, eta={cfg.eta}, iterations={cfg.iterations}")
+                    f"max_iter={cfg.max_iter}, eta={cfg.eta}, iterations={cfg.iterations}", cfg.resume)
 
     def _fresh(
         self, bracket: int, config: int, history: SearchHistory

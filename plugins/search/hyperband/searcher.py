@@ -121,7 +121,7 @@ class HyperbandSearcher(Searcher):
     def plan(self) -> Plan:
         cfg = self.config
         return Plan(self.planned_trials(), plan_json(self.brackets)["brackets"], cfg.resource.name,
-                    f"max_iter={cfg.max_iter}, eta={cfg.eta}")
+                    f"max_iter={cfg.max_iter}, eta={cfg.eta}", cfg.resume)
 
     def continues(self, meta: dict[str, Any]) -> int | None:
         """With ``resume: true``, a promoted trial continues its parent's checkpoint."""
