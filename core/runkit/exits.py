@@ -43,7 +43,7 @@ def exited(
         return Exited(status="failed", exit_code=exit_code, signal=sig,
                       reason=stop_reason or "timeout", **base)
     if stop_reason is not None and code == 0:
-        # it finished as the stop came (or handled SIGTERM and said it succeeded): an attempt that
+        # it finished as the stop came (or its own shell trapped SIGTERM and exited 0): an attempt that
         # exited 0 is kept with its reports and never run again
         return Exited(status="succeeded", exit_code=0,
                       reason=f"exited 0 while being stopped ({stop_reason})", **base)

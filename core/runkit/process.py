@@ -37,13 +37,19 @@ from hpo.runkit.procs import GONE, RUNNING, ZOMBIE, ProcessRecord
 # $1: the user's command, $2: the attempt's folder (absolute), $3: the workdir. The wrapper opens
 # its own log files (appending) and changes to the workdir, so starting a trial costs the engine
 # no file-system call. The subshell keeps `exit` in the command from skipping the bookkeeping.
-# The wrapper outlives the SIGTERM of a stop (the subshell gets the default action back), so the
-# command has its grace period and its status is recorded. The status is written with one
+# The wrapper outlives the SIGTERM of a stop, so the command has its grace period and its status
+# is recorded. So does the subshell, until the program it runs has ended: a shell takes a trapped
+# signal only after its foreground command, so a trial that saves its work on SIGTERM is not cut
+# short, and the rest of the command does not run (the programs it starts get SIGTERM's default
+# action back). The subshell then exits with the program's status, or 143 for a 0: it cannot
+# tell a program that exited 0 from a builtin (`wait`, a loop) the signal interrupted, and a
+# stopped trial must not pass for one that finished. The status is written with one
 # `echo` (a shell builtin: no `mv` to fork and exec); a reader takes it only once its newline is
 # there, so a half-written file is never read as a status.
+SUBSHELL = "( trap 'rc=$?; [ $rc -ne 0 ] || rc=143; exit $rc' TERM; eval \"$1\" )"
 WRAPPER = (
     'trap : TERM; exec >>"$2/stdout.log" 2>>"$2/stderr.log" && cd -- "$3" || exit 126; '
-    '( eval "$1" ); rc=$?; echo $rc > "$2/exit_code"; exit $rc'
+    + SUBSHELL + '; rc=$?; echo $rc > "$2/exit_code"; exit $rc'
 )
 WRAPPER_NAME = "hpo-trial"  # $0 of the wrapper, how wrappers_of recognises it
 

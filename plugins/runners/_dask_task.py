@@ -30,13 +30,16 @@ CHUNK = 256 * 1024
 TAIL = 1 << 20
 STDERR_TAIL = 4000
 
-# $1: the command, $2: the worker's pid. A stop's SIGTERM reaches the command (the subshell gets
-# the default action back) and the watchdog; the wrapper survives it to record the status.
+# $1: the command, $2: the worker's pid. A stop's SIGTERM reaches the command and the watchdog;
+# the wrapper survives it to record the status, and so does the subshell until the program it
+# runs has ended (the same subshell as the local wrapper's, hpo.runkit.process.SUBSHELL, written
+# out here: workers need no hpo).
 WRAPPER = (
     "trap : TERM; "
     '( while kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -s KILL -- -$$ ) '
     "</dev/null >/dev/null 2>&1 & "
-    '( eval "$1" ); rc=$?; kill $! 2>/dev/null; exit $rc'
+    "( trap 'rc=$?; [ $rc -ne 0 ] || rc=143; exit $rc' TERM; eval \"$1\" ); rc=$?; "
+    'kill $! 2>/dev/null; exit $rc'
 )
 
 

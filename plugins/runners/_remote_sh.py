@@ -27,6 +27,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hpo.runkit.process import SUBSHELL
+
 MAX_CHUNK = 1 << 20  # stdout bytes fetched per attempt and poll
 STDERR_TAIL = 4000
 BEGIN = b"@@hpo-begin\n"
@@ -103,14 +105,15 @@ def identity(procfs: str = PROCFS) -> str:
 
 # $1: the command, $2: the run folder. Records its own pid with its start time and boot (it
 # leads a new session) and the command's exit status; the subshell keeps `exit` in the command
-# from skipping the bookkeeping. The wrapper outlives a SIGTERM sent to the group (a caught
-# signal is reset to the default in the subshell), so a stopped command still gets its status
-# (143) recorded.
+# from skipping the bookkeeping. The wrapper outlives a SIGTERM sent to the group, and so does
+# the subshell until the program it runs has ended (as in the local wrapper,
+# :data:`hpo.runkit.process.SUBSHELL`), so a stopped command has its grace period and its own
+# status recorded.
 WRAPPER = (
     "trap : TERM; " + identity() +
     '( _f=$(_facts $$) || _f="? -"; echo "$$ ${_f#* } $(_boot)" ) > "$2/pid.tmp" '
     '&& mv "$2/pid.tmp" "$2/pid"; '
-    '( eval "$1" ); rc=$?; echo $rc > "$2/exit_code.tmp" && mv "$2/exit_code.tmp" "$2/exit_code"; '
+    + SUBSHELL + '; rc=$?; echo $rc > "$2/exit_code.tmp" && mv "$2/exit_code.tmp" "$2/exit_code"; '
     "exit $rc"
 )
 

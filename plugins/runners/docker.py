@@ -27,10 +27,11 @@ from hpo.contracts.runner import Launch, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.gpus import MachineGpus
 from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
-
-NO_DAEMON = "Cannot connect to the Docker daemon"  # what the docker CLI says when none answers
+from hpo.runkit.process import SUBSHELL
 from hpo.runkit.redact import Redactor
 from hpo.trial import CHECKPOINT_DIR_ENV, TRIAL_DIR_ENV
+
+NO_DAEMON = "Cannot connect to the Docker daemon"  # what the docker CLI says when none answers
 
 
 class DockerConfig(BaseModel):
@@ -154,7 +155,10 @@ class DockerRunner(AttemptRunner[DockerAttempt]):
             args += ["-e", key]  # the value comes from the CLI's environment
         if devices:
             args += ["--gpus", f'"device={",".join(devices)}"']
-        args += [*c.run_options, c.image, "/bin/sh", "-c", launch.command]
+        # the command runs in the local wrapper's subshell, so a program saving its work on the
+        # stop's SIGTERM is not cut short by its shell; the shell around it outlives SIGTERM
+        args += [*c.run_options, c.image, "/bin/sh", "-c", f"trap : TERM; {SUBSHELL}", "hpo-trial",
+                 launch.command]
         container = self._docker(*args, env=self._env(env)).strip()
         att = DockerAttempt(launch, name, self, grace_period=c.grace_period)
         self._follow(att)

@@ -110,6 +110,41 @@ def test_a_trial_ignoring_sigterm_is_killed_after_the_grace_period(kit, runner_o
     assert kit.process_gone(tmp_path / "child.pid")
 
 
+# a trial program (here a shell of its own, not the command's shell) that saves its work when
+# SIGTERM comes: it takes a second over it, then exits with CODE
+SAVES_ON_SIGTERM = (
+    "sh -c 'trap \"sleep 1; echo saved > saved; exit CODE\" TERM; echo \"@hpo loss=1\"; "
+    "while :; do sleep 0.05; done'"
+)
+
+
+@pytest.mark.parametrize("code, recorded", [(3, 3), (0, 143)])
+def test_a_trial_handling_sigterm_has_its_grace_period(kit, runner_of, tmp_path, code, recorded):
+    """The stop's SIGTERM reaches the trial's program, which finishes saving before SIGKILL (5 s
+    later): the shell that runs the command does not end the attempt before it. The attempt is
+    stopped with the program's exit status, 143 where it exited 0 (a stopped trial never passes
+    for one that finished: its shell cannot tell an exit 0 from a builtin the signal cut)."""
+    r = runner_of(grace_period=5)
+    r.start(make_launch(tmp_path, SAVES_ON_SIGTERM.replace("CODE", str(code))))
+    drain(r, until=lambda m: any(isinstance(x, Reported) for x in m))
+    r.stop(1, 1, "median rule")
+    start = time.monotonic()
+    (ex,) = exits(drain(r))
+    assert (tmp_path / "saved").read_text() == "saved\n"
+    assert ex.status == "stopped" and ex.exit_code == recorded and ex.reason == "median rule", ex
+    assert 0.9 < time.monotonic() - start < 5
+
+
+def test_a_stopped_command_runs_nothing_after_the_program_the_stop_ended(kit, runner_of, tmp_path):
+    r = runner_of(grace_period=5)
+    r.start(make_launch(tmp_path, SAVES_ON_SIGTERM.replace("CODE", "143") + "; echo ran-on > after"))
+    drain(r, until=lambda m: any(isinstance(x, Reported) for x in m))
+    r.stop(1, 1, "user")
+    (ex,) = exits(drain(r))
+    assert ex.status == "stopped" and ex.exit_code == 143
+    assert (tmp_path / "saved").exists() and not (tmp_path / "after").exists()
+
+
 def test_timeout_fails_the_trial(kit, runner_of, tmp_path):
     r = runner_of(grace_period=0.5)
     r.start(make_launch(tmp_path, "sleep 30 & echo $! > child.pid; wait", timeout=0.5))
