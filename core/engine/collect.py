@@ -57,6 +57,8 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                 k for k, v in m.metrics.items() if v is not None)
         elif isinstance(m, Exited):
             status, reason, again = m.status, m.reason, resumable and m.status == "stopped"
+            if again and (own := _own_stop(state, m)) is not None:
+                reason, again = own, False  # stopped as decided before the pause came
             if status == "succeeded":
                 missing = _missing_metric(state, m, reported.get((m.trial_id, m.attempt), set()))
                 if missing:
@@ -83,6 +85,15 @@ def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
                                               details=_plain(m.details)))
                 last_notice = message
     return batch
+
+
+def _own_stop(state, m: Exited) -> str | None:
+    """The reason of the stop a stopping rule or ``hpo stop`` decided for this attempt, if any: a
+    pause that comes while it is being stopped does not make it run again."""
+    tr = state.trials.get(m.trial_id)
+    if tr is None or tr.attempts != m.attempt or tr.stop_decision is None:
+        return None
+    return tr.stop_decision["reason"]
 
 
 def _killed_as_decided(state, m: Exited) -> DecidedStop | None:

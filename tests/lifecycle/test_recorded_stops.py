@@ -174,3 +174,61 @@ def _both_reported(tmp_path) -> bool:
     except Exception:  # the group is not created yet
         return False
     return len(trials) == 2 and all(t.reports for t in trials.values())
+
+
+# trial 2 takes its time over the threshold rule's SIGTERM: it is still ending when `hpo stop`
+# pauses the group
+LINGER = TRAIN.replace("import time\n", """import signal, sys, time
+import hpo as _hpo
+signal.signal(signal.SIGTERM, lambda *_: (open(f"got-term-{_hpo.params()['x']}", "w").close(),
+                                          time.sleep(3), sys.exit(143)))
+""")
+
+
+def test_a_pause_does_not_run_again_a_trial_a_stopping_rule_was_stopping(tmp_path):
+    """The pause stops every running trial to run it again on resume, but a trial whose own stop
+    was decided before it stays stopped as decided: resume neither reruns it nor lets the decision
+    fall on a new attempt that no stopper judges."""
+    (tmp_path / "train.py").write_text(LINGER)
+    spec_path = write_spec(tmp_path, SPEC.replace("PYTHON", sys.executable))
+    env = {**os.environ, "HPO_DB": str(tmp_path / ".hpo" / "hpo.db")}
+    engine = subprocess.Popen([sys.executable, "-m", "hpo", "run", str(spec_path), "--plain"], cwd=tmp_path,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    wait_for(lambda: _stopping(tmp_path), timeout=60)
+    assert run_hpo(tmp_path, "stop", "g").returncode == 0
+    engine.wait(timeout=60)
+    state = state_of(tmp_path, "g")
+    assert state.status == "stopped", state.reason
+    assert _pause_came_first(tmp_path)  # trial 2 was still being stopped when the pause came
+    t2 = state.trials[2]
+    assert t2.status == "stopped" and not t2.resumable, (t2.status, t2.reason)
+    assert t2.reason == t2.stop_decision["reason"]
+    resume_to_the_end(tmp_path, "g")
+    state = state_of(tmp_path, "g")
+    t1, t2 = state.trials[1], state.trials[2]
+    assert t1.status == "succeeded" and t1.last_step == 20  # the pause's own trial ran again
+    assert t2.status == "stopped" and t2.attempts == 1 and t2.last_step < 20, (t2.attempts, t2.reason)
+    check_invariants(tmp_path / ".hpo" / "hpo.db", "g", 2)
+
+
+def _pause_came_first(tmp_path) -> bool:
+    from hpo.eventlog.store import EventStore
+
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    try:
+        events = [s.event for s in store.read(store.resolve("g"))]
+    finally:
+        store.close()
+    kinds = [(e.type, getattr(e, "scope", None), getattr(e, "trial_id", None)) for e in events]
+    return kinds.index(("Stopped", "group", None)) < kinds.index(("TrialFinished", None, 2))
+
+
+def _stopping(tmp_path) -> bool:
+    """Trial 2's stop is recorded and its SIGTERM came, while it is still running."""
+    try:
+        t2 = state_of(tmp_path, "g").trials.get(2)
+    except Exception:
+        return False
+    return (t2 is not None and t2.stop_decision is not None and t2.status == "running"
+            and (tmp_path / "got-term-0.9").exists())
