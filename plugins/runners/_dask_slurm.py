@@ -15,8 +15,10 @@ option instead of workers that never come.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,22 @@ def check_options(options: dict[str, Any], scheduler: str, slurm: SlurmOptions |
                         f"{path}.slurm.processes")
 
 
+def slurm_cluster_class() -> type:
+    """dask-jobqueue's ``SLURMCluster``, imported without the Ctrl-C handler that importing it
+    installs (``dask_jobqueue.runner`` sets one that calls ``sys.exit()``): kept, it would end
+    ``hpo run`` on Ctrl-C without the pause Ctrl-C promises. :class:`RunnerUnavailable` without
+    dask-jobqueue."""
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise RunnerUnavailable(INSTALL_HINT) from None
+    finally:
+        if before is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, before)
+    return SLURMCluster
+
+
 class SlurmWorkers:
     """A ``SLURMCluster`` whose job script sbatch accepts, kept at the options' size.
 
@@ -127,10 +145,7 @@ class SlurmWorkers:
     script (the reason names the option)."""
 
     def __init__(self, slurm: SlurmOptions, log_directory: Path, path: str = "runner.slurm"):
-        try:
-            from dask_jobqueue import SLURMCluster
-        except ImportError:
-            raise RunnerUnavailable(INSTALL_HINT) from None
+        SLURMCluster = slurm_cluster_class()
         self.slurm = slurm
         kwargs: dict[str, Any] = {
             "queue": slurm.queue, "account": slurm.account, "cores": slurm.cores,
