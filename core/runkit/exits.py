@@ -4,6 +4,7 @@ reason, the same for every runner."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from hpo.contracts.runner import Exited, Launch
@@ -24,7 +25,8 @@ def exited(
 ) -> Exited:
     """The :class:`Exited` record of an attempt.
 
-    ``code``: the exit status (>= 0; a shell reports death by signal N as 128+N), a negative
+    ``code``: the exit status (>= 0; a shell reports death by signal N as 128+N, which is read
+    as that signal, since it cannot be told from an exit(128+N)), a negative
     signal number, a text saying why there is no status, or None (the process is gone and left
     no status; fine after a stop, which then names the signal the runner sent).
 
@@ -35,8 +37,8 @@ def exited(
     base = dict(trial_id=launch.trial_id, attempt=launch.attempt, output_tail=output_tail)
     exit_code = code if isinstance(code, int) and code >= 0 else None
     sig = -code if isinstance(code, int) and code < 0 else None
-    if isinstance(code, int) and code > 128 and stop_reason is not None:
-        sig = code - 128
+    if isinstance(code, int) and 128 < code < 128 + signal.NSIG:
+        sig = code - 128  # how a shell reports a program killed by signal N (an exit(128+N) too)
     if code is None and stop_reason is not None:
         sig = signal_sent
     if timed_out:
@@ -56,7 +58,8 @@ def exited(
     if code == 0:
         return Exited(status="succeeded", exit_code=0, **base)
     if sig is not None:
-        return Exited(status="failed", signal=sig, reason=f"killed by {signame(sig)}", **base)
+        return Exited(status="failed", exit_code=exit_code, signal=sig,
+                      reason=f"killed by {signame(sig)}", **base)
     return Exited(status="failed", exit_code=code, reason=f"exited with code {code}", **base)
 
 

@@ -79,6 +79,15 @@ def test_failure_keeps_exit_code_and_output(kit, runner_of, tmp_path):
     assert "oops" in ex.output_tail and "out-line" in ex.output_tail
 
 
+def test_a_program_killed_by_a_signal_not_from_hpo_is_recorded_as_killed_by_it(kit, runner_of, tmp_path):
+    """The OOM killer's SIGKILL, a segfault: the command's shell reports the program's death by
+    signal N as status 128+N, and the attempt is recorded as killed by that signal."""
+    r = runner_of()
+    r.start(make_launch(tmp_path, "echo '@hpo loss=1'; sh -c 'kill -KILL $$'"))
+    (ex,) = exits(drain(r))
+    assert (ex.status, ex.signal, ex.reason) == ("failed", signal.SIGKILL, "killed by SIGKILL"), ex
+
+
 def test_a_last_line_without_newline_is_read(kit, runner_of, tmp_path):
     r = runner_of()
     r.start(make_launch(tmp_path, "printf '@hpo loss=3'"))

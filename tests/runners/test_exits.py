@@ -16,7 +16,11 @@ LAUNCH = Launch("g", 4, 2, "true", {}, Path("/nonexistent"), Path("/nonexistent"
     (0, {}, ("succeeded", 0, None, "")),
     (3, {}, ("failed", 3, None, "exited with code 3")),
     (-9, {}, ("failed", None, 9, "killed by SIGKILL")),
-    (137, {}, ("failed", 137, None, "exited with code 137")),  # a status like any other, unasked
+    # a shell reports a program killed by signal N (the OOM killer's SIGKILL) as 128+N
+    (137, {}, ("failed", 137, 9, "killed by SIGKILL")),
+    (139, {}, ("failed", 139, 11, "killed by SIGSEGV")),
+    (128, {}, ("failed", 128, None, "exited with code 128")),
+    (255, {}, ("failed", 255, None, "exited with code 255")),  # no signal is 127
     ("the container disappeared", {}, ("failed", None, None, "the container disappeared")),
     (None, {}, ("failed", None, None, VANISHED)),
     (143, {"stop_reason": "median rule"}, ("stopped", 143, 15, "median rule")),  # the shell's 128+N
