@@ -34,6 +34,7 @@ MAX_STEP = 2**63 - 1  # the largest integer SQLite stores
 MAX_DIGITS = 40  # digits of a JSON integer (a float has 17 significant ones)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I | re.A)
 _NAME = re.compile(r"[!-~]+")  # printable ASCII, no space
+_INTEGER = re.compile(r"\+?\d{1,%d}" % MAX_DIGITS, re.A)  # a step read exactly, not as a float
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ def _json_fields(text: str) -> dict[str, object]:
     return data
 
 
-def _json_int(digits: str) -> float:
+def _json_int(digits: str) -> int:
     if len(digits.lstrip("+-")) > MAX_DIGITS:
         raise ValueError(f"an integer of {len(digits):,} digits")
-    return float(digits)
+    return int(digits)
 
 
 def _pairs(text: str) -> dict[str, object]:
@@ -122,20 +123,26 @@ def _name(key: str) -> str:
 
 
 def _strict_number(key: str, value: object) -> float | None:
-    if value is None or (isinstance(value, float) and not isinstance(value, bool)):
+    if value is None or isinstance(value, float):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):  # a JSON integer
+        return float(value)
     if isinstance(value, str) and _NUMBER.fullmatch(value):
         return float(value)
     raise ProtocolError(f"metric {_clip(key)!r} must be a number, got {_clip(repr(value))}")
 
 
 def _step(value: object) -> int:
-    try:
-        number = _strict_number("step", value)
-    except ProtocolError:
-        number = None
-    if number is None or not math.isfinite(number) or number < 0 or number != int(number):
-        raise ProtocolError(f"step must be a non-negative integer, got {_clip(repr(value))}")
+    if (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+            isinstance(value, str) and _INTEGER.fullmatch(value)):
+        number: float | int | None = int(value)  # exactly: a float rounds integers above 2**53
+    else:
+        try:
+            number = _strict_number("step", value)
+        except ProtocolError:
+            number = None
+        if number is None or not math.isfinite(number) or number < 0 or number != int(number):
+            raise ProtocolError(f"step must be a non-negative integer, got {_clip(repr(value))}")
     if number > MAX_STEP:
         raise ProtocolError(f"step must be at most {MAX_STEP} (2**63 - 1), got {_clip(repr(value))}")
     return int(number)

@@ -94,6 +94,18 @@ def test_a_hostile_line_is_a_protocol_error_and_nothing_else(line):
     assert len(str(info.value)) < 300  # the message quotes the line, clipped
 
 
+@pytest.mark.parametrize("text", ["9223372036854775807", "9223372036854775806", "9007199254740993"])
+def test_a_step_is_kept_exactly_up_to_2_63_minus_1(text):
+    """The largest step SQLite stores is accepted, and a step above 2**53 is not rounded (a float
+    holds no integer beyond it exactly), in both forms."""
+    assert parse_line(f"@hpo step={text} loss=1").step == int(text)
+    assert parse_line(f'@hpo {{"step": {text}, "loss": 1}}').step == int(text)
+    with pytest.raises(ProtocolError, match="at most"):
+        parse_line("@hpo step=9223372036854775808 loss=1")
+    with pytest.raises(ProtocolError, match="at most"):
+        parse_line('@hpo {"step": 9223372036854775808, "loss": 1}')
+
+
 def test_strict_numbers_still_take_every_ascii_form():
     r = parse_line("@hpo a=1 b=-2.5 c=.5 d=3. e=1e-4 f=+2E+3 g=NaN h=-Inf i=infinity")
     assert [r.metrics[k] for k in "abcdef"] == [1.0, -2.5, 0.5, 3.0, 1e-4, 2000.0]

@@ -89,3 +89,20 @@ def test_the_views_show_the_rejected_lines(store, workdir):
     assert "report lines rejected: 4 in 2 trials" in text and "1_000" in text
     assert group_summary(state)["bad_lines"] == 4
     assert [r["bad_lines"] for r in trial_records(state)] == [2, 2]
+
+
+def test_the_largest_step_sqlite_stores_is_recorded_exactly(store, workdir):
+    """A trial's step up to 2**63 - 1 (the contract's limit) is recorded as printed, in both line
+    forms, and not rounded through a float on the way."""
+    (workdir / "hostile.txt").write_text(
+        '@hpo {"step": 9007199254740993, "loss": 5}\n@hpo step=9223372036854775806 loss=4\n')
+    gid = make(store, workdir, SPEC.format(python=sys.executable).replace(
+        "hpo.report(step=7,", "hpo.report(step=2**63 - 1,"))
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "succeeded", state.reason
+    for t in state.trials.values():
+        assert t.status == "succeeded" and t.rejected == 0, t.rejected_examples
+        assert [s for s, _ in t.curves["loss"]] == [9007199254740993, 2**63 - 2, 2**63 - 1]
+    assert state == GroupState.fold(store.read(gid))
+    write_snapshot(store, state)
+    assert store.integrity_check() == "ok"
