@@ -17,7 +17,7 @@ from typing import Any, Callable
 from hpo.contracts.runner import Launch
 from hpo.runkit.markers import attempt_token
 from hpo.spec import GroupSpec
-from hpo.spec.secrets import is_secret_name, mask, resolve
+from hpo.spec.secrets import is_secret_name, mask_cut, resolve
 from hpo.spec.template import TemplateError, render
 from hpo.eventlog.state import GroupState, TrialState
 from hpo.trial import (ATTEMPT_TOKEN_ENV, CHECKPOINT_DIR_ENV, GROUP_ID_ENV, PARAMS_ENV, TRIAL_DIR_ENV,
@@ -48,8 +48,9 @@ class LaunchPlanner:
         return env
 
     def mask(self, text: str) -> str:
-        """``text`` without the secret values of ``run.env`` (see :mod:`hpo.spec.secrets`)."""
-        return mask(text, self.secrets)
+        """``text`` without the secret values of ``run.env``, nor the parts of one a cut of the
+        trial's output left (see :mod:`hpo.spec.secrets`)."""
+        return mask_cut(text, self.secrets)
 
     def _workdir(self) -> Path:
         """``run.workdir`` relative to the spec file, else the spec file's folder."""

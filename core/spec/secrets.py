@@ -93,6 +93,20 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
     return _mask(value, forms) if forms else value
 
 
+def mask_cut(text: str, secrets: Iterable[str]) -> str:
+    """:func:`mask` for text hpo cut out of a trial's output (an output tail starts 4,000 bytes
+    before the end, a rejected report line is kept to its first 200 characters, a quoted token to
+    80 and ``...``): also the end of a secret that opens a line, and the start of one that ends a
+    line or comes before ``...``, so a cut through a secret leaves no part of it."""
+    text = mask(text, secrets)
+    for secret in {s for s in secrets if len(s) > MIN_LENGTH}:
+        parts = range(len(secret) - 1, MIN_LENGTH - 1, -1)  # longest first
+        ends = "|".join(re.escape(secret[-k:]) for k in parts)
+        starts = "|".join(re.escape(secret[:k]) for k in parts)
+        text = re.sub(rf"^(?:{ends})|(?:{starts})(?=\.\.\.|$)", MASK, text, flags=re.M)
+    return text
+
+
 def _mask(value: Any, forms: list[str]) -> Any:
     if isinstance(value, str):
         for form in forms:

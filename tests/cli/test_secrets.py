@@ -134,3 +134,37 @@ def test_mask_replaces_every_form_of_a_secret():
     assert mask(data, {"s3cret", "ab"}) == {"a": ["x *** y", {"b": "***"}], "n": 3, "short": "ab"}
     assert mask("x a&amp;b y", {"a&b"}) == "x *** y"
     assert mask('{"k": "a\\"b"}', {'a"b'}) == '{"k": "***"}'
+
+
+CUT_SPEC = """
+name: cut
+settings:
+  metric: {name: loss, optimization: minimize}
+  matrix:
+    x: {values: [1]}
+run:
+  cmd: >-
+    printf '%s' "$API_TOKEN"; yes x | tr -d '\\n' | head -c 3745; echo;
+    echo "@hpo loss=1 $(yes y | tr -d '\\n' | head -c 180)$API_TOKEN";
+    echo "@hpo loss={{ x }}"
+  env:
+    API_TOKEN: {from_env: HPO_TEST_SECRET_SOURCE}
+"""
+
+
+def test_a_secret_cut_by_the_end_of_a_tail_or_an_example_is_masked_too(tmp_path):
+    """The recorded output tail starts 4,000 bytes before the end of the output, and a rejected
+    report line is kept to its first 200 characters: a secret those cuts split leaves no part of
+    itself in the database either."""
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(CUT_SPEC))
+    value = f"s3cr3t-{uuid.uuid4().hex}"
+    proc = hpo(tmp_path, "run", "spec.yaml", "--plain", env={"HPO_TEST_SECRET_SOURCE": value})
+    assert proc.returncode == 0, proc.stderr
+    data = database_bytes(tmp_path)
+    events = [json.loads(line) for line in hpo(tmp_path, "events", "cut", "--json").stdout.splitlines()]
+    (tail,) = [e["payload"]["output_tail"] for e in events if e["type"] == "TrialFinished"]
+    assert tail.startswith("protocol errors:\n") and "\n--- stdout.log ---\n***xxx" in tail, tail[:400]
+    (rejected,) = [e["payload"] for e in events if e["type"] == "ReportsRejected"]
+    assert rejected["examples"][0].endswith("y***"), rejected
+    for part in (value[:10], value[-10:]):
+        assert part.encode() not in data
