@@ -254,6 +254,11 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         except RunnerUnavailable as exc:
             self.notices.append(RunnerNotice(str(exc)))
             return False
+        if self.config.scheduler in ("local", "slurm") and handle.get("scheduler") != client.scheduler.address:
+            # its scheduler lived in the engine that started it and died with it: this one cannot
+            # know the task. Say so at once: the variable get below would wait 5 s a trial, during
+            # which the engine (still recovering) renews no lease
+            return False
         names = _names(key)
         att = DaskAttempt(launch, key, self, grace_period=self.config.grace_period, offset=offset)
         mirror_size = att.stdout.stat().st_size if att.stdout.exists() else 0

@@ -87,6 +87,19 @@ def test_a_trial_no_engine_follows_is_killed(tmp_path, dask_cluster, closing):
     assert not second.reattach(la, handle, 0)  # it was killed: the engine runs it again
 
 
+def test_a_trial_of_a_dead_engines_own_scheduler_is_not_waited_for(tmp_path, closing):
+    """With `local` (and `slurm`) the scheduler lives in the engine: after a crash the resumed
+    engine's new scheduler cannot know the trial, and reattach says so at once instead of
+    waiting 5 s a trial for its variables (all the while renewing no lease)."""
+    r = runner(scheduler="local", n_workers=1)
+    closing(r)
+    r.client()
+    began = time.monotonic()
+    dead = {"key": "g-1-1", "scheduler": f"tcp://127.0.0.1:{free_port()}"}  # the dead engine's
+    assert not r.reattach(make_launch(tmp_path, "true"), dead, 0)
+    assert time.monotonic() - began < 2
+
+
 def test_trials_spread_over_both_workers(tmp_path, dask_cluster, closing):
     r = runner(scheduler=dask_cluster.scheduler_address)
     closing(r)

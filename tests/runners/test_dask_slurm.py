@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
 
 from hpo.contracts.runner import Reported
@@ -25,6 +26,7 @@ from hpo.runkit import procs
 from hpo.runkit.machines import RunnerUnavailable
 from hpo.spec import parse_spec
 
+from ..lifecycle.conftest import hpo_cmd, kill9, run_hpo, state_of, wait_for, write_spec
 from ._sshd import required
 from .conftest import drain, exits, make_launch
 
@@ -218,3 +220,76 @@ def test_a_preempted_job_is_retried_and_the_group_succeeds(tmp_path, slurm):
     assert all("was lost" in e.reason or "cancelled" in e.reason for e in retried), retried
     assert peak <= 2
     assert slurm.jobs(JOB) == []
+
+
+def events_of(tmp_path, group: str) -> list:
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    try:
+        return [s.event for s in store.read(store.resolve(group))]
+    finally:
+        store.close()
+
+
+def session_alive(sid: int) -> bool:
+    """Whether a process of session ``sid`` (a trial: the wrapper runs it in its own) still runs."""
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_a_killed_engine_leaves_no_worker_job_and_resume_finishes_the_group(tmp_path, slurm):
+    """The scheduler lives in the engine: after a `kill -9` of it mid-group the workers lose it,
+    close, and their jobs end by themselves (measured: out of squeue 3 to 5 s after the kill,
+    the walltime is 10 minutes), the trials on them killed; `hpo resume` then runs the lost
+    trials again as new attempts, none counted failed, and the group succeeds. About 15 s."""
+    hold = tmp_path / "hold"  # while it exists, trials run until the engine is killed
+    hold.touch()
+    cmd = (f'echo $$ > "{tmp_path}/sid-{{{{ trial_id }}}}-$HPO_ATTEMPT"; '  # the trial's session
+           f'if [ -e "{hold}" ]; then sleep 120; fi; echo "@hpo score={{{{ x }}}}"')
+    spec = write_spec(tmp_path, json.dumps({
+        "name": "killed", "settings": {"concurrency": 2, "matrix": {"x": {"values": [1, 2, 3, 4]}}},
+        "run": {"cmd": cmd}, "runner": {"kind": "dask", **options(walltime="10:00")}}))
+    with open(tmp_path / "engine.log", "wb") as log:
+        engine = subprocess.Popen(hpo_cmd("run", str(spec), "--seed", "0"), cwd=tmp_path,
+                                  env={**os.environ, "HPO_DB": str(tmp_path / ".hpo" / "hpo.db")},
+                                  stdout=log, stderr=log, start_new_session=True)
+    try:
+        started = wait_for(lambda: len(list(tmp_path.glob("sid-*-1"))) == 2, timeout=90, interval=0.2)
+        lost = sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("sid-*-1"))
+        sessions = [int((tmp_path / f"sid-{t}-1").read_text()) for t in lost]
+        jobs = slurm.jobs(JOB)
+        assert len(jobs) == 2 and all(j["state"] == "RUNNING" for j in jobs), jobs
+        assert all(session_alive(s) for s in sessions)  # both trials run in the worker jobs
+        kill9(engine)
+        killed = time.monotonic()
+        # the workers see their scheduler's connection close and exit: their jobs end
+        left = slurm.wait_jobs(lambda js: not js, timeout=30, name=JOB)
+        assert left == [], (f"worker jobs still in squeue {time.monotonic() - killed:.0f}s after the "
+                            f"engine died (walltime 10:00): {left}")
+        # and nothing of the trials that ran on them is left
+        deadline = time.monotonic() + 10
+        while any(session_alive(s) for s in sessions) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(session_alive(s) for s in sessions), "a trial outlived its worker job"
+    finally:
+        if engine.poll() is None:
+            kill9(engine)
+    assert started
+    hold.unlink()
+    resumed = run_hpo(tmp_path, "resume", "killed", "--plain", timeout=150)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    state = state_of(tmp_path, "killed")
+    assert state.status == "succeeded", state.reason
+    trials = [state.trials[i] for i in sorted(state.trials)]
+    assert [t.status for t in trials] == ["succeeded"] * 4
+    assert [t.metrics["score"] for t in trials] == [1.0, 2.0, 3.0, 4.0]
+    assert [t.trial_id for t in trials if t.attempts == 2] == lost  # run again, once
+    assert all(t.attempts == 1 for t in trials if t.trial_id not in lost)
+    ended = [(e.trial_id, e.attempt, e.status, e.resumable) for e in events_of(tmp_path, "killed")
+             if e.type == "TrialFinished" and e.status != "succeeded"]
+    assert ended == [(t, 1, "stopped", True) for t in lost], ended  # interrupted, none failed
+    assert slurm.jobs(JOB) == []  # the resumed group's worker jobs are cancelled and gone
