@@ -15,7 +15,7 @@ from hpo.errors import SpecError
 from hpo.api.objective import objective_ref
 from hpo.contracts.registry import Registry
 from hpo.spec import GroupSpec, RunnerSpec, StopperSpec, parse_spec
-from hpo.spec.yamlload import load_yaml
+from hpo.spec.yamlload import load_yaml, read_spec_text
 
 ASK_TELL_CMD = "(ask/tell: the trials are run by the Python code that asks for them)"
 OBJECTIVE_CMD = "(a Python objective: see runner.objective)"
@@ -40,7 +40,7 @@ def read_spec(spec: SpecLike, registry: Registry) -> SpecSource:
         file = Path(spec)
         if not file.is_file():
             raise SpecError(f"no such spec file: {file}", "", str(file))
-        text, path, source = file.read_text(encoding="utf-8"), str(file.resolve()), str(file)
+        text, path, source = read_spec_text(file), str(file.resolve()), str(file)
         data: Any = load_yaml(text, source)
     elif isinstance(spec, str):
         text = spec

@@ -84,14 +84,16 @@ def read_spec(path: Path) -> tuple["GroupSpec", str]:
     """Load a spec file (the installed searchers say which keys select them), check it against
     the installed plugins, and return it with its text."""
     from hpo.engine.composition import validate as validate_plugins
-    from hpo.spec import load_spec
+    from hpo.spec import parse_spec
+    from hpo.spec.yamlload import read_spec_text
 
-    spec = load_spec(path)
+    text = read_spec_text(path)  # read once: the text the log keeps is the text parsed
+    spec = parse_spec(text, source=str(path))
     try:
         validate_plugins(spec)  # the searcher, runner and stoppers check their own options
     except SpecError as exc:
         raise (exc if exc.file else exc.with_file(str(path))) from None
-    return spec, path.read_text(encoding="utf-8", errors="replace")
+    return spec, text
 
 
 def load_state(store: EventStore, ref: str, until_seq: int | None = None) -> GroupState:

@@ -33,7 +33,7 @@ from hpo.spec.sections import (
     parse_stoppers,
 )
 from hpo.spec.template import TemplateError, check_expression, is_name, sample_values, template_names
-from hpo.spec.yamlload import load_yaml
+from hpo.spec.yamlload import load_yaml, read_spec_text
 
 DEFAULT_ALGORITHM = "grid"  # a spec without an algorithm block runs a grid, as Polyaxon's do
 TOP_KEYS = (
@@ -62,12 +62,7 @@ SECTION_IGNORED = {"run_type": PLATFORM, "logging": PLATFORM}
 
 def load_spec(path: str | Path, algorithms: Collection[Any] = ()) -> GroupSpec:
     """Read and parse a spec file; every SpecError carries ``file=str(path)``."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the spec file: {exc}", "", source) from None
-    return parse_spec(text, source=source, algorithms=algorithms)
+    return parse_spec(read_spec_text(path), source=str(path), algorithms=algorithms)
 
 
 def parse_spec(

@@ -7,9 +7,10 @@ exponent numbers as floats. Everything else is plain PyYAML safe loading; duplic
 are an error instead of "last one wins".
 
 A spec is also bounded before anything is built from it: at most :data:`MAX_SPEC_CHARS`
-characters, and at most :data:`MAX_NODES` values once every alias is expanded (the size the spec
-takes in the log, which stores it as JSON). Ten lines of nested anchors ("billion laughs") would
-otherwise expand to gigabytes.
+characters (a file is never read further), at most :data:`MAX_DEPTH` levels of nesting (PyYAML
+composes recursively), and at most :data:`MAX_NODES` values once every alias is expanded (the
+size the spec takes in the log, which stores it as JSON). Ten lines of nested anchors ("billion
+laughs") would otherwise expand to gigabytes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ INT_TAG = "tag:yaml.org,2002:int"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 MAX_SPEC_CHARS = 1_000_000  # the largest real-world spec we know of is under 10 kB
 MAX_NODES = 100_000  # values (scalars, lists, mappings) with every alias expanded
+MAX_DEPTH = 100  # nested lists and mappings; real specs nest fewer than 10
 
 # PyYAML's YAML 1.1 int pattern without the last (sexagesimal) alternative.
 _INT = re.compile(
@@ -47,7 +49,20 @@ _FLOAT = re.compile(
 
 
 class SpecLoader(yaml.SafeLoader):
-    """SafeLoader with the number resolution above and duplicate-key detection."""
+    """SafeLoader with the number resolution above, duplicate-key detection and a depth limit."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise SpecError(f"the spec nests deeper than {MAX_DEPTH} levels at line {line}; "
+                                "a group spec needs a few")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -70,6 +85,21 @@ SpecLoader.yaml_implicit_resolvers = {
 }
 SpecLoader.add_implicit_resolver(FLOAT_TAG, _FLOAT, list("-+0123456789."))
 SpecLoader.add_implicit_resolver(INT_TAG, _INT, list("-+0123456789"))
+
+
+def read_spec_text(path: Any) -> str:
+    """The text of the spec file at ``path``, read no further than :data:`MAX_SPEC_CHARS` + 1
+    characters (``/dev/zero`` or a pipe that never ends is refused, not read into memory)."""
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(MAX_SPEC_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the spec file: {exc}", "", source) from None
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"the spec is more than {MAX_SPEC_CHARS:,} characters long; at most "
+                        f"{MAX_SPEC_CHARS:,} are accepted (a group spec is a few kilobytes)", "", source)
+    return text
 
 
 def load_yaml(text: str, source: str = "<spec>") -> Any:

@@ -1,6 +1,8 @@
 """A spec is bounded before anything is built from it: alias bombs, recursive aliases and
 oversized files are refused quickly, with little memory, and with a message that says why."""
 
+import os
+import threading
 import time
 import tracemalloc
 
@@ -96,3 +98,59 @@ def test_the_cli_says_why_and_exits_non_zero(tmp_path):
     assert result.exit_code != 0
     assert "expands to more than 100,000 values" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")])
+def test_deep_nesting_is_refused_naming_the_line(tmp_path, opening, closing):
+    # 500 levels used to overflow PyYAML's recursive composer: a RecursionError traceback
+    path = tmp_path / "deep.yaml"
+    path.write_text(BASE + "declarations:\n  deep: " + opening * 500 + "1" + closing * 500 + "\n")
+    with pytest.raises(SpecError, match=r"nests deeper than 100 levels.*line 10") as info:
+        load_spec(path)
+    assert str(path) in str(info.value)
+
+
+def test_nesting_within_the_limit_still_works():
+    data = load_yaml("a: " + "[" * 98 + "1" + "]" * 98)  # 100 values deep with the mapping and 1
+    for _ in range(99):
+        data = data["a"] if isinstance(data, dict) else data[0]
+    assert data == 1
+
+
+def test_an_endless_file_is_refused_without_reading_it_all(tmp_path):
+    # a spec path that is a device or pipe (/dev/zero) used to be read whole: MemoryError
+    fifo = tmp_path / "endless.yaml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=_write_forever, args=(fifo,), daemon=True)
+    writer.start()
+    started = time.perf_counter()
+    with pytest.raises(SpecError, match=r"more than 1,000,000 characters") as info:
+        load_spec(fifo)
+    assert time.perf_counter() - started < 5.0
+    assert str(fifo) in str(info.value)
+
+
+def _write_forever(path):
+    try:
+        with open(path, "w") as out:
+            while True:
+                out.write("# " + "x" * 65_534 + "\n")
+    except (BrokenPipeError, OSError):
+        pass
+
+
+@pytest.mark.parametrize("name", ["deep", "dev_zero"])
+def test_the_cli_refuses_deep_or_endless_specs_without_a_traceback(tmp_path, name):
+    import subprocess
+    import sys
+
+    if name == "deep":
+        path = tmp_path / "deep.yaml"
+        path.write_text(BASE + "declarations:\n  deep: " + "[" * 2000 + "]" * 2000 + "\n")
+    else:
+        path = "/dev/zero"
+    proc = subprocess.run([sys.executable, "-c", "from hpo.cli import main; main()", "validate", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(path) in proc.stderr
