@@ -27,6 +27,7 @@ FLOAT_TAG = "tag:yaml.org,2002:float"
 MAX_SPEC_CHARS = 1_000_000  # the largest real-world spec we know of is under 10 kB
 MAX_NODES = 100_000  # values (scalars, lists, mappings) with every alias expanded
 MAX_DEPTH = 100  # nested lists and mappings; real specs nest fewer than 10
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 # PyYAML's YAML 1.1 int pattern without the last (sexagesimal) alternative.
 _INT = re.compile(
@@ -67,6 +68,8 @@ class SpecLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:  # `<<: *anchor`: its keys may be overridden here
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen

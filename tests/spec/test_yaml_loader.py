@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hpo.errors import SpecError
-from hpo.spec import parse_spec
+from hpo.spec import load_spec, parse_spec
 from hpo.spec.yamlload import load_yaml
 
 
@@ -71,3 +71,18 @@ def test_duplicate_keys_are_an_error():
 def test_crlf_text_loads():
     text = "matrix:\r\n  a:\r\n    values: [1, 2]\r\n    \r\nrun:\r\n  cmd: echo {{ a }}\r\n"
     assert parse_spec(text).matrix["a"].values() == [1, 2]
+
+
+def test_merge_keys_work_and_may_be_overridden(tmp_path):
+    # `<<: *anchor` is PyYAML safe-loader YAML; the duplicate-key check used to reject it as
+    # "not valid YAML: could not determine a constructor for the tag ...merge"
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "base: &base {timeout: 60, env: {A: '1'}}\n"
+        "run:\n  <<: *base\n  timeout: 30\n  cmd: echo {{ lr }}\n"
+        "matrix:\n  lr: {values: [0.1, 0.2]}\n".replace("base: &base", "declarations:\n  base: &base")
+    )
+    spec = load_spec(path)
+    assert spec.run.timeout == 30 and spec.run.env == {"A": "1"}
+    with pytest.raises(SpecError, match="duplicate key 'timeout' \\(line 5\\)"):
+        load_yaml("a: &a {x: 1}\nb:\n  <<: *a\n  timeout: 1\n  timeout: 2\n")
