@@ -32,7 +32,7 @@ from hpo.spec.sections import (
     parse_runner,
     parse_stoppers,
 )
-from hpo.spec.template import TemplateError, check_expression, is_name, sample_values, template_names
+from hpo.spec.template import TemplateError, check_contexts, check_expression, is_name, sample_values, template_names
 from hpo.spec.yamlload import load_yaml, read_spec_text
 
 DEFAULT_ALGORITHM = "grid"  # a spec without an algorithm block runs a grid, as Polyaxon's do
@@ -197,6 +197,10 @@ def _concurrency(candidates: list[tuple[Any, str]]) -> int:
 
 
 def _check_templates(cmd: str, allowed: dict[str, str], path: str, sample: dict[str, Any]) -> None:
+    try:
+        check_contexts(cmd)
+    except TemplateError as exc:
+        raise SpecError(str(exc), path) from None
     for expr in template_names(cmd):
         if is_name(expr) and expr in allowed:
             continue

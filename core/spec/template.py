@@ -10,7 +10,9 @@ lists and mappings as JSON) and then shell-quoted so that it reaches the trial a
 whatever it holds. The quoting follows the shell context the template sits in: inside a
 double-quoted (``"--lr={{ lr }}"``) or single-quoted region the quote is closed, the
 ``shlex.quote``-d value inserted and the quote reopened, so ``$(...)`` or backticks in a value
-are never expanded.
+are never expanded. Inside ``$(...)`` the value is a plain word again; where no quoting helps
+(backticks, ``${...}``, a here-document, a comment) the template is refused
+(:mod:`hpo.spec.shellctx`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import shlex
 from functools import lru_cache
 from typing import Any, Callable
 
-TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
+from hpo.spec.shellctx import TEMPLATE_RE, UNSAFE, contexts
+
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_RENDERED = 4096  # characters one template may render to
 
@@ -152,25 +155,6 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _quote_state(text: str, state: str) -> str:
-    """The shell quote state ('', "'" or '"') after reading ``text`` from ``state``."""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if state == "'":
-            if ch == "'":
-                state = ""
-        elif ch == "\\":
-            i += 1  # the next character is escaped (outside single quotes)
-        elif state == '"':
-            if ch == '"':
-                state = ""
-        elif ch in "'\"":
-            state = ch
-        i += 1
-    return state
-
-
 def render(cmd: str, values: dict[str, Any]) -> str:
     """Replace every ``{{ name }}`` (or expression) with its shell-quoted value.
 
@@ -178,12 +162,9 @@ def render(cmd: str, values: dict[str, Any]) -> str:
     :class:`TemplateError` for an expression that fails or renders more than MAX_RENDERED.
     """
     out: list[str] = []
-    state = ""
     last = 0
-    for match in TEMPLATE_RE.finditer(cmd):
-        literal = cmd[last : match.start()]
-        out.append(literal)
-        state = _quote_state(literal, state)
+    for match, state in zip(TEMPLATE_RE.finditer(cmd), check_contexts(cmd)):
+        out.append(cmd[last : match.start()])
         text = format_value(evaluate(match.group(1).strip(), values))
         if len(text) > MAX_RENDERED:
             raise TemplateError(f"template {{{{ {match.group(1).strip()} }}}} renders {len(text)} "
@@ -193,3 +174,15 @@ def render(cmd: str, values: dict[str, Any]) -> str:
         last = match.end()
     out.append(cmd[last:])
     return "".join(out)
+
+
+def check_contexts(cmd: str) -> list[str]:
+    """The shell context of each template (see :mod:`hpo.spec.shellctx`); raises
+    :class:`TemplateError` for one that no quoting can make inert."""
+    found = contexts(cmd)
+    for match, state in zip(TEMPLATE_RE.finditer(cmd), found):
+        if state in UNSAFE:
+            raise TemplateError(
+                f"template {{{{ {match.group(1).strip()} }}}} is {UNSAFE[state]}, where no quoting "
+                "keeps a value from being run as shell code")
+    return found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 
 import pytest
 
 from hpo.errors import SpecError
-from hpo.spec import parse_spec
+from hpo.spec import load_spec, parse_spec
 from hpo.spec.template import TemplateError, format_value, render, template_names
 
 
@@ -46,6 +48,11 @@ CONTEXTS = [
     "printf '%s\\n' \"--v={{ v }}\"",
     "printf '%s\\n' '{{ v }}'",
     "printf '%s\\n' \"it's {{ v }}\"",
+    # command substitution inside double quotes: the shell parses $(...) afresh, so the value is
+    # a plain word there (it used to be quoted as if still inside "..." and $(...) in it ran)
+    "printf '%s\\n' \"$(printf '%s' {{ v }})\"",
+    "printf '%s\\n' \"--v=$(printf '%s' \"{{ v }}\")\"",
+    "printf '%s\\n' \"$(printf '%s' \"$(printf '%s' '{{ v }}')\")\"",
 ]
 
 
@@ -193,3 +200,38 @@ def test_a_seed_in_the_algorithm_block_is_checked_like_any_seed():
     assert info.value.path == "settings.random_search.seed" and "integer >= 0" in info.value.message
     with pytest.raises(SpecError, match="conflicting seed: 3 at seed and 4 at settings.random_search.seed"):
         parse_spec("seed: 3\n" + base.replace("SEED", "4"))
+
+
+UNSAFE_CONTEXTS = {
+    "echo \"`echo {{ v }}`\"": "inside backticks",
+    "echo `echo {{ v }}`": "inside backticks",
+    "echo \"${HOME:-{{ v }}}\"": "inside ${...}",
+    "cat <<EOF\n{{ v }}\nEOF": "in a here-document",
+    "cat <<-'EOF'\n\t--v={{ v }}\n\tEOF": "in a here-document",
+    "python train.py  # lr={{ v }}": "in a shell comment",
+}
+
+
+@pytest.mark.parametrize("cmd", list(UNSAFE_CONTEXTS))
+def test_a_template_where_no_quoting_is_inert_is_refused(tmp_path, cmd):
+    # a value `$(touch pwned)` ran in all of these: inside a here-document quotes are literal,
+    # and a newline in a value ends a comment
+    from click.testing import CliRunner
+
+    from hpo.cli import cli
+
+    path = tmp_path / "spec.yaml"
+    path.write_text("matrix:\n  v: {values: ['$(touch pwned)']}\nrun:\n  cmd: " + json.dumps(cmd) + "\n")
+    with pytest.raises(SpecError, match=re.escape(UNSAFE_CONTEXTS[cmd])) as info:
+        load_spec(path)
+    assert info.value.path == "run.cmd" and "{{ v }}" in info.value.message
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2 and "run.cmd" in result.output and str(path) in result.output
+    with pytest.raises(TemplateError):
+        render(cmd, {"v": "$(touch pwned)"})
+
+
+def test_templates_after_a_here_document_or_comment_are_words_again(tmp_path):
+    cmd = "cat <<EOF >/dev/null\nbody\nEOF\nprintf '%s' {{ v }} # done"
+    assert run_sh(render(cmd, {"v": "$(touch pwned) x"}), tmp_path) == "$(touch pwned) x"
+    assert list(tmp_path.iterdir()) == []
