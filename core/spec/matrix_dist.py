@@ -33,6 +33,14 @@ from hpo.spec.yamlload import parse_scalar
 EPS = 1e-9  # tolerance when deciding which multiples of q lie inside the bounds
 
 
+def too_far_apart(param: DistributionParam, *spans: float) -> SpecError | None:
+    """An error when a span the sampler computes (``high - low``, ``high / q``) overflows."""
+    if all(math.isfinite(x) for x in spans):
+        return None
+    return param.fail(f"{param.kind} {param.describe_args()}: the bounds are too far apart (or q "
+                      "too small) for floating point; narrow them")
+
+
 def multiples_inside(low: float, high: float, q: float) -> tuple[int, int]:
     """First and last ``k`` with ``k * q`` in ``[low, high]`` (kmin > kmax when there is none)."""
     return math.ceil(low / q - EPS), math.floor(high / q + EPS)
@@ -149,6 +157,8 @@ class Uniform(DistributionParam):
         low, high = self.number("low"), self.number("high")
         if not low < high:
             raise self.fail(f"low must be < high, got low={low!r}, high={high!r}")
+        if error := too_far_apart(self, high - low):
+            raise error
 
     def value_bounds(self) -> tuple[float, float]:
         return self.args["low"], self.args["high"]
@@ -221,6 +231,8 @@ class QuantizedBounded:
     def check_q(self) -> None:
         q = self.number("q", positive=True)  # type: ignore[attr-defined]
         low, high = self.value_bounds()  # type: ignore[attr-defined]
+        if error := too_far_apart(self, low / q, high / q):  # type: ignore[arg-type]
+            raise error
         kmin, kmax = multiples_inside(low, high, q)
         if kmin > kmax:
             raise self.fail(  # type: ignore[attr-defined]
@@ -284,9 +296,14 @@ class Normal(DistributionParam):
     NOTE = "scale > 0"
 
     def check(self) -> None:
-        self.number("loc"), self.number("scale", positive=True)
-        if "q" in self.ARGS:
-            self.number("q", positive=True)
+        loc, scale = self.number("loc"), self.number("scale", positive=True)
+        reach = abs(loc) + 3 * scale  # the domain's bounds, and about where samples lie
+        if self.kind in ("lognormal", "qlognormal"):  # exponents: exp(710) overflows
+            reach = math.exp(reach) if reach < 709 else math.inf
+        if error := too_far_apart(self, reach):
+            raise error
+        if "q" in self.ARGS and (error := too_far_apart(self, reach / self.number("q", positive=True))):
+            raise error
 
     def draw(self, rng: np.random.Generator) -> float:
         return float(rng.normal(self.args["loc"], self.args["scale"]))
