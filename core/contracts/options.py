@@ -7,12 +7,14 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from hpo.errors import SpecError
+from hpo.spec import booleans
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any] | None, path: str) -> BaseModel:
     """``model.model_validate(options)``; a failure becomes a SpecError at ``path.<field>``."""
     if options is not None and not isinstance(options, dict):
         raise SpecError(f"expected a mapping of options, got {options!r}", path)
+    booleans.check(model, options, path)
     try:
         return model.model_validate(options or {})
     except ValidationError as exc:

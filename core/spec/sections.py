@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hpo.errors import SpecError
+from hpo.spec import booleans
 from hpo.spec.matrix import check_param_name
 from hpo.spec.metric import MetricSpec
 from hpo.spec.models import EarlyStoppingEntry, RunnerSpec, RunSpec, StopperSpec
@@ -72,6 +73,7 @@ def as_mapping(raw: Any, path: str, what: str = "a mapping") -> dict[str, Any]:
 
 def build_model(model: type[BaseModel], data: dict[str, Any], path: str) -> Any:
     """``model.model_validate(data)``; the first error becomes a SpecError at its YAML path."""
+    booleans.check(model, data, path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

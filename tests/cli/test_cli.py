@@ -19,6 +19,10 @@ PLUGIN_MALFORMED = {
     "unknown_runner.yaml": "kubernetes-magic",
     "unknown_stopper.yaml": "mediam",
     "random_continuous_without_budget.yaml": "settings.random_search.n_experiments",
+    # booleans are not numbers, in any plugin's options (pydantic alone reads true as 1)
+    "grid_n_experiments_boolean.yaml": "settings.grid_search.n_experiments: expected a number, got a boolean (true)",
+    "stopper_option_boolean.yaml": "stopping[0].min_trials: expected a number, got a boolean (true)",
+    "bo_nested_option_boolean.yaml": "settings.bo.utility_function.n_iter: expected a number, got a boolean (false)",
 }
 
 
