@@ -166,11 +166,14 @@ class Engine:
             with pause_on_signals():
                 while not self.tick():
                     pass
-        except SignalInterrupt as exc:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (a SignalInterrupt)
+            # while the trials stop, a SIGTERM or SIGHUP (the terminal closed after a Ctrl-C) is
+            # ignored rather than killing the engine mid-pause; a second Ctrl-C still leaves
             with pause_on_signals(pausing=True):
-                self.pause(exc.reason, requested_by=exc.name)
-        except KeyboardInterrupt:
-            self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
+                if isinstance(exc, SignalInterrupt):
+                    self.pause(exc.reason, requested_by=exc.name)
+                else:
+                    self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
         except LogFileGone as exc:  # a deleted log can record nothing: its trials stop with it
             self.runner.close(stop_running=exc.deleted)
             raise

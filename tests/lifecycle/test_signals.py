@@ -24,3 +24,26 @@ def test_a_pausing_signal_stops_the_group_with_its_reason(tmp_path, slow_grid, s
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = state_of(tmp_path, "slow")
     assert after.status == "succeeded" and len(after.trials) == 6
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_a_ctrl_c_pause_does_not_cut_it_short(tmp_path, sig):
+    """Ctrl-C, then the terminal closed (SIGHUP) or the job preempted (SIGTERM) while the trials
+    have their grace period: the pause goes on to its end, as after a second SIGTERM."""
+    import os
+
+    from .test_ctrl_c import start, state, wait_for_reports
+
+    proc = start(tmp_path, "trap '' TERM;", 30)  # trials that ignore SIGTERM: the pause waits 5 s
+    wait_for_reports(tmp_path, 2)
+    os.killpg(proc.pid, signal.SIGINT)
+    wait_for(lambda: state(tmp_path).group_stop is not None)  # the pause is under way
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out  # the engine finished the pause, not killed by the signal
+    st = state(tmp_path)
+    assert st.status == "stopped" and st.reason == "interrupted by the user (Ctrl-C)"
+    running = [t for t in st.trials.values() if t.attempts]
+    assert len(running) == 2
+    for t in running:  # SIGKILLed at the end of the grace period: nothing is left running
+        assert t.status == "stopped" and t.resumable and t.signal == signal.SIGKILL
