@@ -95,7 +95,7 @@ def run(spec: Path, db: Path | None, name: str | None, seed: int | None, concurr
 @click.command()
 @click.argument("group")
 @db_option
-@click.option("--concurrency", type=click.IntRange(min=1), help="Run with a different concurrency.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Run with a different concurrency (later resumes keep it).")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors
 def resume(group: str, db: Path | None, concurrency: int | None, plain: bool) -> None:

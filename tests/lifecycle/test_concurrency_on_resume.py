@@ -3,7 +3,7 @@
 
 from hpo.eventlog.store import EventStore
 
-from .conftest import run_hpo, spawn, wait_for
+from .conftest import kill9, run_hpo, spawn, wait_for
 from .invariants import most_running
 from .test_resume import launched
 
@@ -34,4 +34,22 @@ def test_stop_then_resume_never_runs_more_than_concurrency(tmp_path, slow_grid):
 def test_resume_with_a_lower_concurrency_keeps_to_it(tmp_path, slow_grid):
     events = _stop_then_resume(tmp_path, slow_grid, "--concurrency", "1")
     resumed_at = max(i for i, s in enumerate(events) if s.type == "EngineStarted")
+    assert most_running(events[resumed_at:]) == 1
+
+
+def test_a_concurrency_set_on_resume_holds_from_then_on(tmp_path, slow_grid):
+    """`hpo resume --concurrency 1`, a crash, then a plain `hpo resume`: still one at a time (the
+    engine keeps the last recorded concurrency; the spec's 2 came back before)."""
+    engine = spawn(tmp_path, "run", str(slow_grid), "--seed", "0")
+    wait_for(lambda: launched(tmp_path) >= 2)
+    assert run_hpo(tmp_path, "stop", "slow").returncode == 0
+    assert engine.wait(timeout=60) == 3
+    engine = spawn(tmp_path, "resume", "slow", "--concurrency", "1", "--plain")
+    wait_for(lambda: launched(tmp_path) >= 3)
+    kill9(engine)
+    proc = run_hpo(tmp_path, "resume", "slow", "--plain")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = _events(tmp_path, "slow")
+    resumed_at = max(i for i, s in enumerate(events) if s.type == "EngineStarted")
+    assert events[resumed_at].event.concurrency == 1
     assert most_running(events[resumed_at:]) == 1
