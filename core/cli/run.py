@@ -129,9 +129,11 @@ def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
     group_id = store.resolve(group)
     state = GroupState.fold(store.iter_events(group_id))
     if state.engine is None or not engine_alive(state.engine, time.time()):
+        ended = state.status in ("succeeded", "failed")  # `hpo resume` refuses those
+        way_on = "`hpo restart` runs it again as a new group" if ended else "`hpo resume` continues it"
         raise HpoError(
             f"group {state.name} ({group_id}) has no live engine (status: {state.status}); "
-            "there is nothing to stop. `hpo resume` continues it."
+            f"there is nothing to stop. {way_on}."
         )
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     while True:

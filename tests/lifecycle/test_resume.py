@@ -126,3 +126,12 @@ def test_stop_without_a_live_engine_is_refused(tmp_path, slow_grid):
     run_hpo(tmp_path, "run", str(slow_grid))
     proc = run_hpo(tmp_path, "stop", "slow")
     assert proc.returncode == 1 and "no live engine" in proc.stderr
+
+
+def test_stop_of_a_finished_group_does_not_point_to_resume(tmp_path, slow_grid):
+    """`hpo resume` refuses a finished group, so `hpo stop`'s refusal must not offer it."""
+    assert run_hpo(tmp_path, "run", str(slow_grid)).returncode == 0
+    proc = run_hpo(tmp_path, "stop", "slow")
+    assert proc.returncode == 1 and "no live engine" in proc.stderr
+    assert "hpo resume" not in proc.stderr and "hpo restart" in proc.stderr
+    assert run_hpo(tmp_path, "resume", "slow").returncode == 1  # as the message no longer offers
