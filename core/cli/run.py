@@ -135,6 +135,8 @@ def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
             f"group {state.name} ({group_id}) has no live engine (status: {state.status}); "
             f"there is nothing to stop. {way_on}."
         )
+    if trial is not None:
+        check_stoppable(state, trial)
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     while True:
         version = store.version(group_id)
@@ -145,3 +147,14 @@ def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
             continue
     target = f"trial {trial} of group {group_id}" if trial is not None else f"group {group_id}"
     click.echo(f"asked the engine to stop {target}")
+
+
+def check_stoppable(state: GroupState, trial: int) -> None:
+    """Refuse ``--trial N`` of a trial the group does not have or that has ended: the request would
+    do nothing, or stop a trial of that id suggested later. One not started yet stops as it starts."""
+    tr = state.trials.get(trial)
+    if tr is None:
+        have = f"trials 1-{max(state.trials)}" if state.trials else "no trials yet"
+        raise HpoError(f"group {state.name} ({state.group_id}) has no trial {trial} ({have})")
+    if tr.finished and not tr.resumable:
+        raise HpoError(f"trial {trial} already {tr.status}; there is nothing to stop")

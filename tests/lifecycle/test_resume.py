@@ -135,3 +135,26 @@ def test_stop_of_a_finished_group_does_not_point_to_resume(tmp_path, slow_grid):
     assert proc.returncode == 1 and "no live engine" in proc.stderr
     assert "hpo resume" not in proc.stderr and "hpo restart" in proc.stderr
     assert run_hpo(tmp_path, "resume", "slow").returncode == 1  # as the message no longer offers
+
+
+def test_stop_of_a_trial_that_is_not_there_or_has_ended_is_refused(tmp_path):
+    """`hpo stop --trial N` of an unknown or finished trial says so and writes nothing (it said
+    "asked the engine" and left a request that would stop a trial of that id suggested later)."""
+    spec = write_spec(tmp_path, """
+        name: long
+        settings:
+          concurrency: 1
+          matrix:
+            x: {values: [1, 2, 3]}
+        run:
+          cmd: if [ {{ x }} = 2 ]; then sleep 60; fi
+        """)
+    engine = spawn(tmp_path, "run", str(spec))
+    wait_for(lambda: launched(tmp_path, "long") >= 2)
+    for trial, says in (("9", "no trial 9"), ("1", "trial 1 already succeeded")):
+        proc = run_hpo(tmp_path, "stop", "long", "--trial", trial)
+        assert proc.returncode == 1 and says in proc.stderr, proc.stdout + proc.stderr
+    assert not state_of(tmp_path, "long").stop_trial_requests
+    assert run_hpo(tmp_path, "stop", "long", "--trial", "2").returncode == 0
+    assert engine.wait(timeout=60) == 0
+    assert state_of(tmp_path, "long").trials[2].status == "stopped"
