@@ -151,7 +151,7 @@ def stop(group: str, db: Path | None, trial: int | None, reason: str) -> None:
 
 def check_stoppable(state: GroupState, trial: int) -> None:
     """Refuse ``--trial N`` of a trial the group does not have or that has ended: the request would
-    do nothing, or stop a trial of that id suggested later. One not started yet stops as it starts."""
+    do nothing, or stop a trial of that id suggested later."""
     tr = state.trials.get(trial)
     if tr is None:
         have = f"trials 1-{max(state.trials)}" if state.trials else "no trials yet"
