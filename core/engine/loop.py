@@ -78,8 +78,7 @@ class Engine:
         # last trial is done (an engine that found it in the log never asks again)
         self.heard_exhausted = False
         # a --concurrency holds from then on: without one, the last engine's (then the spec's)
-        recorded = (self.state.engine or {}).get("concurrency")
-        self.concurrency = concurrency or recorded or self.spec.concurrency
+        self.concurrency = concurrency or self.state.concurrency or self.spec.concurrency
         self.lease_seconds, self.poll_interval = lease_seconds, poll_interval
         self.listeners = list(listeners or [])
         self.engine_id = uuid.uuid4().hex[:12]

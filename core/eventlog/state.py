@@ -148,6 +148,7 @@ class GroupState:
     engine: dict[str, Any] | None = None  # {engine_id, host, pid, lease_seconds, seen_at}
     engines: int = 0  # how many engines have driven this group
     plan: dict[str, Any] | None = None  # the searcher's plan, as the last engine recorded it
+    concurrency: int | None = None  # the last engine's (kept after the group ended, unlike engine)
     trials: dict[int, TrialState] = field(default_factory=dict)
     stop_group_requested: ev.StopRequested | None = None
     stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
@@ -238,6 +239,7 @@ class GroupState:
             "lease_seconds": e.lease_seconds, "seen_at": t, "concurrency": e.concurrency,
         }
         self.engines += 1
+        self.concurrency = e.concurrency
         if e.plan is not None:
             self.plan = e.plan
         stop, self.pause_cut = self.group_stop, {}
