@@ -53,13 +53,14 @@ def test_optimize_runs_a_group(db, backend):
 
 def test_concurrency_is_used(db):
     def slow(trial):
-        time.sleep(0.4)
+        time.sleep(1.0)
         return trial.params["x"]
 
-    start = time.monotonic()
     group = hpo.optimize(slow, RANDOM, n_trials=4, concurrency=4, db=db, backend="thread")
-    assert time.monotonic() - start < 1.5
     assert group.status == "succeeded" and len(group.trials()) == 4
+    # the log is the witness, not the clock: all four started before the first one ended
+    trials = group.state.trials.values()
+    assert max(t.started_at for t in trials) < min(t.finished_at for t in trials)
     assert group.state.engine is None and group.state.spec["concurrency"] == 4
 
 
