@@ -329,11 +329,28 @@ def _template_names_allowed(
     return allowed
 
 
+def _check_no_nul(value: Any, path: str) -> None:
+    """No text of the spec holds a NUL character (YAML writes one as ``"\\0"``): none can reach a
+    command line, an environment or a file name, so it would fail every trial at launch."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise SpecError(f"a NUL character (\\0) cannot be in a command, an environment or a "
+                            f"value, got {value!r}", path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_no_nul(key, path)
+            _check_no_nul(item, join(path, str(key).replace("\0", "\\0")))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_no_nul(item, f"{path}[{i}]")
+
+
 def _build(data: Any, catalog: Catalog) -> GroupSpec:
     if data is None:
         raise SpecError("the spec is empty")
     if not isinstance(data, dict):
         raise SpecError(f"expected a mapping at the top level, got {type(data).__name__}")
+    _check_no_nul(data, "")
     warnings: list[str] = []
     version, kind = _check_version(data), _check_kind(data)
     layout = _Layout(data, catalog, warnings)

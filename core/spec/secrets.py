@@ -46,6 +46,9 @@ def check_env(raw: Any, path: str, warnings: list[str]) -> None:
         return  # the model names what is wrong with it
     for name, value in raw.items():
         where = f"{path}.{name}"
+        if not isinstance(name, str) or not name or "=" in name:
+            raise SpecError(f"expected an environment variable's name (not empty, no '='), got {name!r}",
+                            where)
         if name == ATTEMPT_TOKEN_ENV:
             raise SpecError(
                 f"{ATTEMPT_TOKEN_ENV} is set by the engine for each attempt (the marker by which what a "
