@@ -153,8 +153,7 @@ class GroupState:
     stop_group_requested: ev.StopRequested | None = None
     stop_trial_requests: dict[int, ev.StopRequested] = field(default_factory=dict)
     group_stop: ev.Stopped | None = None  # a stopper (or the user) ended the search
-    # the attempts a pause was stopping when its engine died, (trial, attempt) -> its reason: one
-    # that then dies of the pause's signal was interrupted, to run again
+    # (trial, attempt) -> reason: attempts a dying engine's pause was stopping (rerun if they die of it)
     pause_cut: dict[tuple[int, int], str] = field(default_factory=dict)
     exhausted: str | None = None  # the searcher's reason, once it has nothing more to suggest
     plugin_failures: list[ev.PluginFailed] = field(default_factory=list)
