@@ -124,6 +124,18 @@ def test_the_model_uses_the_largest_budget_with_enough_observations():
     assert searcher.suggest(SearchHistory(tuple(failed))).meta["model"] == 9
 
 
+def test_the_good_density_gets_min_points_and_the_bad_one_what_is_left():
+    """docs/search/bohb.md: l(x) gets at least min_points_in_model observations; g(x) the next
+    ones, which at the smallest modelled budget (min_points + 2 observations) are only 2."""
+    searcher = make(random_fraction=0.0)
+    trials = history_at(searcher, {1: searcher.min_points + 2})
+    good, bad = searcher._densities(SearchHistory(tuple(trials)), 1)
+    assert len(good.data) == searcher.min_points and len(bad.data) == 2
+    trials = history_at(searcher, {1: 40})  # 15 % of 40 is 6, 85 % is 34
+    good, bad = searcher._densities(SearchHistory(tuple(trials)), 1)
+    assert (len(good.data), len(bad.data)) == (6, 34)
+
+
 def test_model_drawn_configurations_beat_random_ones():
     searcher = make(random_fraction=0.0)
     trials = history_at(searcher, {1: 30})
