@@ -17,7 +17,7 @@ from hpo.errors import HpoError, SpecError
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore, default_db_path
 from hpo.eventlog.timepoint import Resolved
-from hpo.views.fmt import clean
+from hpo.views.fmt import clean, json_ready
 from hpo.views.source import Loaded, load_group, open_readonly
 
 if TYPE_CHECKING:
@@ -107,4 +107,5 @@ def console() -> Console:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, allow_nan=True))
+    """``data`` as valid JSON: a NaN or infinite value as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
+    click.echo(json.dumps(json_ready(data), indent=2, default=str, allow_nan=False))

@@ -15,6 +15,7 @@ from hpo.cli.common import (announce_point, as_of_option, console, db_option, ha
 from hpo.cli.verify import head_of
 from hpo.eventlog.events import encode
 from hpo.spec.secrets import literal_secrets, mask
+from hpo.views.fmt import json_ready
 from hpo.views.records import flat_record, trial_records
 from hpo.engine.plans import plan_of
 from hpo.views.overview import overview
@@ -114,7 +115,7 @@ def export(group: str, db: Path | None, fmt: str, output: Path | None) -> None:
     state = load_state(store, group)
     records = mask(trial_records(state), literal_secrets(state.spec))
     if fmt == "json":
-        text = json.dumps(records, indent=2, default=str, allow_nan=True) + "\n"
+        text = json.dumps(json_ready(records), indent=2, default=str, allow_nan=False) + "\n"
     else:
         rows = [flat_record(r) for r in records]
         columns: list[str] = []
@@ -159,7 +160,7 @@ def events(group: str, db: Path | None, as_json: bool, follow: bool) -> None:
                 if as_json:
                     click.echo(json.dumps({"seq": s.seq, "version": s.version, "ts": s.ts, "type": type_,
                                            "schema": schema, "writer": s.writer,
-                                           "payload": json.loads(payload)}))
+                                           "payload": json_ready(json.loads(payload))}, allow_nan=False))
                 else:
                     click.echo(f"{s.seq:>6} {s.ts[:23]} {type_:<15} {payload[:160]}")
             if not follow:

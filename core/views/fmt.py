@@ -80,6 +80,22 @@ def local_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# JSON has no NaN or infinity: data outputs write them as these strings (as protobuf's JSON does)
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``"NaN"``, ``"Infinity"`` or
+    ``"-Infinity"``, so that ``json.dumps`` writes valid JSON (its ``NaN`` tokens are not)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[repr(value)]
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def direction(metric: dict[str, str] | None) -> str:
     """``accuracy ↑`` / ``loss ↓`` for a group's metric, ``-`` without one."""
     if not metric:

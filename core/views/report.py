@@ -16,7 +16,7 @@ from typing import Any
 
 from hpo.eventlog.state import GroupState
 from hpo.views import figures, series
-from hpo.views.fmt import direction, duration, local_time, num, params_text
+from hpo.views.fmt import direction, duration, json_ready, local_time, num, params_text
 from hpo.views.leaderboard import rank, sort_value
 from hpo.engine.plans import Plan
 from hpo.views.overview import Overview, overview
@@ -155,7 +155,7 @@ def report_html(state: GroupState, plan: Plan, now: float | None = None) -> str:
                  ("failures", failures_html(snap))]
     body = "".join(f'<section><h2>{escape(title)}</h2>{html}</section>' for title, html in sections)
     body = re.sub(r"<metadata>.*?</metadata>", "", body, flags=re.S)  # matplotlib's, naming its licence URLs
-    payload = json.dumps(data, default=str).replace("</", "<\\/")
+    payload = json.dumps(json_ready(data), default=str, allow_nan=False).replace("</", "<\\/")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
