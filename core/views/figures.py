@@ -89,7 +89,7 @@ def parallel(state: GroupState, **_: Any) -> Any:
     if not data.lines:
         raise NothingToPlot(f"group {clean(state.name)} has no ranked trial with a value yet")
     maximize = (state.metric or {}).get("optimization", "maximize") == "maximize"
-    values = [ln.value for ln in data.lines]
+    values = [ln.value for ln in data.lines if math.isfinite(ln.value)] or [0.0]  # no colour for an infinity
     norm = Normalize(min(values), max(values) if max(values) > min(values) else min(values) + 1)
     cmap = colormaps["viridis" if maximize else "viridis_r"]
     fig = _figure(HEIGHT + 0.6)

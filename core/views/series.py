@@ -66,7 +66,7 @@ class Axis:
                 return None
             n = len(self.categories)
             return 0.5 if n == 1 else self.categories.index(label) / (n - 1)
-        if not _is_number(value):
+        if not _is_number(value) or not math.isfinite(value):  # an infinity has no place on it
             return None
         x, lo, hi = float(value), self.low, self.high
         if self.kind == "log":
@@ -111,7 +111,8 @@ def make_axis(name: str, values: list[Any], kind_hint: str = "", declared: list[
         return Axis(name, "category", categories=[str(v) for v in declared])
     numbers = [float(v) for v in values if _is_number(v)]
     if values and len(numbers) == len(values):
-        lo, hi = min(numbers), max(numbers)
+        finite = [x for x in numbers if math.isfinite(x)] or [0.0, 1.0]  # infinities: off the axis
+        lo, hi = min(finite), max(finite)
         kind = "log" if kind_hint in LOG_KINDS and lo > 0 else "linear"
         return Axis(name, kind, lo, hi)
     categories: list[str] = []

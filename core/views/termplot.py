@@ -15,7 +15,7 @@ from rich.text import Text
 from hpo.errors import HpoError
 from hpo.eventlog.state import GroupState
 from hpo.views import series
-from hpo.views.fmt import clean
+from hpo.views.fmt import clean, num
 
 KINDS = ("history", "parallel", "curves", "brackets")
 COLORS = ("green", "cyan", "yellow", "magenta", "red", "blue", "orange", "gray")
@@ -59,6 +59,11 @@ def _finish(plt: Any, title: str, width: int, height: int, key: list[tuple[str, 
     return figure
 
 
+def _not_drawn(left_out: list[str]) -> str:
+    """The line under a figure naming what had no place on its axes (an infinite or NaN value)."""
+    return ("\nnot drawn (no place on an axis): " + ", ".join(left_out)) if left_out else ""
+
+
 def plot(kind: str, state: GroupState, width: int = 100, height: int = 22, top: int = 10,
          metric: str | None = None) -> str:
     if kind not in KINDS:
@@ -83,22 +88,27 @@ def _need_metric(state: GroupState, kind: str) -> None:
 
 def history(state: GroupState, width: int, height: int, **_: Any) -> str:
     _need_metric(state, "history")
-    points = series.history(state)
+    ranked = series.history(state)
+    left_out = [f"trial {p.trial} ({num(p.value)})" for p in ranked if not math.isfinite(p.value)]
+    points = [p for p in ranked if math.isfinite(p.value)]
     if not points:
-        raise NothingToPlot(f"group {state.name} has no succeeded trial with a value of "
-                            f"{state.metric_name or 'a metric'} yet")
+        raise NothingToPlot(f"group {state.name} has no succeeded trial with a finite value of "
+                            f"{state.metric_name or 'a metric'} yet" + _not_drawn(left_out))
     plt = _plt()
     x = [p.trial for p in points]
     plt.scatter(x, [p.value for p in points], marker="dot", color="cyan")
-    step_x, step_y = [x[0]], [points[0].best]
-    for p in points[1:]:  # a step line: the best changes only at the trial that beat it
-        step_x += [p.trial, p.trial]
-        step_y += [step_y[-1], p.best]
-    plt.plot(step_x, step_y, color="green")
+    line = [p for p in points if math.isfinite(p.best)]  # after an infinite best there is no line
+    if line:
+        step_x, step_y = [line[0].trial], [line[0].best]
+        for p in line[1:]:  # a step line: the best changes only at the trial that beat it
+            step_x += [p.trial, p.trial]
+            step_y += [step_y[-1], p.best]
+        plt.plot(step_x, step_y, color="green")
     plt.xlabel("trial")
     plt.xticks(_integer_ticks(x[0], x[-1]))
     key = [(f"{state.metric_name} of each trial", "cyan"), ("best so far", "green")]
-    return _finish(plt, f"optimization history of {state.name}: {len(points)} trials", width, height, key)
+    return (_finish(plt, f"optimization history of {state.name}: {len(ranked)} trials", width, height, key)
+            + _not_drawn(left_out))
 
 
 def _integer_ticks(lo: int, hi: int, count: int = 8) -> list[int]:
@@ -116,8 +126,10 @@ def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
     ranked = sorted(data.lines, key=lambda ln: -sign * ln.value)
     x = list(range(1, len(data.axes) + 1))
     quarter = max(math.ceil(len(ranked) / 4), 1)
+    left_out = []
     for i, line in reversed(list(enumerate(ranked))):  # the best drawn last, on top
         if any(p is None for p in line.points):
+            left_out.insert(0, f"trial {line.trial} ({num(line.value)})")
             continue
         q = min(i // quarter, 3)
         plt.plot(x, list(line.points), color=QUARTILE_COLORS[q])
@@ -128,7 +140,7 @@ def parallel(state: GroupState, width: int, height: int, **_: Any) -> str:
     figure = _finish(plt, f"parallel coordinates of {state.name}: {len(data.lines)} trials", width, height,
                      key[: min(len(ranked), 4)])
     ranges = "\n".join(clean(f"  {a.name}: {_axis_range(a)}") for a in data.axes)
-    return figure + "\naxes (low → high):\n" + ranges
+    return figure + "\naxes (low → high):\n" + ranges + _not_drawn(left_out)
 
 
 def _axis_range(axis: series.Axis) -> str:
@@ -146,8 +158,13 @@ def curves(state: GroupState, width: int, height: int, top: int = 10, metric: st
     if not data:
         raise NothingToPlot(f"group {state.name} has no report of {metric or 'a metric'} yet")
     plt = _plt()
-    key = []
-    for i, (trial, points) in enumerate(data.items()):
+    key, left_out = [], []
+    for i, (trial, reported) in enumerate(data.items()):
+        points = [(s, v) for s, v in reported if math.isfinite(v)]
+        if len(points) < len(reported):
+            left_out.append(f"trial {trial} ({len(reported) - len(points)} of {len(reported)} values)")
+        if not points:
+            continue
         steps, values = zip(*points)
         color = COLORS[i % len(COLORS)]
         plt.plot(list(steps), list(values), color=color, marker="braille")
@@ -156,11 +173,13 @@ def curves(state: GroupState, width: int, height: int, top: int = 10, metric: st
     total = sum(1 for t in state.trials.values() if t.curves.get(metric or ""))
     shown = (f"the best {len(data)} of {total} trials" if len(data) < total
              else f"{total} trial" + ("s" if total != 1 else ""))
-    return _finish(plt, f"{metric} by step: {shown}", width, height, key)
+    return _finish(plt, f"{metric} by step: {shown}", width, height, key) + _not_drawn(left_out)
 
 
 def brackets(state: GroupState, width: int, height: int, **_: Any) -> str:
-    points = [p for p in series.brackets(state) if p.value is not None]
+    valued = [p for p in series.brackets(state) if p.value is not None]
+    points = [p for p in valued if math.isfinite(p.value)]  # type: ignore[arg-type]
+    left_out = [f"trial {p.trial} ({num(p.value)})" for p in valued if p not in points]
     if not points:
         raise NothingToPlot(f"group {state.name} has no hyperband trial with a value "
                             "(only hyperband groups have brackets)")
@@ -184,4 +203,4 @@ def brackets(state: GroupState, width: int, height: int, **_: Any) -> str:
     plt.ylabel(clean(state.metric_name or "value"))
     key.append(("promotion (line)", "gray"))
     return _finish(plt, f"hyperband brackets of {state.name}: {state.metric_name} by resource",
-                   width, height, key)
+                   width, height, key) + _not_drawn(left_out)

@@ -92,3 +92,16 @@ def test_the_reports_embedded_data_is_valid_json(odd, tmp_path):
     out = tmp_path / "r.html"
     invoke(odd, "report", odd["gid"], "-o", str(out))
     strict(re.search(r'id="hpo-data">(.*?)</script>', out.read_text(), re.S).group(1))
+
+
+@pytest.mark.parametrize("kind", ["history", "parallel", "curves"])
+def test_plots_draw_the_finite_values_and_name_the_trials_left_out(odd, kind):
+    """An infinite or NaN value has no place on an axis: the plot draws the others and says which
+    trials it left out, instead of a traceback (history, curves) or a nan axis (parallel)."""
+    pytest.importorskip("plotext")
+    text = invoke(odd, "plot", odd["gid"], "--kind", kind, "--width", "80", "--height", "12")
+    assert "nan" not in text.replace("NaN", "")
+    left_out = text[text.index("not drawn"):]
+    assert "trial 3" in left_out and "trial 4" in left_out
+    if kind == "curves":
+        assert "trial 2" in left_out  # its only report is a NaN
