@@ -80,15 +80,15 @@ def local_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-# JSON has no NaN or infinity: data outputs write them as these strings (as protobuf's JSON does)
-NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def json_ready(value: Any) -> Any:
     """``value`` with every NaN or infinite float replaced by ``"NaN"``, ``"Infinity"`` or
     ``"-Infinity"``, so that ``json.dumps`` writes valid JSON (its ``NaN`` tokens are not)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else NON_FINITE[repr(value)]
+    if isinstance(value, float):  # numpy's too; JSON has none, so strings as protobuf's JSON writes
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
