@@ -15,7 +15,6 @@ Stops, timeouts, exits and reattaching are the kit's (:class:`hpo.runkit.process
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
@@ -90,8 +89,11 @@ class LocalRunner(AttemptRunner[LocalAttempt]):
         return self.gpus.can_start(launch.gpus)
 
     def start(self, launch: Launch) -> dict[str, Any]:
-        if not os.path.isdir(launch.workdir):  # the wrapper's `cd` would fail: say it here
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(launch.workdir))
+        if not os.path.isdir(launch.workdir):  # moved, deleted, or on a disk not mounted now:
+            # no trial can start, so the engine holds them (and pauses the group after
+            # run.backend_wait) instead of failing each through its retries
+            raise BackendUnreachable(f"the trials' working folder {launch.workdir} does not exist "
+                                     "(the spec's folder, or run.workdir)")
         env = trial_environment(base_env())
         for key, value in launch.env.items():
             env[os.fsencode(key)] = os.fsencode(value)

@@ -11,6 +11,7 @@ import pytest
 from hpo.runkit import procs
 from hpo.plugins.runners.local import LocalConfig, LocalRunner
 from hpo.contracts.runner import Exited, Launch, Reported
+from hpo.runkit.machines import BackendUnreachable
 
 
 def launch(tmp_path: Path, cmd: str, trial_id=1, attempt=1, timeout=None, env=None) -> Launch:
@@ -167,11 +168,11 @@ def test_the_wrapper_opens_its_logs_and_writes_a_whole_exit_status(tmp_path):
     assert read_exit_file(la.trial_dir / "exit_code") is None
 
 
-def test_a_missing_workdir_fails_the_start(tmp_path):
+def test_a_missing_workdir_is_a_backend_the_trials_wait_for(tmp_path):
     r = LocalRunner(LocalConfig())
     la = launch(tmp_path, "true")
     bad = Launch(la.group_id, la.trial_id, la.attempt, la.command, {}, la.trial_dir, tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="nope"):
+    with pytest.raises(BackendUnreachable, match="working folder .*nope does not exist"):
         r.start(bad)
 
 

@@ -104,3 +104,15 @@ def test_a_gpu_driver_that_does_not_answer_holds_the_trials_then_pauses(store, w
     assert state.status == "stopped", state.reason
     assert "GPU driver does not answer" in state.reason and "could not communicate" in state.reason
     assert of_type(store, gid, "TrialFinished") == []
+
+
+def test_a_missing_working_folder_burns_no_trial_and_pauses_the_group(store, workdir):
+    """A project folder moved (or a disk not mounted) before `hpo resume`: the trials wait, none
+    fails through its retries, the group pauses naming the folder, and resumes once it is back."""
+    gid = make(store, workdir, spec(backend_wait=1.5) + "  workdir: ./moved\n")
+    state = Engine(store, gid, poll_interval=0.01).run()
+    assert state.status == "stopped" and "moved does not exist" in state.reason, state.reason
+    assert of_type(store, gid, "TrialLaunched") == [] and of_type(store, gid, "TrialFinished") == []
+    (workdir / "moved").mkdir()
+    after = Engine(store, gid, poll_interval=0.01).run("resume")
+    assert after.status == "succeeded" and all(t.status == "succeeded" for t in after.trials.values())
