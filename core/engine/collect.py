@@ -1,7 +1,9 @@
 """Reading the runner: what it saw since the last poll (reports, exits, notices) becomes events.
 
 One poll is one transaction, however many messages it brought. New reports then wake the
-stoppers, which judge the curves just recorded.
+stoppers, which judge the curves just recorded. A message about an attempt the runner does not
+follow (a trial the group does not have, an attempt not started, or one whose exit it already
+sent) breaks the runner contract: what came before it is recorded, then the runner has failed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import signal
 from typing import TYPE_CHECKING
 
 from hpo.contracts.runner import Exited, Rejected, Reported, RunnerNotice
+from hpo.contracts.searcher import RUNNING
 from hpo.engine.decided_stops import DecidedStop, decided_stop
 from hpo.eventlog import events as ev
 from hpo.eventlog.state import MAX_REJECTED_EXAMPLES
 from hpo.engine.retries import retry
+from hpo.errors import PluginError
 from hpo.trial.outcome import missing_metric_reason
 
 if TYPE_CHECKING:
@@ -35,11 +39,42 @@ def collect(engine: Engine, resumable: bool = False) -> bool:
         return True
     if not messages:
         return False
-    engine.append(_events(engine, messages, resumable))
-    engine.faults.hit("collected")
+    messages, breach = _followed(engine, messages)
+    if messages:
+        engine.append(_events(engine, messages, resumable))
+        engine.faults.hit("collected")
+    if breach is not None:
+        engine.stops.runner_failed(breach)
+        return True
     if any(isinstance(m, Reported) for m in messages):
         engine.stops.run()
     return True
+
+
+def _followed(engine: Engine, messages: list) -> tuple[list, PluginError | None]:
+    """The messages up to the first about an attempt the runner does not follow, and the error
+    that names that one (None when every message is about a running attempt)."""
+    state, ended = engine.state, set()
+    launched = {(e.trial_id, e.attempt) for e in engine.slots.unrecorded if isinstance(e, ev.TrialLaunched)}
+    launched -= {(e.trial_id, e.attempt) for e in engine.slots.unrecorded if isinstance(e, ev.TrialFinished)}
+    for i, m in enumerate(messages):
+        if isinstance(m, RunnerNotice):
+            continue
+        key, tr = (m.trial_id, m.attempt), state.trials.get(m.trial_id)
+        running = tr is not None and tr.status == RUNNING and tr.attempts == m.attempt
+        if key in ended or not (running or key in launched):
+            why = ("the group has no such trial" if tr is None else "its exit came already"
+                   if key in ended or tr.attempts >= m.attempt else "it was never started")
+            origin = getattr(type(engine.runner), "hpo_origin", None)
+            error = PluginError(f"the runner's poll() returned {m!r}, about trial {m.trial_id} "
+                                f"attempt {m.attempt}, which it does not follow ({why}): each "
+                                "attempt's reports come before its one exit", engine.runner.name,
+                                origin.distribution if origin is not None else "")
+            error.trial_id = m.trial_id  # type: ignore[attr-defined]
+            return messages[:i], error
+        if isinstance(m, Exited):
+            ended.add(key)
+    return messages, None
 
 
 def _events(engine: Engine, messages: list, resumable: bool) -> list[ev.Event]:
