@@ -5,7 +5,8 @@ Built-in plugins are registered through the same entry points as third-party one
 ``HPO_DISABLE_PLUGINS`` skips the ones it names.
 
 A plugin that fails to import, implements a hook that does not exist, or fails while registering
-is skipped with a warning naming it and its distribution, and the error for a spec that needs
+is skipped with a warning naming it and its distribution (so is one that registers a name another
+plugin holds with another class), and the error for a spec that needs
 what it would have registered says why it is missing. The classes the registry hands out are
 guarded (:mod:`hpo.contracts.guard`): what a plugin raises or returns wrong at run time becomes a
 :class:`PluginError` naming the plugin and its distribution.
@@ -146,6 +147,13 @@ class Registry:
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"registered {cls!r} without a `name`", plugin, dist)
+        held = self._items.get((kind, name))
+        if held is not None and held.plugin_class is not cls:  # never shadow a plugin silently
+            theirs = f"{held.plugin_class.__module__}.{held.plugin_class.__qualname__}"
+            raise PluginError(
+                f"registered {cls!r}, but the {kind} name {name!r} is held by the plugin "
+                f"{held.plugin!r} (from {f'{held.distribution} {held.version}'.strip()}) with "
+                f"{theirs}; disable one of the two (HPO_DISABLE_PLUGINS=NAME)", plugin, dist)
         guarded = guard(cls, kind, name, dist, version)
         self._items[(kind, name)] = Registered(kind, name, guarded, plugin, dist, version)
 

@@ -337,3 +337,25 @@ def test_hpo_plugins_lists_the_plugins_that_failed_to_load(broken_distribution, 
     assert all(r["error"] is None for r in loaded)
     table = hpo_plugins()
     assert "failed to load" in table and "brokenimport" in table and "needs libfoo" in table
+
+
+def test_two_plugins_with_the_same_name_are_not_silently_shadowed(caplog):
+    class First(Searcher):
+        name = "twin"
+
+        def suggest(self, history):
+            return Suggestion({"x": 1})
+
+    class Second(First):
+        pass
+
+    pm = get_plugin_manager()  # as two installed entry points would (registered() refuses the clash)
+    pm.register(plugin_of(First, name="first"), name="first")
+    pm.register(plugin_of(Second, name="second"), name="second")
+    with caplog.at_level(logging.WARNING):
+        held = Registry(pm).get("searcher", "twin")
+    other = "second" if held.plugin == "first" else "first"
+    why = failed_plugins(pm)[other]
+    assert f"plugin {other!r}" in why and "failed to register" in why
+    assert f"the searcher name 'twin'" in why and f"plugin {held.plugin!r}" in why
+    assert why in caplog.text
