@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from copy import deepcopy
 
 from hpo.spec.metric import MetricSpec
 from hpo.eventlog.state import GroupState
@@ -14,7 +15,7 @@ def trial_curves(state: GroupState) -> tuple[TrialCurves, ...]:
         TrialCurves(
             trial_id=t.trial_id,
             status=t.status,
-            params=t.params,
+            params=deepcopy(t.params),  # a stopper that changes it changes nothing here
             curves={k: tuple(v) for k, v in t.curves.items()},
             started_at=t.started_at,
             finished_at=t.finished_at,

@@ -359,19 +359,18 @@ class GroupState:
         return len(self.trials) + 1
 
     def history(self) -> SearchHistory:
-        """What searchers see; incremental: only trials changed since the last call are rebuilt."""
-        name = self.metric_name
+        """What searchers see, copied (changing it changes no state); only changed trials are rebuilt."""
+        name, copy = self.metric_name, lambda data: json.loads(json.dumps(data))
+        def record(t: TrialState) -> TrialRecord:
+            return TrialRecord(t.trial_id, copy(t.params), t.status, t.value(name), copy(t.meta))
         for trial_id in sorted(self._dirty):  # new trials enter in id order (see _ascending)
             t = self.trials.get(trial_id)
             if t is not None:
-                self._records[trial_id] = TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
+                self._records[trial_id] = record(t)
         self._dirty.clear()
         records = self._records
         if len(records) != len(self.trials):  # e.g. a state unpickled from an older snapshot
-            self._records = records = {
-                i: TrialRecord(t.trial_id, t.params, t.status, t.value(name), t.meta)
-                for i, t in self.trials.items()
-            }
+            self._records = records = {i: record(t) for i, t in self.trials.items()}
         ordered = records.values() if _ascending(records) else [records[i] for i in sorted(records)]
         return SearchHistory(tuple(ordered), keys=self._keys)
 
