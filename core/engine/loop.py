@@ -35,7 +35,7 @@ from hpo.engine.plans import plan_from
 from hpo.engine.recovery import recover
 from hpo.engine.signals import SignalInterrupt, held, pause_on_signals
 from hpo.engine.slots import Slots
-from hpo.engine.stops import Stops
+from hpo.engine.stops import Stops, close_runner
 from hpo.engine.suggest import confirm_exhausted
 from hpo.errors import ConcurrencyError, HpoError, LogFileGone, LogTampered
 from hpo.eventlog import events as ev
@@ -276,7 +276,7 @@ class Engine:
             if not ok and st.trials:
                 reason = f"all {len(st.trials)} trials failed or were stopped; {reason}"
         self.append([ev.GroupFinished(status=status, reason=reason)])
-        self.runner.close(stop_running=True)
+        close_runner(self)
 
     # -- the trials a tick looks at ----------------------------------------------------------
 

@@ -46,7 +46,7 @@ def recover(engine: Engine) -> None:
         if engine.runner.reattach(launch, tr.handle, tr.offset):
             engine.append([ev.TrialReattached(trial_id=tr.trial_id, attempt=tr.attempts)])
             if decided is not None:
-                engine.runner.stop(tr.trial_id, tr.attempts, decided.reason)
+                engine.stops.tell_runner(tr.trial_id, tr.attempts, decided.reason)
         elif decided is not None:
             engine.append([ev.TrialFinished(
                 trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",

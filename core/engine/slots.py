@@ -63,13 +63,17 @@ class Slots:
         eng, busy = self.engine, False
         if not eng.backend.ready():  # the runner cannot reach its backend: trials wait
             return False
-        capacity = eng.runner.capacity()
+        try:
+            capacity, held = eng.runner.capacity(), eng.runner.held()
+        except Exception as exc:  # a runner that raises has failed, as one whose poll raises
+            eng.stops.runner_failed(exc)
+            return True
         slots = eng.concurrency if capacity is None else min(eng.concurrency, capacity)
         # first the trials already suggested, then the ones a crash or a pause interrupted; only
         # then new suggestions. A launch is recorded after the round, so the state still shows
         # this round's launches as pending or interrupted: they are counted here
         # attempts lost that may still run (a host that dropped) hold their slots too
-        running = sum(1 for tr in eng.active() if tr.status == RUNNING) + eng.runner.held()
+        running = sum(1 for tr in eng.active() if tr.status == RUNNING) + held
         launched = 0
         for tr in eng.pending() + eng.interrupted():
             if running + launched >= slots or not self._launch_if_room(tr):

@@ -35,6 +35,7 @@ class Stops:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.ran_at = 0.0  # monotonic time the stoppers last judged the group
+        self.runner_broken = False  # the runner raised: it is not asked again
 
     # -- requests from other processes -------------------------------------------------------
 
@@ -52,7 +53,7 @@ class Stops:
             reason = req.reason or f"stopped by {req.requested_by}"
             eng.append([ev.Stopped(scope="trial", trial_id=tid, reason=reason, policy="user",
                                    evidence={"requested_by": req.requested_by})])
-            eng.runner.stop(tid, tr.attempts, reason)
+            self.tell_runner(tid, tr.attempts, reason)
             busy = True
         return busy
 
@@ -63,12 +64,12 @@ class Stops:
         eng.append([ev.Stopped(scope="group", reason=reason, policy=policy, group_status="stopped",
                                evidence={"requested_by": requested_by, **(evidence or {})})])
         for tid, attempt in set(eng.runner.running()):
-            eng.runner.stop(tid, attempt, reason)
+            self.tell_runner(tid, attempt, reason)
         deadline = time.monotonic() + 30
         while eng.runner.running() and time.monotonic() < deadline:
             collect(eng, resumable=True)
             time.sleep(0.02)
-        eng.runner.close(stop_running=True)
+        close_runner(eng)
         collect(eng, resumable=True)
         eng.append([ev.GroupFinished(status="stopped", reason=reason)])
 
@@ -113,7 +114,7 @@ class Stops:
             return False
         eng.append([ev.Stopped(scope="trial", trial_id=d.trial_id, reason=d.reason,
                                policy=d.policy, evidence=d.evidence)])
-        eng.runner.stop(d.trial_id, tr.attempts, d.reason)
+        self.tell_runner(d.trial_id, tr.attempts, d.reason)
         return True
 
     def stop_group(self, d: StopDecision) -> None:
@@ -126,7 +127,7 @@ class Stops:
         eng.append([ev.Stopped(scope="group", reason=d.reason, policy=d.policy,
                                group_status=d.group_status, evidence=evidence)])
         for tr in eng.state.running() if d.stop_running else []:
-            eng.runner.stop(tr.trial_id, tr.attempts, f"the group stopped: {d.reason}")
+            self.tell_runner(tr.trial_id, tr.attempts, f"the group stopped: {d.reason}")
         for tr in eng.state.pending():
             eng.append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
                                          reason=f"never started: the group stopped: {d.reason}")])
@@ -144,18 +145,37 @@ class Stops:
         self.stop_group(StopDecision(scope="group", reason=f"{plugin} failed: {exc}", policy="engine",
                                      group_status="failed"))
 
-    def runner_failed(self, exc: BaseException) -> None:
-        """A runner that cannot poll cannot say how its trials end: record the failure once, let
-        go of its trials (recorded as stopped) and let the group finish as failed."""
-        eng = self.engine
-        self.plugin_failed(f"runner {eng.runner.name}", exc)
+    def tell_runner(self, trial_id: int, attempt: int, reason: str) -> None:
+        """``runner.stop``: a runner that raises has failed (:meth:`runner_failed`)."""
+        if self.runner_broken:
+            return
         try:
-            eng.runner.close(stop_running=True)
-        except Exception as close_exc:  # it is broken: nothing more to learn from it
-            log.warning("runner %s failed to close: %s", eng.runner.name, close_exc)
+            self.engine.runner.stop(trial_id, attempt, reason)
+        except Exception as exc:
+            self.runner_failed(exc)
+
+    def runner_failed(self, exc: BaseException) -> None:
+        """A runner that raised (in ``poll``, ``stop``, ``capacity``...) cannot say how its trials
+        end: record the failure once, let go of its trials (recorded as stopped) and let the
+        group finish as failed."""
+        eng = self.engine
+        if self.runner_broken:
+            return
+        self.runner_broken = True
+        self.plugin_failed(f"runner {eng.runner.name}", exc)
+        close_runner(eng)
         for tr in eng.state.running():
             eng.append([ev.TrialFinished(trial_id=tr.trial_id, attempt=tr.attempts, status="stopped",
                                          reason=f"the {eng.runner.name} runner failed: {exc}")])
+
+
+def close_runner(eng: Engine) -> None:
+    """``runner.close(stop_running=True)``; a runner that raises is named in a warning (the group
+    is recorded by then; a resumed engine kills what its trials left)."""
+    try:
+        eng.runner.close(stop_running=True)
+    except Exception as exc:
+        log.warning("runner %s failed to close (its trials may still run): %s", eng.runner.name, exc)
 
 
 def plugin_traceback(exc: BaseException) -> str:
