@@ -18,6 +18,7 @@ from hpo.contracts.searcher import RUNNING
 from hpo.contracts.stopper import StopDecision
 from hpo.engine.collect import collect
 from hpo.engine.decided_stops import LET_FINISH
+from hpo.engine.signals import pause_on_signals
 from hpo.engine.stop_view import stop_view
 from hpo.errors import PluginError
 from hpo.eventlog import events as ev
@@ -59,7 +60,12 @@ class Stops:
 
     def pause(self, reason: str, requested_by: str, policy: str = "user",
               evidence: dict | None = None) -> None:
-        """Stop every running trial (to run again on resume) and end the group as ``stopped``."""
+        """Stop every running trial (to run again on resume) and end the group as ``stopped``.
+        A SIGTERM or SIGHUP meanwhile is ignored: it would start the pause over."""
+        with pause_on_signals(pausing=True):
+            self._pause(reason, requested_by, policy, evidence)
+
+    def _pause(self, reason: str, requested_by: str, policy: str, evidence: dict | None) -> None:
         eng = self.engine
         eng.append([ev.Stopped(scope="group", reason=reason, policy=policy, group_status="stopped",
                                evidence={"requested_by": requested_by, **(evidence or {})})])
