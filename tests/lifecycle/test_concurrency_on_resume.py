@@ -37,38 +37,34 @@ def test_resume_with_a_lower_concurrency_keeps_to_it(tmp_path, slow_grid):
     assert most_running(events[resumed_at:]) == 1
 
 
-def test_a_concurrency_set_on_resume_holds_from_then_on(tmp_path, slow_grid):
-    """`hpo resume --concurrency 1`, a crash, then a plain `hpo resume`: still one at a time (the
-    engine keeps the last recorded concurrency; the spec's 2 came back before)."""
+def _resume_with_one_then(tmp_path, slow_grid, interrupt) -> list:
+    """`hpo resume --concurrency 1`, ``interrupt`` its engine, then a plain `hpo resume`."""
     engine = spawn(tmp_path, "run", str(slow_grid), "--seed", "0")
     wait_for(lambda: launched(tmp_path) >= 2)
     assert run_hpo(tmp_path, "stop", "slow").returncode == 0
     assert engine.wait(timeout=60) == 3
     engine = spawn(tmp_path, "resume", "slow", "--concurrency", "1", "--plain")
     wait_for(lambda: launched(tmp_path) >= 3)
-    kill9(engine)
+    interrupt(engine)
     proc = run_hpo(tmp_path, "resume", "slow", "--plain")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = _events(tmp_path, "slow")
-    resumed_at = max(i for i, s in enumerate(events) if s.type == "EngineStarted")
-    assert events[resumed_at].event.concurrency == 1
-    assert most_running(events[resumed_at:]) == 1
+    return events[max(i for i, s in enumerate(events) if s.type == "EngineStarted"):]
+
+
+def test_a_concurrency_set_on_resume_holds_from_then_on(tmp_path, slow_grid):
+    """`hpo resume --concurrency 1`, a crash, then a plain `hpo resume`: still one at a time (the
+    engine keeps the last recorded concurrency; the spec's 2 came back before)."""
+    last = _resume_with_one_then(tmp_path, slow_grid, kill9)
+    assert last[0].event.concurrency == 1 and most_running(last) == 1
 
 
 def test_a_concurrency_set_on_resume_holds_after_a_pause_too(tmp_path, slow_grid):
     """`hpo resume --concurrency 1`, `hpo stop`, then a plain `hpo resume`: still one at a time
     (a pause ends the engine's record in the state, not the concurrency it ran with)."""
-    engine = spawn(tmp_path, "run", str(slow_grid), "--seed", "0")
-    wait_for(lambda: launched(tmp_path) >= 2)
-    assert run_hpo(tmp_path, "stop", "slow").returncode == 0
-    assert engine.wait(timeout=60) == 3
-    engine = spawn(tmp_path, "resume", "slow", "--concurrency", "1", "--plain")
-    wait_for(lambda: launched(tmp_path) >= 3)
-    assert run_hpo(tmp_path, "stop", "slow").returncode == 0
-    assert engine.wait(timeout=60) == 3
-    proc = run_hpo(tmp_path, "resume", "slow", "--plain")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    events = _events(tmp_path, "slow")
-    resumed_at = max(i for i, s in enumerate(events) if s.type == "EngineStarted")
-    assert events[resumed_at].event.concurrency == 1
-    assert most_running(events[resumed_at:]) == 1
+    def pause(engine):
+        assert run_hpo(tmp_path, "stop", "slow").returncode == 0
+        assert engine.wait(timeout=60) == 3
+
+    last = _resume_with_one_then(tmp_path, slow_grid, pause)
+    assert last[0].event.concurrency == 1 and most_running(last) == 1
