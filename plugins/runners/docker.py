@@ -159,11 +159,23 @@ class DockerRunner(AttemptRunner[DockerAttempt]):
         # stop's SIGTERM is not cut short by its shell; the shell around it outlives SIGTERM
         args += [*c.run_options, c.image, "/bin/sh", "-c", f"trap : TERM; {SUBSHELL}", "hpo-trial",
                  launch.command]
-        container = self._docker(*args, env=self._env(env)).strip()
+        try:
+            container = self._docker(*args, env=self._env(env)).strip()
+        except BackendUnreachable:
+            raise  # the attempt is started again later; discard() removes what this one left
+        except RunnerUnavailable:
+            self._remove_quietly(name)  # created, then failed to start: it would stay "Created"
+            raise
         att = DockerAttempt(launch, name, self, grace_period=c.grace_period)
         self._follow(att)
         self.attempts[launch.key] = att
         return {"container": container, "name": name, "started": att.started, "gpus": list(devices)}
+
+    def _remove_quietly(self, *names: str) -> None:
+        try:
+            self._docker("rm", "-f", *names)
+        except RunnerUnavailable:
+            pass
 
     def _mounts(self, launch: Launch) -> list[str]:
         """The folders bind-mounted at their own paths: the attempt's and the checkpoint folder
@@ -250,10 +262,7 @@ class DockerRunner(AttemptRunner[DockerAttempt]):
                 att.follower.terminate()
                 att.follower.wait()
         if stop_running and names:
-            try:
-                self._docker("rm", "-f", *names)
-            except RunnerUnavailable:
-                pass
+            self._remove_quietly(*names)
         self.attempts.clear()
         self.gpus.reset()
 

@@ -105,6 +105,16 @@ def test_a_missing_image_or_daemon_is_a_clear_error(kit, tmp_path, dockerd):
     assert os.path.exists(dockerd.socket)
 
 
+def test_a_container_that_could_not_start_is_removed(make, tmp_path, dockerd):
+    """`docker run` creates the container before it fails to start it (an unknown user, a
+    missing program): the failed start leaves no container behind, nor does each retry."""
+    r = make(user="no-such-user")
+    for attempt in (1, 2):
+        with pytest.raises(RunnerUnavailable, match="no-such-user"):
+            r.start(make_launch(tmp_path, "true", attempt=attempt, group="nostart"))
+    assert not dockerd.containers("label=hpo.group=nostart")
+
+
 @pytest.mark.parametrize("mount_workdir", [True, False])
 def test_a_child_container_sees_its_parents_checkpoint_through_the_mount(make, tmp_path, dockerd, mount_workdir):
     r = make(mount_workdir=mount_workdir)
