@@ -21,6 +21,7 @@ from hpo.contracts.runner import Launch
 from hpo.contracts.searcher import RUNNING
 from hpo.engine.retries import retry
 from hpo.runkit.checkpoints import CheckpointTooLarge
+from hpo.runkit.gpus import TooManyGpus
 from hpo.runkit.machines import BackendUnreachable
 from hpo.engine.suggest import suggest
 from hpo.eventlog import events as ev
@@ -136,7 +137,7 @@ class Slots:
             _remove_if_empty(launch.trial_dir)
             eng.backend.unreachable(str(exc))
             return False
-        except CheckpointTooLarge as exc:  # the trial's own doing: it would not fit elsewhere either
+        except (CheckpointTooLarge, TooManyGpus) as exc:  # the trial's own: no retry would fit
             self._failed(tr, launch, f"the {runner.name} runner could not start it: {exc}")
             return True
         except Exception as exc:

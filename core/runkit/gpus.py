@@ -34,6 +34,11 @@ class GpuError(HpoError):
     """GPU detection failed, or a trial asks for more GPUs than a machine has."""
 
 
+class TooManyGpus(GpuError):
+    """A trial asks for more GPUs than any machine of the runner has: it fails and is not run
+    again (a retry would not fit either)."""
+
+
 def parse_gpu_list(text: str) -> list[str]:
     """``"0, 1,2"`` -> ``["0", "1", "2"]``; commas or newlines separate, blanks are skipped."""
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
@@ -110,7 +115,7 @@ class GpuPool:
         if n <= 0:
             return ()
         if not self.possible(n):
-            raise GpuError(f"the trial needs {n} GPU(s) but this machine has {self.total} "
+            raise TooManyGpus(f"the trial needs {n} GPU(s) but this machine has {self.total} "
                            f"({', '.join(self.devices) or 'none'})")
         free = self.free()
         if len(free) < n:

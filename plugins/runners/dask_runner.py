@@ -23,7 +23,7 @@ from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Launch, Message, RunnerNotice
 from hpo.runkit.attempt import Attempt, AttemptRunner
 from hpo.runkit.checkpoints import DEFAULT_LIMIT
-from hpo.runkit.gpus import detect_gpus
+from hpo.runkit.gpus import TooManyGpus, detect_gpus
 from hpo.runkit.machines import BackendUnreachable, RunnerUnavailable
 
 from . import _dask_checkpoints as ckpt
@@ -209,7 +209,7 @@ class DaskRunner(AttemptRunner[DaskAttempt]):
         distributed = self._dask()
         client = self.client(launch.gpus, launch)
         if launch.gpus and not any(s >= launch.gpus for s in self._gpu_workers()):
-            raise RunnerUnavailable(
+            raise TooManyGpus(
                 f"the trial needs {launch.gpus} GPU(s) but no Dask worker declares that many "
                 "(start workers with --resources GPU=N, and HPO_GPUS or nvidia-smi on them)")
         data, placing, sent = ckpt.send(launch, self.config.copy_checkpoints, self.config.checkpoint_limit)

@@ -29,7 +29,7 @@ from typing import Any
 from hpo.contracts.hookspecs import hookimpl
 from hpo.contracts.runner import Exited, Launch, Message, RunnerNotice
 from hpo.runkit.attempt import AttemptRunner
-from hpo.runkit.gpus import GpuError, GpuPool
+from hpo.runkit.gpus import GpuError, GpuPool, TooManyGpus
 from hpo.runkit.logtail import output_tail
 from hpo.runkit.machines import BackendUnreachable, Machine, RunnerUnavailable
 from hpo.runkit.redact import Redactor
@@ -124,7 +124,7 @@ class SshRunner(AttemptRunner[SshAttempt]):
         up = [h for h in self.hosts if h.up and self._gpus_known(h, launch.gpus)]
         if up and not any(h.machine.possible(launch.gpus) for h in up):
             most = max(h.machine.gpus.total if h.machine.gpus else 0 for h in up)
-            raise RunnerUnavailable(f"the trial needs {launch.gpus} GPU(s) but no SSH host has that "
+            raise TooManyGpus(f"the trial needs {launch.gpus} GPU(s) but no SSH host has that "
                                     f"many (the most any host has is {most})")
         errors = []
         for host in sorted((h for h in self.hosts if h.up), key=lambda h: -h.machine.free_slots):

@@ -124,3 +124,21 @@ def test_a_trial_needing_more_gpus_than_the_machine_has_fails_with_the_reason(tm
     assert state.status == "failed"
     for t in state.trials.values():
         assert t.status == "failed" and "needs 3 GPU(s) but this machine has 2" in t.reason
+
+
+def test_a_trial_needing_more_gpus_than_any_machine_has_is_not_retried(tmp_path):
+    """It would never fit, on a retry no more than on its first attempt: one attempt, failed."""
+    spec = {
+        "settings": {"concurrency": 1, "matrix": {"x": {"values": [1]}}},
+        "run": {"cmd": "true", "gpus": 3, "max_retries": 2},
+        "runner": {"kind": "local", "gpus": ["0", "1"]},
+    }
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    text = json.dumps(spec)
+    gid = create_group(store, parse_spec(text), seed=0, source=text, source_path=str(tmp_path / "s.yaml"))
+    state = Engine(store, gid, poll_interval=0.01).run()
+    store.close()
+    (trial,) = state.trials.values()
+    assert trial.status == "failed" and trial.attempts == 1, trial.reason
+    assert "needs 3 GPU(s) but this machine has 2" in trial.reason and "retries" not in trial.reason
+

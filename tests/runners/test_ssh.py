@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from hpo.errors import SpecError
+from hpo.runkit.gpus import TooManyGpus
 from hpo.runkit.machines import RunnerUnavailable
 from hpo.plugins.runners.ssh import SshRunner
 from hpo.contracts.runner import Reported, RunnerNotice
@@ -39,6 +40,13 @@ def test_options_are_validated_with_the_spec_path():
         SshRunner.parse_config({"hosts": [{"host": "a"}], "hots": []}, "runner")
     with pytest.raises(SpecError, match="distinct `name`s"):
         SshRunner.parse_config({"hosts": [{"host": "a"}, {"host": "a"}]}, "runner")
+
+
+def test_a_trial_needing_more_gpus_than_any_host_has_is_the_trials_own_failure(tmp_path):
+    r = runner(tmp_path, [{"host": "192.0.2.254", "port": 1, "gpus": [0, 1]}])  # no call is made
+    with pytest.raises(TooManyGpus, match="needs 3 GPU.s. but no SSH host has that many"):
+        r.start(make_launch(tmp_path, "true", gpus=3))
+    r.close(stop_running=True)
 
 
 def test_building_the_runner_connects_nowhere(tmp_path):
