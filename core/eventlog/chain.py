@@ -158,7 +158,12 @@ def walk(rows: Iterable[Row], prev: bytes | None, verdict: Verdict, version: int
 
 def _recorded_finding(verdict: Verdict, payload: str) -> None:
     """An engine that found tampering recorded it in its ``Stopped`` event's evidence."""
-    found = json.loads(payload).get("evidence", {}).get("tampered")
+    try:
+        data = json.loads(payload)
+    except (ValueError, TypeError):
+        return  # not written by hpo: the chain names the event
+    evidence = data.get("evidence") if isinstance(data, dict) else None
+    found = evidence.get("tampered") if isinstance(evidence, dict) else None
     if isinstance(found, dict) and isinstance(found.get("seq"), int):
         verdict.recorded.append(Break(found["seq"], int(found.get("version") or 0),
                                       str(found.get("type", "")), str(found.get("problem", "")),

@@ -281,3 +281,15 @@ def test_replay_check_fails_on_a_broken_chain(tmp_path):
     proc = hpo(tmp_path, "replay", "grid", "--check")
     assert proc.returncode == 1 and f"breaks at seq {seq} (MetricReported" in " ".join(proc.stdout.split())
     assert "0 differ" in proc.stdout  # the suggestions themselves still replay
+
+
+@pytest.mark.parametrize("payload", ["not json", "[]", '{"evidence": [1]}', '{"evidence": {"tampered": 3}}'])
+def test_hpo_verify_names_an_edited_stopped_event_whatever_its_payload(tmp_path, store, payload):
+    """`hpo verify` reads the findings engines recorded in Stopped events: one whose payload was
+    replaced by text that is not a JSON object is named like any edited event, never a traceback."""
+    store.append("g", [ev.Stopped(scope="group", reason="paused", policy="user", group_status="stopped")], 10)
+    store.conn.execute("UPDATE events SET payload = ? WHERE type = 'Stopped'", (payload,))
+    assert verify(store, "g").broken.seq == 11
+    proc = hpo(tmp_path, "verify", "grp")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "breaks at seq 11 (Stopped, version 11)" in " ".join(proc.stdout.split())
