@@ -23,7 +23,7 @@ from hpo.engine.lifecycle import replay as replay_all
 from hpo.engine.lifecycle import restart as restart_group
 from hpo.views.records import group_summary, trial_records
 from hpo.eventlog.state import GroupState
-from hpo.errors import HpoError
+from hpo.errors import HpoError, StoreError
 
 
 @click.command()
@@ -52,11 +52,16 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
     point = resolve_text(store, group_id, until, "--until") if until is not None else None
     announce_point(point)
     until_seq = None if point is None else point.seq
-    state = snapshots.load_state(store, group_id, until_seq=until_seq, cache=False)
+    chain = verify_chain(store, group_id) if check else None  # first: it says why a fold fails
+    try:
+        state = snapshots.load_state(store, group_id, until_seq=until_seq, cache=False)
+    except StoreError as exc:
+        if chain is None or chain.broken is None:
+            raise
+        raise StoreError(f"the chain of group {group_id} breaks at {chain.broken}; {exc}") from exc
     out = {"as_of_seq": state.last_seq, "summary": group_summary(state), "trials": trial_records(state)}
-    found, chain = Replayed(), None
-    if check:
-        chain = verify_chain(store, group_id)
+    found = Replayed()
+    if chain is not None:
         try:
             found = replay_all(store, group_id)
         except HpoError:

@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hpo.errors import LogTampered
+from hpo.errors import HpoError, LogTampered, StoreError
 from hpo.eventlog import chain
-from hpo.eventlog.store import Stored
+from hpo.eventlog.store import EventStore, Stored
 
 if TYPE_CHECKING:
     from hpo.engine.loop import Engine
@@ -153,11 +153,7 @@ class Integrity:
         return LogTampered(self._message(found), found)
 
     def _message(self, found: chain.Break) -> str:
-        gid = self.engine.group_id
-        said = "an engine found and recorded" if found.recorded else "found"
-        return (f"the log of group {gid} was changed outside the engine: {said} {found}. "
-                f"`hpo verify {gid}` shows it; continue from the history before it with "
-                f"`hpo fork {gid} --at {max(found.seq - 1, 1)}`")
+        return message(self.engine.group_id, found)
 
     def new_finding(self, exc: LogTampered) -> bool:
         """Whether ``exc`` is a finding neither this engine nor an earlier one recorded."""
@@ -170,3 +166,18 @@ class Integrity:
         self.tripped = self.recorded = True
         self.engine.stops.pause(str(exc), requested_by="engine", policy="engine",
                                 evidence={"tampered": exc.found.to_json()})  # type: ignore[union-attr]
+
+
+def message(gid: str, found: chain.Break) -> str:
+    said = "an engine found and recorded" if found.recorded else "found"
+    return (f"the log of group {gid} was changed outside the engine: {said} {found}. "
+            f"`hpo verify {gid}` shows it; continue from the history before it with "
+            f"`hpo fork {gid} --at {max(found.seq - 1, 1)}`")
+
+
+def unreadable(store: EventStore, gid: str, exc: StoreError) -> HpoError:
+    """Why an engine cannot fold its group's log: an event changed outside hpo, which the chain
+    names (:class:`LogTampered`, exit code 5), or else ``exc`` as it is."""
+    verdict = chain.verify(store, gid)
+    found = verdict.recorded[0] if verdict.recorded else verdict.broken
+    return exc if found is None else LogTampered(message(gid, found), found)

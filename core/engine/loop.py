@@ -28,7 +28,7 @@ from hpo.engine.attempts import LaunchPlanner
 from hpo.engine.collect import collect
 from hpo.engine.composition import build_plugins, from_log
 from hpo.engine.faults import Faults
-from hpo.engine.integrity import Integrity
+from hpo.engine.integrity import Integrity, unreadable
 from hpo.engine.lease import Lease, LeaseLost
 from hpo.engine.logfile import LogFileWatch
 from hpo.engine.plans import plan_from
@@ -37,7 +37,7 @@ from hpo.engine.signals import SignalInterrupt, held, pause_on_signals
 from hpo.engine.slots import Slots
 from hpo.engine.stops import Stops, close_runner
 from hpo.engine.suggest import confirm_exhausted
-from hpo.errors import ConcurrencyError, HpoError, LogFileGone, LogTampered
+from hpo.errors import ConcurrencyError, HpoError, LogFileGone, LogTampered, StoreError
 from hpo.eventlog import events as ev
 from hpo.eventlog import snapshots
 from hpo.eventlog.state import GroupState, TrialState
@@ -69,7 +69,10 @@ class Engine:
     ):
         self.store, self.group_id = store, group_id
         self.registry = registry or default_registry()
-        self.state = snapshots.load_state(store, group_id)
+        try:
+            self.state = snapshots.load_state(store, group_id)
+        except StoreError as exc:  # an event it cannot read: the chain says whether it was changed
+            raise unreadable(store, group_id, exc) from exc
         self.spec = from_log(GroupSpec.from_json(self.state.spec), self.registry)
         self.plugins = build_plugins(self.spec, self.state.seed, self.registry, runner=runner)
         self.searcher, self.runner = self.plugins.searcher, self.plugins.runner

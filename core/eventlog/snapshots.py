@@ -12,8 +12,10 @@ from __future__ import annotations
 import gc
 import pickle
 import sqlite3
+from typing import Iterator
 
 import hpo
+from hpo.errors import StoreError
 from hpo.eventlog.migrations import migrate, pending_migrations
 from hpo.eventlog.state import GroupState, pickled_without_curves
 from hpo.eventlog.store import EventStore
@@ -102,6 +104,26 @@ def write_snapshot(store: EventStore, state: GroupState) -> None:
             own.close()
 
 
+class _Rows:
+    """The rows being folded, holding the last one read, to name an event that cannot be folded."""
+
+    def __init__(self, rows: Iterator[tuple]):
+        self.rows, self.last = rows, None
+
+    def __iter__(self) -> Iterator[tuple]:
+        for self.last in self.rows:
+            yield self.last
+
+
+def unreadable(group_id: str, row: tuple | None, exc: Exception) -> StoreError:
+    """The error for an event the fold cannot read (``row``: an ``events`` row), naming it: its
+    payload, type or timestamp was changed outside hpo, which ``hpo verify`` confirms."""
+    what = f"seq {row[0]} ({row[3]}, version {row[2]})" if row else "an event"
+    why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+    return StoreError(f"cannot read the log of group {group_id}: {what} is not an event hpo wrote "
+                      f"({why}); `hpo verify {group_id}` tells whether it was changed outside hpo")
+
+
 def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
                cache: bool = True, curves: bool = True) -> GroupState:
     """The group's state, through its snapshot when there is a usable one.
@@ -114,7 +136,11 @@ def load_state(store: EventStore, group_id: str, until_seq: int | None = None,
         state = None  # the snapshot is past the requested point
     if state is None:
         state = GroupState()
-    folded = state.apply_rows(store.iter_rows(group_id, after_version=state.version, until_seq=until_seq))
+    rows = _Rows(store.iter_rows(group_id, after_version=state.version, until_seq=until_seq))
+    try:
+        folded = state.apply_rows(rows)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's errors are ValueErrors
+        raise unreadable(group_id, rows.last, exc) from exc
     if cache and until_seq is None and folded >= EVERY:
         write_snapshot(store, state)
     return state

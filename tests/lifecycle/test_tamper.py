@@ -119,3 +119,66 @@ def test_an_engine_starting_on_a_broken_chain_records_it_and_stops(tmp_path):
     state = state_of(tmp_path, "plain")
     assert state.status == "stopped" and state.trials == {}  # no trial ran
     assert verify(store, gid).broken.seq == 1
+
+
+EDITS = {  # what an attacker may leave in a row: (rows it changes, the SQL SET clause)
+    "payload not json": ("type = 'MetricReported'", "payload = '{not json'"),
+    "payload not an object": ("type = 'MetricReported'", "payload = '[1]'"),
+    "payload of another type": ("type = 'Suggested'", "payload = '{\"trial_id\": 1}'"),
+    "type changed": ("type = 'MetricReported'", "type = 'LeaseRenewed'"),
+    "timestamp not a time": ("type = 'GroupFinished'", "ts = 'yesterday'"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_views_and_replay_name_an_event_they_cannot_read(tmp_path, edit):
+    """An event edited into something hpo never writes makes `hpo status` and `hpo replay --check`
+    fail with its seq and a pointer to `hpo verify` (which names it as edited), never a traceback."""
+    spec = write_spec(tmp_path, """
+        name: grid
+        settings:
+          metric: {name: loss, optimization: minimize}
+          matrix:
+            x: {values: [1, 2]}
+        run:
+          cmd: echo "@hpo loss={{ x }}"
+        """)
+    assert run_hpo(tmp_path, "run", str(spec), "--plain").returncode == 0
+    where, change = EDITS[edit]
+    conn = sqlite3.connect(tmp_path / ".hpo" / "hpo.db", isolation_level=None)
+    seq = conn.execute(f"SELECT MIN(seq) FROM events WHERE {where}").fetchone()[0]
+    conn.execute(f"UPDATE events SET {change} WHERE seq = ?", (seq,))
+    conn.execute("DELETE FROM snapshots")  # the cache would hide the edit from the views
+    conn.close()
+    for args in (["status", "grid"], ["replay", "grid"], ["replay", "grid", "--check"]):
+        proc = run_hpo(tmp_path, *args)
+        said = " ".join(proc.stderr.split())
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert f"seq {seq} (" in said and "hpo verify" in said, (args, said)
+    assert "the chain of group" in said and f"breaks at seq {seq}" in said  # --check says why
+    verified = run_hpo(tmp_path, "verify", "grid")
+    assert verified.returncode == 1 and f"breaks at seq {seq}" in " ".join(verified.stdout.split())
+
+
+def test_an_engine_starting_on_an_event_it_cannot_read_stops_with_the_finding(tmp_path):
+    spec = write_spec(tmp_path, """
+        name: plain
+        settings:
+          metric: {name: loss, optimization: minimize}
+          matrix:
+            x: {values: [1, 2]}
+        run:
+          cmd: echo "@hpo loss={{ x }}"
+        """)
+    from hpo.engine.composition import create_group
+    from hpo.eventlog.store import EventStore
+    from hpo.spec import load_spec
+
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    create_group(store, load_spec(spec), name="plain", seed=1)
+    store.conn.execute("UPDATE events SET ts = 'yesterday' WHERE version = 1")
+    before = len(events(tmp_path))
+    proc = run_hpo(tmp_path, "resume", "plain")
+    assert proc.returncode == 5 and "Traceback" not in proc.stderr, proc.stderr
+    assert "found seq 1 (GroupCreated" in " ".join(proc.stderr.split())
+    assert len(events(tmp_path)) == before  # no trial ran, nothing was written
