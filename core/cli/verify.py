@@ -78,8 +78,8 @@ def verify(groups: tuple[str, ...], db: Path | None, head: str | None, as_json: 
     if head is not None and len(groups) != 1:
         raise click.UsageError("--head checks one group: name exactly one GROUP")
     store = open_store(db)
-    ids = [store.resolve(g) for g in groups] or [s.group_id for s in store.groups()]
-    names = {s.group_id: s.event.name for s in store.groups()}  # type: ignore[attr-defined]
+    names = store.group_names()  # every group with an event, its GroupCreated gone or not
+    ids = [store.resolve(g) for g in groups] or list(names)
     verdicts = [verify_chain(store, gid, keep_hashes=head is not None) for gid in ids]
     ok = all(v.ok for v in verdicts)
     head_line = None
@@ -94,7 +94,7 @@ def verify(groups: tuple[str, ...], db: Path | None, head: str | None, as_json: 
     else:
         console = Console(highlight=False)
         for v in verdicts:
-            for line in describe(names.get(v.group_id, v.group_id), v):
+            for line in describe(names.get(v.group_id) or v.group_id, v):
                 console.print(line, soft_wrap=True)
         if head_line is not None:
             console.print(head_line, soft_wrap=True)

@@ -273,8 +273,8 @@ class EventStore(ChainQueries):
         # rest of `hpo status` on a group with a large matrix
         with _wrapped("cannot read the log"):
             created = self.conn.execute(
-                "SELECT group_id, json_extract(payload, '$.name') FROM events"
-                " WHERE type = 'GroupCreated' ORDER BY seq"
+                "SELECT group_id, CASE WHEN json_valid(payload) THEN json_extract(payload, '$.name') END"
+                " FROM events WHERE type = 'GroupCreated' ORDER BY seq"
             ).fetchall()
         ids = [gid for gid, _ in created]
         if ref in ids:

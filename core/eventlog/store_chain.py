@@ -96,11 +96,23 @@ class ChainQueries:
         """``(origin group, at_seq)`` when the group is a fork."""
         with wrapped("cannot read the log"):
             row = self.conn.execute(
-                "SELECT json_extract(payload, '$.origin.group'), json_extract(payload, '$.origin.at_seq')"
-                " FROM events WHERE group_id = ? AND version = 1"
-                " AND json_extract(payload, '$.origin.kind') = 'fork'", (group_id,)
-            ).fetchone()
-        return (row[0], int(row[1])) if row and row[1] is not None else None
+                "SELECT json_extract(p, '$.origin.group'), json_extract(p, '$.origin.at_seq'),"
+                " json_extract(p, '$.origin.kind') FROM (SELECT CASE WHEN json_valid(payload)"
+                " THEN payload END AS p FROM events WHERE group_id = ? AND version = 1)", (group_id,)
+            ).fetchone()  # a payload that is not JSON (edited) is no fork: the chain names it
+        if row is None or row[2] != "fork" or not isinstance(row[1], int):
+            return None
+        return row[0], row[1]
+
+    def group_names(self) -> dict[str, str | None]:
+        """Every group that has an event, oldest first, with its name (None where its
+        ``GroupCreated`` is gone or unreadable): ``hpo verify`` checks every one."""
+        with wrapped("cannot read the log"):
+            rows = self.conn.execute(
+                "SELECT group_id, MAX(CASE WHEN type = 'GroupCreated' AND json_valid(payload)"
+                " THEN json_extract(payload, '$.name') END) FROM events GROUP BY group_id ORDER BY MIN(seq)"
+            ).fetchall()
+        return {gid: name if isinstance(name, str) else None for gid, name in rows}
 
     def chain_migrated(self, group_id: str) -> Migrated | None:
         """Up to which event the migration chained the group (None: chained as written)."""

@@ -293,3 +293,20 @@ def test_hpo_verify_names_an_edited_stopped_event_whatever_its_payload(tmp_path,
     proc = hpo(tmp_path, "verify", "grp")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "breaks at seq 11 (Stopped, version 11)" in " ".join(proc.stdout.split())
+
+
+@pytest.mark.parametrize("change", ["DELETE FROM events WHERE seq = 1",
+                                    "UPDATE events SET type = 'LeaseRenewed' WHERE seq = 1",
+                                    "UPDATE events SET payload = 'garbage' WHERE seq = 1"])
+def test_hpo_verify_checks_a_group_whose_first_event_was_deleted_or_edited(tmp_path, store, change):
+    """`hpo verify` without GROUP checks every group that has an event, not only those whose
+    GroupCreated still reads as one: otherwise deleting it hid the group and verify said ok."""
+    store.append("h", [created("h", "other")], 0)
+    store.conn.execute(change)
+    proc = hpo(tmp_path, "verify")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "(g): the chain breaks at seq" in said, said
+    assert "other (h): ok" in said
+    assert json.loads(hpo(tmp_path, "verify", "--json").stdout)[0]["ok"] is False
+    assert hpo(tmp_path, "verify", "other").returncode == 0  # names still resolve
