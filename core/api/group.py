@@ -270,6 +270,9 @@ class Group:
 
     def _key(self, trial: Trial | int) -> tuple[int, int]:
         if isinstance(trial, Trial):
+            if trial.group_id and trial.group_id != self.id:
+                raise HpoError(f"trial {trial.id} belongs to group {_name_of(self.store, trial.group_id)}, "
+                               f"not to group {self.name} ({self.id}): tell the group that asked for it")
             return (trial.id, trial.attempt)
         tr = self.state.trials.get(int(trial))
         return (int(trial), tr.attempts if tr else 0)
@@ -308,6 +311,11 @@ class Group:
 def open_group(store: EventStore, group_id: str) -> Group:
     """The handle this process already drives for the group (ask/tell), else a new one."""
     return _OPEN.get((str(store.path.resolve()), group_id)) or Group(store, group_id)
+
+
+def _name_of(store: EventStore, group_id: str) -> str:
+    handle = _OPEN.get((str(store.path.resolve()), group_id))
+    return f"{handle.name} ({group_id})" if handle is not None else group_id
 
 
 def _who() -> str:
