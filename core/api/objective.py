@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import HpoError
-from hpo.trial.protocol import format_report
+from hpo.trial.protocol import format_report, report_step
 
 Sink = Callable[[int | None, dict[str, float | None]], None]
 DEFAULT_METRIC = "value"  # what a returned number is called when the group has no metric
@@ -91,6 +91,7 @@ class Trial:
         a report after the trial was stopped raises :class:`TrialStopped`; in the ask/tell API it
         is ignored (check :attr:`should_stop`).
         """
+        step = report_step(step)
         format_report(step, metrics)  # validates: numbers only, `step` reserved
         reason = self.stop_reason
         if reason is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -49,12 +50,26 @@ class ProtocolError(ValueError):
 
 def format_report(step: int | None, metrics: dict[str, float]) -> str:
     """The line :func:`hpo.report` prints."""
-    body: dict[str, object] = {} if step is None else {"step": int(step)}
+    body: dict[str, object] = {} if step is None else {"step": report_step(step)}
     for k, v in metrics.items():
         if k == "step":
             raise ValueError("'step' is reserved; pass it as hpo.report(step=...)")
         body[k] = _number(k, v)
     return PREFIX + " " + json.dumps(body, allow_nan=True)
+
+
+def report_step(step: object) -> int | None:
+    """``step`` as a report carries it: None, or a non-negative integer (``3``, ``3.0``, a numpy
+    integer); anything else raises :class:`ProtocolError` (``int()`` would turn 1.5 into 1)."""
+    if step is None:
+        return None
+    if isinstance(step, bool):
+        raise ProtocolError(f"step must be a non-negative integer, got {step!r}")
+    if isinstance(step, numbers.Integral):
+        step = int(step)
+    elif isinstance(step, numbers.Real):
+        step = float(step)
+    return _step(step)
 
 
 def _number(key: str, value: object) -> float | None:

@@ -23,3 +23,35 @@ def test_telling_a_trial_of_another_group_is_refused(db):
     other.tell(stranger, 0.3)
     assert other.state.trials[2].status == "succeeded"
     mine.close(), other.close()
+
+
+@pytest.mark.parametrize("step", [1.5, -1, "three", True])
+def test_a_step_that_is_not_a_non_negative_integer_is_refused(db, step):
+    group = hpo.create_group(RANDOM, db=db, seed=1)
+    trial = group.ask()
+    with pytest.raises(ValueError, match=r"step must be a non-negative integer, got"):
+        trial.report(step=step, loss=0.5)
+    assert group.state.trials[1].reports == 0
+    group.close()
+
+
+def test_integral_steps_of_any_type_are_recorded_as_integers(db):
+    np = pytest.importorskip("numpy")
+    group = hpo.create_group(RANDOM, db=db, seed=1)
+    trial = group.ask()
+    trial.report(step=np.int64(2), loss=0.5)
+    trial.report(step=3.0, loss=0.25)
+    assert group.state.trials[1].curves["loss"] == [(2, 0.5), (3, 0.25)]
+    group.close()
+
+
+@pytest.mark.parametrize("backend", ["process", "thread"])
+def test_a_bad_step_in_an_objective_fails_its_trial_saying_why(db, backend):
+    def objective(trial):
+        trial.report(step=0.5, loss=1.0)
+        return 1.0
+
+    group = hpo.optimize(objective, RANDOM, n_trials=1, db=db, backend=backend)
+    t = group.state.trials[1]
+    assert t.status == "failed" and "step must be a non-negative integer, got 0.5" in t.reason
+    assert t.reports == 0
