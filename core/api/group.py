@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import getpass
 import json
+import numbers
 import socket
 import sys
 from dataclasses import dataclass
@@ -177,6 +178,9 @@ class Group:
             return
         if key not in self._api.live:
             tr = self.state.trials.get(key[0])
+            if tr is not None and tr.attempts > key[1]:
+                raise HpoError(f"attempt {key[1]} of trial {key[0]} of group {self.name} was interrupted; "
+                               f"tell attempt {tr.attempts}, the one ask() handed out since")
             raise HpoError(
                 f"trial {key[0]} of group {self.name} is not running "
                 f"(status: {tr.status if tr else 'never suggested'})"
@@ -274,6 +278,8 @@ class Group:
                 raise HpoError(f"trial {trial.id} belongs to group {_name_of(self.store, trial.group_id)}, "
                                f"not to group {self.name} ({self.id}): tell the group that asked for it")
             return (trial.id, trial.attempt)
+        if isinstance(trial, bool) or not isinstance(trial, (numbers.Integral, str)) or not str(trial).isdigit():
+            raise TypeError(f"tell() takes an hpo.Trial or a trial id, got {trial!r}")
         tr = self.state.trials.get(int(trial))
         return (int(trial), tr.attempts if tr else 0)
 

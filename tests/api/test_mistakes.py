@@ -55,3 +55,28 @@ def test_a_bad_step_in_an_objective_fails_its_trial_saying_why(db, backend):
     t = group.state.trials[1]
     assert t.status == "failed" and "step must be a non-negative integer, got 0.5" in t.reason
     assert t.reports == 0
+
+
+def test_tell_names_a_trial_that_is_not_one(db):
+    group = hpo.create_group(RANDOM, db=db, seed=1)
+    group.ask()
+    for wrong in ("abc", None, 1.5):
+        with pytest.raises(TypeError, match=r"tell\(\) takes an hpo.Trial or a trial id, got"):
+            group.tell(wrong, 0.1)
+    assert group.state.trials[1].status == "running"
+    group.close()
+
+
+def test_telling_an_attempt_that_a_pause_interrupted_says_so(db):
+    group = hpo.create_group(RANDOM, db=db, seed=1)
+    old = group.ask()
+    group.close()  # attempt 1 is interrupted
+    again = hpo.load_group(group.id, db=db)
+    new = again.ask()
+    assert (new.id, new.attempt) == (1, 2)
+    with pytest.raises(HpoError, match=r"attempt 1 of trial 1 .* was interrupted; tell attempt 2"):
+        again.tell(old, 0.1)
+    again.tell(new, 0.1)
+    assert again.state.trials[1].status == "succeeded"
+    again.close()
+
