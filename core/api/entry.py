@@ -6,6 +6,7 @@ Each returns a :class:`~hpo.api.group.Group` handle (``import hpo`` exposes them
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ def create_group(
     ``group.optimize``). ``db`` defaults to ``$HPO_DB`` or ``./.hpo/hpo.db``; ``seed`` to the
     spec's, else a random one.
     """
+    seed = _integer("seed", seed, 0)
     registry = default_registry()
     src = read_spec(spec, registry)
     store = _store(db)
@@ -70,9 +72,8 @@ def optimize(
     check_objective(objective)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    for label, value in (("n_trials", n_trials), ("concurrency", concurrency)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
+    n_trials, concurrency = _integer("n_trials", n_trials, 1), _integer("concurrency", concurrency, 1)
+    seed = _integer("seed", seed, 0)
     registry = default_registry()
     src = read_spec(spec, registry)
     group_spec = for_objective(src, objective, backend, n_trials, concurrency)
@@ -82,6 +83,15 @@ def optimize(
         source=src.text, source_path=src.path, registry=registry,
     )
     return Group(store, group_id, registry).optimize(objective)
+
+
+def _integer(label: str, value: Any, minimum: int) -> int | None:
+    """``value`` as an int (a numpy integer too), or None; a ValueError names anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _store(db: str | Path | EventStore | None) -> EventStore:

@@ -80,3 +80,15 @@ def test_telling_an_attempt_that_a_pause_interrupted_says_so(db):
     assert again.state.trials[1].status == "succeeded"
     again.close()
 
+
+def test_numpy_integers_are_integers_and_a_seed_must_be_one(db):
+    np = pytest.importorskip("numpy")
+    group = hpo.optimize(lambda t: t.params["x"], RANDOM, n_trials=np.int64(2), concurrency=np.int32(2),
+                         db=db, backend="thread")
+    assert len(group.trials()) == 2 and group.state.spec["concurrency"] == 2
+    for seed in ("x", 1.5, True, -1):
+        with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got"):
+            hpo.create_group(RANDOM, db=db, seed=seed)
+        with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got"):
+            hpo.optimize(lambda t: 1, RANDOM, db=db, seed=seed)
+    assert hpo.create_group(RANDOM, db=db, seed=np.int64(7)).state.seed == 7
