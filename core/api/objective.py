@@ -148,6 +148,14 @@ def check_objective(objective: Any) -> None:
     """Fail before a group is created (or run) if ``objective`` cannot take the trial."""
     if not callable(objective):
         raise TypeError(f"the objective must be a function taking the trial, got {objective!r}")
+    for test, kind in ((inspect.iscoroutinefunction, "a coroutine function"),
+                       (inspect.isasyncgenfunction, "an async generator function"),
+                       (inspect.isgeneratorfunction, "a generator function")):
+        if test(objective):
+            raise TypeError(
+                f"the objective {getattr(objective, '__qualname__', objective)!r} is {kind}; hpo calls "
+                "it and takes what it returns: def objective(trial): return score(trial.params)"
+            )
     try:
         inspect.signature(objective).bind(None)
     except TypeError:

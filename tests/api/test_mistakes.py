@@ -7,6 +7,7 @@ import pytest
 
 import hpo
 from hpo.errors import HpoError
+from hpo.eventlog.store import EventStore
 
 from .conftest import RANDOM
 
@@ -92,3 +93,16 @@ def test_numpy_integers_are_integers_and_a_seed_must_be_one(db):
         with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got"):
             hpo.optimize(lambda t: 1, RANDOM, db=db, seed=seed)
     assert hpo.create_group(RANDOM, db=db, seed=np.int64(7)).state.seed == 7
+
+
+def test_a_coroutine_or_generator_objective_is_refused_before_a_group_is_made(db):
+    async def coroutine(trial):
+        return 1.0
+
+    def generator(trial):
+        yield 1.0
+
+    for fn, kind in ((coroutine, "a coroutine function"), (generator, "a generator function")):
+        with pytest.raises(TypeError, match=f"the objective {fn.__qualname__!r} is {kind}"):
+            hpo.optimize(fn, RANDOM, db=db)
+    assert not db.exists() or EventStore(db).groups() == []  # no group was created
