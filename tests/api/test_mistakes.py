@@ -106,3 +106,11 @@ def test_a_coroutine_or_generator_objective_is_refused_before_a_group_is_made(db
         with pytest.raises(TypeError, match=f"the objective {fn.__qualname__!r} is {kind}"):
             hpo.optimize(fn, RANDOM, db=db)
     assert not db.exists() or EventStore(db).groups() == []  # no group was created
+
+
+def test_a_name_in_use_makes_another_group_and_load_takes_the_newest(db):
+    first = hpo.create_group(RANDOM, db=db, name="sweep", seed=1)
+    second = hpo.create_group(RANDOM, db=db, name="sweep", seed=2)
+    assert first.id != second.id and first.name == second.name == "sweep"
+    assert hpo.load_group("sweep", db=db).id == second.id and hpo.load_group(first.id, db=db).id == first.id
+    assert hpo.create_group({"matrix": {"x": {"values": [1]}}}, db=db).name not in ("", "None")
