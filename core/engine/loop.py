@@ -70,7 +70,9 @@ class Engine:
         self.store, self.group_id = store, group_id
         self.registry = registry or default_registry()
         try:
-            self.state = snapshots.load_state(store, group_id)
+            # the whole log, never a snapshot: they are a cache for views, and whoever can write
+            # the database can forge one (the engine acts on its state)
+            self.state = snapshots.load_state(store, group_id, cache=False)
         except StoreError as exc:  # an event it cannot read: the chain says whether it was changed
             raise unreadable(store, group_id, exc) from exc
         self.spec = from_log(GroupSpec.from_json(self.state.spec), self.registry)

@@ -182,3 +182,32 @@ def test_an_engine_starting_on_an_event_it_cannot_read_stops_with_the_finding(tm
     assert proc.returncode == 5 and "Traceback" not in proc.stderr, proc.stderr
     assert "found seq 1 (GroupCreated" in " ".join(proc.stderr.split())
     assert len(events(tmp_path)) == before  # no trial ran, nothing was written
+
+
+def test_an_engine_never_trusts_a_snapshot(tmp_path, slow_grid):
+    """Snapshots are a cache for views, never the truth: a forged one (the trials a pause
+    interrupted made to look succeeded) does not keep `hpo resume` from running them again."""
+    from hpo.eventlog.snapshots import read_snapshot, write_snapshot
+    from hpo.eventlog.store import EventStore
+
+    from .conftest import spawn, wait_for
+    from .test_resume import launched
+
+    engine = spawn(tmp_path, "run", str(slow_grid), "--seed", "0")
+    wait_for(lambda: launched(tmp_path) >= 2)
+    assert run_hpo(tmp_path, "stop", "slow").returncode == 0
+    assert engine.wait(timeout=60) == 3
+    interrupted = {t.trial_id for t in state_of(tmp_path, "slow").trials.values() if t.resumable}
+    assert interrupted
+    with EventStore(tmp_path / ".hpo" / "hpo.db") as store:
+        forged = read_snapshot(store, store.resolve("slow"))  # written when the pause ended the group
+        assert forged is not None
+        for tid in interrupted:
+            forged.trials[tid].status, forged.trials[tid].resumable = "succeeded", False
+        write_snapshot(store, forged)
+    proc = run_hpo(tmp_path, "resume", "slow", "--plain")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = state_of(tmp_path, "slow")  # the log, folded in full
+    assert after.status == "succeeded"
+    for tid in interrupted:
+        assert after.trials[tid].status == "succeeded" and after.trials[tid].attempts == 2
