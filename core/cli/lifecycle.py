@@ -83,8 +83,8 @@ def replay(group: str, db: Path | None, until: str | None, check: bool, as_json:
             table.add_row(str(r["trial"]), r["status"], clean(r["params"]), clean(r["metrics"]))
         c.print(table)
         if chain is not None:
-            for line in check_lines(found) + describe(s["name"], chain):
-                c.print(line, soft_wrap=True)
+            for line in check_lines(found) + describe(s["name"], chain):  # markup, user text escaped
+                c.print(line, soft_wrap=True, markup=True)
     if found.mismatches or (chain is not None and not chain.ok):
         sys.exit(1)
 

@@ -58,6 +58,7 @@ def test_float_noise_is_reported_apart_and_exits_0(tmp_path):
     for change in expected:
         assert change in said
     assert "seq" in said and "float noise: params.x: logged" in said
+    assert "[dim]" not in said and "[/]" not in said  # the markup styles, it is not printed
     out = json.loads(run_hpo(tmp_path, "replay", "noisy", "--check", "--json").stdout)
     assert len(out["check"]["float_noise"]) == 4 and out["check"]["mismatches"] == []
 
