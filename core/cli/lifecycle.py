@@ -126,7 +126,7 @@ def _trial_ids(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Only these trials' configs (comma-separated ids).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a param of the restarted trials, or a declaration (read as YAML; repeatable).")
-@click.option("--seed", type=int, help="A different seed (default: the origin's).")
+@click.option("--seed", type=click.IntRange(min=0), help="A different seed (default: the origin's).")
 @click.option("--no-run", is_flag=True, help="Only create the group; run it later with `hpo resume`.")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @handle_errors

@@ -51,7 +51,7 @@ def drive(store, group_id: str, mode: str, concurrency: int | None, plain: bool 
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @click.option("--name", help="A name for the group (default: the spec's name or the file name).")
-@click.option("--seed", type=int, help="The group seed (default: the spec's, else random).")
+@click.option("--seed", type=click.IntRange(min=0), help="The group seed (default: the spec's, else random).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the spec's concurrency.")
 @click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default off a terminal).")
 @click.option("--new", "new_group", is_flag=True,

@@ -157,3 +157,13 @@ def test_validate_prints_space_and_json(tmp_path):
 def test_unknown_group_is_a_clear_error(tmp_path):
     proc = hpo("status", "nope", cwd=tmp_path, db=tmp_path / "hpo.db")
     assert proc.returncode == 1 and "no group" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_negative_seed_on_the_command_line_is_refused_before_anything_is_written(tmp_path):
+    """`--seed -1` was accepted and made a group whose first suggestion failed (the searcher's
+    generator takes no negative seed); a spec's seed is checked the same way."""
+    db = tmp_path / "hpo.db"
+    proc = hpo("run", str(HERE.parent.parent / "examples" / "quickstart.yaml"), "--seed", "-1",
+               cwd=tmp_path, db=db)
+    assert proc.returncode == 2 and "--seed" in proc.stderr and "x>=0" in proc.stderr
+    assert events_in(db) == 0
