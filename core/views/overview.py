@@ -100,6 +100,8 @@ def _remaining(snap: Overview, trials: list[TrialState]) -> float | None:
     over the group's concurrency (so a pause in the group's past does not inflate it)."""
     if not snap.live:
         return 0.0 if snap.state.status != "created" else None
+    if snap.engine_gone:  # nothing drives the group: no time left to estimate until a resume
+        return None
     planned = snap.plan.planned
     if not planned or not snap.done:
         return None

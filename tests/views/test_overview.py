@@ -32,6 +32,16 @@ def test_time_left_uses_the_mean_trial_time_and_the_concurrency():
     # a long pause in the group's past (elapsed 100 s for 2 trials) does not inflate it
 
 
+def test_no_time_left_is_shown_for_a_group_whose_engine_is_gone():
+    t0 = time.time() - 100  # the engine last renewed its 15 s lease 90 s ago
+    state = GroupState(group_id="g", name="g", status="running", created_at=t0,
+                       spec={"concurrency": 2}, engine={"concurrency": 2, "seen_at": t0 + 10,
+                                                        "lease_seconds": 15, "pid": 1, "host": "x"})
+    state.trials = {1: trial(1, "succeeded", t0, t0 + 10), 2: trial(2, "running", t0 + 5)}
+    snap = overview(state, Plan(planned=6))  # seen now
+    assert snap.engine_gone and snap.remaining is None
+
+
 def test_trials_a_pause_interrupted_are_not_done():
     state = GroupState(status="stopped", created_at=0.0, finished_at=5.0)
     state.trials = {1: trial(1, "succeeded", 0.0, 2.0), 2: trial(2, "stopped", 0.0, 5.0, resumable=True),
