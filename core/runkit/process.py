@@ -235,6 +235,10 @@ class ProcessAttempt(Attempt):
         attempt's marker (those that left the group) killed: nothing of the trial outlives it."""
         self._signal_group(signal.SIGKILL)
         if self.child and not self.reaped:
+            try:  # right after a fork our child may not lead its own group yet: killpg missed it
+                os.kill(self.record.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.reaped = reap(self.record.pid, block=True)
         if self.popen is not None and self.popen.returncode is None:
             self.popen.returncode = self.code if self.code is not None else -signal.SIGKILL

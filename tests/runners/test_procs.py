@@ -178,3 +178,24 @@ def test_without_proc_the_local_runner_reattaches_and_discards(no_procfs, tmp_pa
     first.attempts.clear()  # started, never recorded
     LocalRunner(LocalConfig()).discard(orphan)  # found by its command line, through psutil
     assert os.waitpid(orphan_pid, 0)[1] == signal.SIGKILL
+
+
+def test_releasing_a_child_that_does_not_lead_its_group_yet_kills_it(tmp_path):
+    """Right after a fork (the python runner's process backend) the child may not have called
+    setsid yet: closing the runner then killed its group, which did not exist, and waited for
+    the child to end on its own (a 60 s objective held `close` for 60 s)."""
+    from hpo.runkit.process import ProcessAttempt
+
+    pid = os.fork()
+    if pid == 0:  # a child that never leads its own group, as one caught before its setsid
+        try:
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    att = ProcessAttempt(make_launch(tmp_path, "python objective"), ProcessRecord.of(pid),
+                         child=True, grace_period=5)
+    started = time.monotonic()
+    att.release()
+    assert att.reaped and time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
