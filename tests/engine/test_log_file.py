@@ -59,6 +59,7 @@ def test_a_deleted_log_stops_the_group_and_its_trials(tmp_path):
     assert not _alive(tmp_path / "slow.pid")  # nothing could record it: it was stopped
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_moved_log_stops_the_engine_and_resume_continues_from_the_new_place(tmp_path):
     result = _run(tmp_path, f"sleep 0.5; mv {tmp_path}/.hpo {tmp_path}/moved")
     assert result.returncode == 4, result.stdout + result.stderr

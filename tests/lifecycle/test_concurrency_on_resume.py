@@ -1,6 +1,8 @@
 """Never more trials running than `concurrency`, across stop and resume: the log is the witness
 (`invariants.most_running` counts the attempts running at once from the log's own events)."""
 
+import pytest
+
 from hpo.eventlog.store import EventStore
 
 from .conftest import kill9, run_hpo, spawn, wait_for
@@ -52,6 +54,7 @@ def _resume_with_one_then(tmp_path, slow_grid, interrupt) -> list:
     return events[max(i for i, s in enumerate(events) if s.type == "EngineStarted"):]
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_concurrency_set_on_resume_holds_from_then_on(tmp_path, slow_grid):
     """`hpo resume --concurrency 1`, a crash, then a plain `hpo resume`: still one at a time (the
     engine keeps the last recorded concurrency; the spec's 2 came back before)."""
@@ -59,6 +62,7 @@ def test_a_concurrency_set_on_resume_holds_from_then_on(tmp_path, slow_grid):
     assert last[0].event.concurrency == 1 and most_running(last) == 1
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_concurrency_set_on_resume_holds_after_a_pause_too(tmp_path, slow_grid):
     """`hpo resume --concurrency 1`, `hpo stop`, then a plain `hpo resume`: still one at a time
     (a pause ends the engine's record in the state, not the concurrency it ran with)."""

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hpo.eventlog.state import GroupState
 from hpo.eventlog.store import EventStore
 
@@ -84,6 +86,7 @@ def test_ctrl_c_pauses_the_group_and_stops_its_trials_with_sigterm(tmp_path):
     assert sorted(t.attempts for t in st.trials.values()) == [1, 2, 2]  # run again from the start
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_second_ctrl_c_leaves_at_once_and_resume_reattaches(tmp_path):
     proc = start(tmp_path, "trap '' TERM;", 4)  # trials that ignore SIGTERM keep the pause waiting
     wait_for_reports(tmp_path, 2)

@@ -147,6 +147,7 @@ PAUSE_SPEC = """
     """
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 @pytest.mark.parametrize("fault", ["before:Stopped:1", "after:Stopped:1", "before:TrialFinished:1"])
 def test_a_pause_cut_short_by_a_crash_loses_no_trial(tmp_path, fault):
     """`hpo stop` pauses the group; the engine dies before (after) recording the pause, or after

@@ -3,6 +3,8 @@
 import socket
 import time
 
+import pytest
+
 from hpo.eventlog import events as ev
 from hpo.engine.loop import Engine
 from hpo.errors import LeaseHeld
@@ -92,6 +94,7 @@ def test_a_live_remote_lease_refuses(tmp_path, slow_grid):
     assert socket.gethostname() != "elsewhere"
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_hpo_stop_from_another_terminal_then_resume(tmp_path, slower_grid):
     engine = spawn(tmp_path, "run", str(slower_grid))
     wait_for(lambda: launched(tmp_path) >= 3)
@@ -112,6 +115,7 @@ def test_hpo_stop_from_another_terminal_then_resume(tmp_path, slower_grid):
         assert done.trials[t.trial_id].attempts == t.attempts + 1
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_hpo_stop_one_trial(tmp_path, slower_grid):
     engine = spawn(tmp_path, "run", str(slower_grid))
     wait_for(lambda: launched(tmp_path) >= 1)

@@ -107,6 +107,7 @@ def test_without_sbatch_the_error_says_so(tmp_path, monkeypatch):
 # -- against a real Slurm -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_trials_run_in_the_worker_jobs_and_no_job_outlives_the_runner(tmp_path, slurm):
     r = runner(options())
     try:
@@ -145,6 +146,7 @@ def test_an_option_sbatch_refuses_is_an_error_that_names_it(tmp_path, slurm, slu
     assert slurm.jobs() == []
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_cancelled_worker_job_loses_its_trial_and_is_replaced(tmp_path, slurm):
     """What preemption or a walltime does: the job ends under a running trial."""
     r = runner(options(jobs=1))
@@ -241,6 +243,7 @@ def session_alive(sid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # about 10-20 s: in CI's slow step
 def test_a_killed_engine_leaves_no_worker_job_and_resume_finishes_the_group(tmp_path, slurm):
     """The scheduler lives in the engine: after a `kill -9` of it mid-group the workers lose it,
     close, and their jobs end by themselves (measured: out of squeue 3 to 5 s after the kill,
