@@ -173,13 +173,12 @@ class Engine:
                 while not self.tick():
                     pass
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (a SignalInterrupt)
-            # while the trials stop, a SIGTERM or SIGHUP (the terminal closed after a Ctrl-C) is
-            # ignored rather than killing the engine mid-pause; a second Ctrl-C still leaves
-            with pause_on_signals(pausing=True):
-                if isinstance(exc, SignalInterrupt):
-                    self.pause(exc.reason, requested_by=exc.name)
-                else:
-                    self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
+            # the pause ignores SIGTERM and SIGHUP (the terminal closed after a Ctrl-C); a second
+            # Ctrl-C still leaves at once (Stops.pause)
+            if isinstance(exc, SignalInterrupt):
+                self.pause(exc.reason, requested_by=exc.name)
+            else:
+                self.pause("interrupted by the user (Ctrl-C)", requested_by="keyboard")
         except LogFileGone as exc:  # a deleted log can record nothing: its trials stop with it
             self.runner.close(stop_running=exc.deleted)
             raise

@@ -98,21 +98,7 @@ def test_a_trial_writing_to_the_log_makes_the_engine_pause_the_group_and_exit_no
 
 
 def test_an_engine_starting_on_a_broken_chain_records_it_and_stops(tmp_path):
-    spec = write_spec(tmp_path, """
-        name: plain
-        settings:
-          metric: {name: loss, optimization: minimize}
-          matrix:
-            x: {values: [1, 2]}
-        run:
-          cmd: echo "@hpo loss={{ x }}"
-        """)
-    from hpo.engine.composition import create_group
-    from hpo.eventlog.store import EventStore
-    from hpo.spec import load_spec
-
-    store = EventStore(tmp_path / ".hpo" / "hpo.db")
-    gid = create_group(store, load_spec(spec), name="plain", seed=1)
+    store, gid = _plain_group(tmp_path)
     store.conn.execute("UPDATE events SET payload = replace(payload, '\"seed\":1', '\"seed\":2')")
     proc = run_hpo(tmp_path, "resume", "plain")
     assert proc.returncode == 5 and "found seq 1 (GroupCreated" in " ".join(proc.stderr.split())
@@ -161,21 +147,7 @@ def test_views_and_replay_name_an_event_they_cannot_read(tmp_path, edit):
 
 
 def test_an_engine_starting_on_an_event_it_cannot_read_stops_with_the_finding(tmp_path):
-    spec = write_spec(tmp_path, """
-        name: plain
-        settings:
-          metric: {name: loss, optimization: minimize}
-          matrix:
-            x: {values: [1, 2]}
-        run:
-          cmd: echo "@hpo loss={{ x }}"
-        """)
-    from hpo.engine.composition import create_group
-    from hpo.eventlog.store import EventStore
-    from hpo.spec import load_spec
-
-    store = EventStore(tmp_path / ".hpo" / "hpo.db")
-    create_group(store, load_spec(spec), name="plain", seed=1)
+    store, _ = _plain_group(tmp_path)
     store.conn.execute("UPDATE events SET ts = 'yesterday' WHERE version = 1")
     before = len(events(tmp_path))
     proc = run_hpo(tmp_path, "resume", "plain")
@@ -211,3 +183,22 @@ def test_an_engine_never_trusts_a_snapshot(tmp_path, slow_grid):
     assert after.status == "succeeded"
     for tid in interrupted:
         assert after.trials[tid].status == "succeeded" and after.trials[tid].attempts == 2
+
+
+def _plain_group(tmp_path):
+    """A created group 'plain' (seed 1) that no engine has run yet, and its store."""
+    from hpo.engine.composition import create_group
+    from hpo.eventlog.store import EventStore
+    from hpo.spec import load_spec
+
+    spec = write_spec(tmp_path, """
+        name: plain
+        settings:
+          metric: {name: loss, optimization: minimize}
+          matrix:
+            x: {values: [1, 2]}
+        run:
+          cmd: echo "@hpo loss={{ x }}"
+        """)
+    store = EventStore(tmp_path / ".hpo" / "hpo.db")
+    return store, create_group(store, load_spec(spec), name="plain", seed=1)
